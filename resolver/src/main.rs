@@ -1,0 +1,2 @@
+//! The `lf-resolve` binary.
+fn main() {}
