@@ -8,8 +8,23 @@
 //! It must never do I/O beyond reading or writing the path it is given: whether
 //! a key file exists, or what a registry serves, is the resolver's business.
 
+mod config;
+mod diagnostic;
 mod digest;
+mod lock;
+mod name;
 mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError};
-pub use reference::{Reference, ReferenceError};
+pub use reference::{Reference, ReferenceError, validate_registry_host};
+pub use config::{
+    CONFIG_FILE, Config, ConfigPath, ConnectorConfig, Generate, Network, Policy, Protocol,
+    ReadError, RegistrySettings, RuntimeDependency, SignatureMode, SignaturePolicy, Trust,
+};
+pub use diagnostic::Diagnostic;
+pub use lock::{
+    BlobRef, DuplicateConnector, LOCK_FILE, LOCK_HEADER, LOCK_VERSION, LockError, LockedConnector,
+    Lockfile, SidecarRef, SignatureEntry, SignatureFormat, Signer, Stale, VerifiedSignature,
+    path_string, write_atomic,
+};
+pub use name::{ConnectorName, InvalidName, MAX_NAME_LEN};

@@ -1,0 +1,774 @@
+//! The `latticeflow.toml` model.
+//!
+//! The file is read through a *wire* form (serde structs that mirror the TOML
+//! and keep every span) and then checked into [`Config`], whose values are
+//! always valid: references parsed, capabilities from the closed set, hosts
+//! well-formed. Every error is a [`Diagnostic`] naming file, line and column.
+//!
+//! Whether a key file or sidecar manifest exists is not checked here (no I/O
+//! beyond the given file); [`Config::paths`] lists them with their spans so the
+//! caller can check and report in the same style.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use lf_runtime::spec::Capability;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::name::ConnectorName;
+use crate::reference::validate_registry_host;
+use crate::{Diagnostic, Reference};
+
+/// The file name of the project configuration.
+pub const CONFIG_FILE: &str = "latticeflow.toml";
+
+/// A checked `latticeflow.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    path: PathBuf,
+    source: String,
+    bundle_name: Option<String>,
+    policy: Policy,
+    registries: BTreeMap<String, RegistrySettings>,
+    network: Network,
+    connectors: BTreeMap<ConnectorName, ConnectorConfig>,
+    generate: Generate,
+}
+
+/// What to do about signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureMode {
+    /// A verified signature is needed; anything else fails the lock.
+    Required,
+    /// Verify and record what verifies; warn otherwise.
+    Optional,
+    /// Do not look at signatures.
+    None,
+}
+
+impl SignatureMode {
+    /// The name as written in both files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SignatureMode::Required => "required",
+            SignatureMode::Optional => "optional",
+            SignatureMode::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A path written in `latticeflow.toml`, kept as written (relative to the
+/// file's directory) together with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConfigPath {
+    /// The path as written.
+    pub path: PathBuf,
+    /// Byte span of the string in the file.
+    pub span: Range<usize>,
+}
+
+/// Whom a signature must come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// Any of these cosign public keys (PEM files), in policy order.
+    Keys(Vec<ConfigPath>),
+    /// A sigstore keyless identity: the certificate's SAN and OIDC issuer.
+    Keyless {
+        /// The signer identity (certificate SAN, e.g. an e-mail address).
+        identity: String,
+        /// The OIDC issuer URL.
+        issuer: String,
+    },
+}
+
+/// The signature policy in force for one connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignaturePolicy {
+    /// Required, optional or none.
+    pub mode: SignatureMode,
+    /// Whom to trust.
+    pub trust: Trust,
+}
+
+/// The `[policy]` table: defaults for every connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// `signatures`; `required` when absent.
+    pub signatures: SignatureMode,
+    /// `keys`.
+    pub keys: Vec<ConfigPath>,
+}
+
+/// How to talk to a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// HTTPS; plain HTTP only for loopback hosts.
+    #[default]
+    Auto,
+    /// HTTPS only.
+    Https,
+    /// Plain HTTP.
+    Http,
+}
+
+/// A `[registries."host"]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegistrySettings {
+    /// Mirrors tried first, in order (`host[:port]`).
+    pub mirrors: Vec<String>,
+    /// `protocol`.
+    pub protocol: Protocol,
+    /// `ca-file`: extra trusted roots.
+    pub ca_file: Option<ConfigPath>,
+}
+
+/// The `[network]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// Retries per request for 429/5xx/resets/timeouts.
+    pub retries: u32,
+    /// Per-request timeout in seconds.
+    pub timeout_secs: u64,
+    /// Connection limit per registry.
+    pub max_connections_per_registry: u32,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            retries: 4,
+            timeout_secs: 30,
+            max_connections_per_registry: 8,
+        }
+    }
+}
+
+/// How generated crates depend on `lf-runtime`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeDependency {
+    /// A crates.io version requirement.
+    Version(String),
+    /// A path, relative to `latticeflow.toml`.
+    Path(PathBuf),
+}
+
+/// The `[generate]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generate {
+    /// Where wrapper crates are written, relative to `latticeflow.toml`.
+    pub out: PathBuf,
+    /// The `lf-runtime` dependency of generated crates.
+    pub runtime: RuntimeDependency,
+}
+
+impl Default for Generate {
+    fn default() -> Self {
+        Generate {
+            out: PathBuf::from("vendor/crates"),
+            runtime: RuntimeDependency::Version(
+                env!("CARGO_PKG_VERSION")
+                    .rsplit_once('.')
+                    .map_or(env!("CARGO_PKG_VERSION"), |(major_minor, _)| major_minor)
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// One `[connectors.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorConfig {
+    /// `ref`.
+    pub reference: Reference,
+    /// Span of the `ref` string.
+    pub reference_span: Range<usize>,
+    /// `capabilities`: what the project grants.
+    pub grants: BTreeSet<Capability>,
+    /// The signature policy in force (the connector's `signature` over `[policy]`).
+    pub signature: SignaturePolicy,
+    /// `manifest`: a sidecar connector manifest.
+    pub manifest: Option<ConfigPath>,
+    /// Span of the table header or key, for errors about the whole connector.
+    pub span: Range<usize>,
+}
+
+impl Config {
+    /// Parses and checks `source`, the content of `path`.
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        source: impl Into<String>,
+    ) -> Result<Config, Diagnostic> {
+        let path = path.into();
+        let source = source.into();
+        let wire: wire::Config = toml::from_str(&source).map_err(|e| {
+            Diagnostic::new(
+                &path,
+                &source,
+                e.span().unwrap_or(0..0),
+                e.message().to_owned(),
+            )
+        })?;
+        Checker {
+            path: &path,
+            source: &source,
+        }
+        .check(wire)
+        .map(|checked| Config {
+            path: path.clone(),
+            source: source.clone(),
+            ..checked
+        })
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn read(path: &Path) -> Result<Config, ReadError> {
+        let source = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Config::parse(path, source)?)
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// A path written in the file, resolved against the file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.path.parent().unwrap_or(Path::new("")).join(path)
+    }
+
+    /// A diagnostic at `span` of this file.
+    pub fn diagnostic(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(&self.path, &self.source, span, message)
+    }
+
+    /// `[bundle] name`.
+    pub fn bundle_name(&self) -> Option<&str> {
+        self.bundle_name.as_deref()
+    }
+
+    /// `[policy]`.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// `[registries]`, by host.
+    pub fn registries(&self) -> &BTreeMap<String, RegistrySettings> {
+        &self.registries
+    }
+
+    /// `[network]`.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// `[connectors]`, sorted by name.
+    pub fn connectors(&self) -> &BTreeMap<ConnectorName, ConnectorConfig> {
+        &self.connectors
+    }
+
+    /// `[generate]`.
+    pub fn generate(&self) -> &Generate {
+        &self.generate
+    }
+
+    /// Every file path the configuration names (keys, CA files, sidecar
+    /// manifests) with what it is for, so the caller can check they exist.
+    pub fn paths(&self) -> Vec<(&'static str, &ConfigPath)> {
+        let mut out: Vec<(&'static str, &ConfigPath)> = Vec::new();
+        out.extend(self.policy.keys.iter().map(|p| ("key file", p)));
+        for settings in self.registries.values() {
+            out.extend(settings.ca_file.iter().map(|p| ("CA file", p)));
+        }
+        for connector in self.connectors.values() {
+            if let Trust::Keys(keys) = &connector.signature.trust {
+                out.extend(keys.iter().map(|p| ("key file", p)));
+            }
+            out.extend(connector.manifest.iter().map(|p| ("manifest file", p)));
+        }
+        out.sort_by_key(|(_, p)| p.span.start);
+        out.dedup_by_key(|(_, p)| p.span.start);
+        out
+    }
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error(transparent)]
+    Invalid(#[from] Diagnostic),
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    source: &'a str,
+}
+
+impl Checker<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.path, self.source, span, message)
+    }
+
+    fn config_path(&self, s: Spanned<String>, what: &str) -> Result<ConfigPath, Diagnostic> {
+        let span = s.span();
+        let value = s.into_inner();
+        if value.is_empty() {
+            return Err(self.error(span, format!("{what} path is empty")));
+        }
+        Ok(ConfigPath {
+            path: PathBuf::from(value),
+            span,
+        })
+    }
+
+    fn host(&self, s: &Spanned<String>, what: &str) -> Result<String, Diagnostic> {
+        validate_registry_host(s.get_ref())
+            .map(|()| s.get_ref().clone())
+            .map_err(|e| self.error(s.span(), format!("invalid {what}: {e}")))
+    }
+
+    fn keys(&self, keys: Vec<Spanned<String>>) -> Result<Vec<ConfigPath>, Diagnostic> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let span = key.span();
+            if !seen.insert(key.get_ref().clone()) {
+                return Err(self.error(span, format!("key `{}` is listed twice", key.get_ref())));
+            }
+            out.push(self.config_path(key, "key file")?);
+        }
+        Ok(out)
+    }
+
+    fn check(&self, wire: wire::Config) -> Result<Config, Diagnostic> {
+        let bundle_name = match wire.bundle {
+            Some(b) => {
+                if b.name.get_ref().trim().is_empty() {
+                    return Err(self.error(b.name.span(), "`bundle.name` is empty"));
+                }
+                Some(b.name.into_inner())
+            }
+            None => None,
+        };
+        let policy = Policy {
+            signatures: wire.policy.signatures.unwrap_or(SignatureMode::Required),
+            keys: self.keys(wire.policy.keys.unwrap_or_default())?,
+        };
+
+        let mut registries = BTreeMap::new();
+        for (host, reg) in wire.registries {
+            let name = self.host(&host, "registry name")?;
+            let mut mirrors = Vec::with_capacity(reg.mirrors.len());
+            for mirror in &reg.mirrors {
+                let m = self.host(mirror, "mirror")?;
+                if m == name {
+                    return Err(self.error(
+                        mirror.span(),
+                        format!("registry `{name}` lists itself as a mirror"),
+                    ));
+                }
+                if mirrors.contains(&m) {
+                    return Err(self.error(mirror.span(), format!("mirror `{m}` is listed twice")));
+                }
+                mirrors.push(m);
+            }
+            let ca_file = reg
+                .ca_file
+                .map(|c| self.config_path(c, "CA file"))
+                .transpose()?;
+            if let (Some(ca), Protocol::Http) = (&ca_file, reg.protocol) {
+                return Err(self
+                    .error(
+                        ca.span.clone(),
+                        format!("registry `{name}` has a `ca-file` but `protocol = \"http\"`"),
+                    )
+                    .with_help(
+                        "a CA file only applies to HTTPS; use `protocol = \"https\"` or \"auto\"",
+                    ));
+            }
+            registries.insert(
+                name,
+                RegistrySettings {
+                    mirrors,
+                    protocol: reg.protocol,
+                    ca_file,
+                },
+            );
+        }
+
+        let defaults = Network::default();
+        let network = Network {
+            retries: wire.network.retries.unwrap_or(defaults.retries),
+            timeout_secs: match wire.network.timeout_secs {
+                Some(t) if *t.get_ref() == 0 => {
+                    return Err(self.error(t.span(), "`timeout-secs` must be at least 1"));
+                }
+                Some(t) => t.into_inner(),
+                None => defaults.timeout_secs,
+            },
+            max_connections_per_registry: match wire.network.max_connections_per_registry {
+                Some(m) if *m.get_ref() == 0 => {
+                    return Err(self.error(
+                        m.span(),
+                        "`max-connections-per-registry` must be at least 1",
+                    ));
+                }
+                Some(m) => m.into_inner(),
+                None => defaults.max_connections_per_registry,
+            },
+        };
+
+        let mut connectors = BTreeMap::new();
+        for (name, c) in wire.connectors {
+            let span = name.span();
+            let connector_name: ConnectorName = name
+                .get_ref()
+                .parse()
+                .map_err(|e: crate::name::InvalidName| self.error(span.clone(), e.to_string()))?;
+            let reference: Reference = c.reference.get_ref().parse().map_err(|e| {
+                self.error(
+                    c.reference.span(),
+                    format!("invalid `ref` of connector `{connector_name}`: {e}"),
+                )
+            })?;
+            let mut grants = BTreeSet::new();
+            for cap in &c.capabilities {
+                let capability: Capability =
+                    cap.get_ref()
+                        .parse()
+                        .map_err(|e: lf_runtime::spec::UnknownCapability| {
+                            self.error(cap.span(), e.to_string())
+                        })?;
+                if !grants.insert(capability) {
+                    return Err(self.error(
+                        cap.span(),
+                        format!("capability `{capability}` is granted twice"),
+                    ));
+                }
+            }
+            let signature = self.signature_policy(&policy, c.signature, &connector_name)?;
+            let manifest = c
+                .manifest
+                .map(|m| self.config_path(m, "manifest"))
+                .transpose()?;
+            connectors.insert(
+                connector_name,
+                ConnectorConfig {
+                    reference,
+                    reference_span: c.reference.span(),
+                    grants,
+                    signature,
+                    manifest,
+                    span,
+                },
+            );
+        }
+
+        let generate = match wire.generate {
+            None => Generate::default(),
+            Some(g) => {
+                let defaults = Generate::default();
+                Generate {
+                    out: g
+                        .out
+                        .map(|o| self.config_path(o, "`generate.out`"))
+                        .transpose()?
+                        .map_or(defaults.out, |p| p.path),
+                    runtime: match g.runtime {
+                        None => defaults.runtime,
+                        Some(r) => {
+                            let span = r.span();
+                            match r.into_inner() {
+                                wire::Runtime {
+                                    version: Some(v),
+                                    path: None,
+                                } => RuntimeDependency::Version(v),
+                                wire::Runtime {
+                                    version: None,
+                                    path: Some(p),
+                                } => RuntimeDependency::Path(PathBuf::from(p)),
+                                _ => return Err(self.error(
+                                    span,
+                                    "`generate.runtime` needs exactly one of `version` or `path`",
+                                )),
+                            }
+                        }
+                    },
+                }
+            }
+        };
+
+        Ok(Config {
+            path: PathBuf::new(),
+            source: String::new(),
+            bundle_name,
+            policy,
+            registries,
+            network,
+            connectors,
+            generate,
+        })
+    }
+
+    fn signature_policy(
+        &self,
+        policy: &Policy,
+        signature: Option<Spanned<wire::Signature>>,
+        name: &ConnectorName,
+    ) -> Result<SignaturePolicy, Diagnostic> {
+        let Some(signature) = signature else {
+            return Ok(SignaturePolicy {
+                mode: policy.signatures,
+                trust: Trust::Keys(policy.keys.clone()),
+            });
+        };
+        let span = signature.span();
+        let s = signature.into_inner();
+        let mode = s.policy.unwrap_or(policy.signatures);
+        let trust = match (s.keys, s.identity, s.issuer) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(self.error(span, format!("the `signature` of connector `{name}` gives both `keys` and a keyless `identity`/`issuer`"))
+                    .with_help("a connector trusts either keys or one keyless identity"));
+            }
+            (Some(keys), None, None) => Trust::Keys(self.keys(keys)?),
+            (None, Some(identity), Some(issuer)) => Trust::Keyless { identity, issuer },
+            (None, Some(_), None) | (None, None, Some(_)) => {
+                return Err(self.error(span, format!("the `signature` of connector `{name}` needs both `identity` and `issuer` for keyless verification")));
+            }
+            (None, None, None) => Trust::Keys(policy.keys.clone()),
+        };
+        Ok(SignaturePolicy { mode, trust })
+    }
+}
+
+/// The TOML shape, with spans. Unknown keys are rejected by serde.
+mod wire {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+    use toml::Spanned;
+
+    use super::{Protocol, SignatureMode};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Config {
+        pub(super) bundle: Option<Bundle>,
+        #[serde(default)]
+        pub(super) policy: Policy,
+        #[serde(default)]
+        pub(super) registries: BTreeMap<Spanned<String>, Registry>,
+        #[serde(default)]
+        pub(super) network: Network,
+        #[serde(default)]
+        pub(super) connectors: BTreeMap<Spanned<String>, Connector>,
+        pub(super) generate: Option<Generate>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Bundle {
+        pub(super) name: Spanned<String>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Policy {
+        pub(super) signatures: Option<SignatureMode>,
+        pub(super) keys: Option<Vec<Spanned<String>>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    pub(super) struct Registry {
+        #[serde(default)]
+        pub(super) mirrors: Vec<Spanned<String>>,
+        #[serde(default)]
+        pub(super) protocol: Protocol,
+        pub(super) ca_file: Option<Spanned<String>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    pub(super) struct Network {
+        pub(super) retries: Option<u32>,
+        pub(super) timeout_secs: Option<Spanned<u64>>,
+        pub(super) max_connections_per_registry: Option<Spanned<u32>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Connector {
+        #[serde(rename = "ref")]
+        pub(super) reference: Spanned<String>,
+        #[serde(default)]
+        pub(super) capabilities: Vec<Spanned<String>>,
+        pub(super) signature: Option<Spanned<Signature>>,
+        pub(super) manifest: Option<Spanned<String>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Signature {
+        pub(super) policy: Option<SignatureMode>,
+        pub(super) keys: Option<Vec<Spanned<String>>>,
+        pub(super) identity: Option<String>,
+        pub(super) issuer: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Generate {
+        pub(super) out: Option<Spanned<String>>,
+        pub(super) runtime: Option<Spanned<Runtime>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Runtime {
+        pub(super) version: Option<String>,
+        pub(super) path: Option<String>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const FULL: &str = r#"
+[bundle]
+name = "orders-flow"
+
+[policy]
+signatures = "required"
+keys = ["keys/latticeflow.pub"]
+
+[registries."registry.example.com"]
+mirrors = ["localhost:5000"]
+protocol = "auto"
+ca-file = "certs/internal-ca.pem"
+
+[network]
+retries = 4
+timeout-secs = 30
+max-connections-per-registry = 8
+
+[connectors.drive_files]
+ref = "registry.example.com/latticeflow/google-drive-files-list:0.3"
+capabilities = ["http.read"]
+signature = { keys = ["keys/google.pub"] }
+
+[connectors.counter]
+ref = "localhost:5000/lf/kv-counter@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+capabilities = ["kv.read", "kv.write"]
+signature = { policy = "optional", identity = "dev@example.com", issuer = "https://accounts.example.com" }
+manifest = "connectors/counter.yaml"
+
+[generate]
+out = "vendor/crates"
+runtime = { path = "../runtime" }
+"#;
+
+    #[test]
+    fn parses_every_key_of_the_design() {
+        let config = Config::parse("latticeflow.toml", FULL).unwrap();
+        assert_eq!(config.bundle_name(), Some("orders-flow"));
+        assert_eq!(config.policy().signatures, SignatureMode::Required);
+        let reg = &config.registries()["registry.example.com"];
+        assert_eq!(reg.mirrors, ["localhost:5000"]);
+        assert_eq!(
+            reg.ca_file.as_ref().unwrap().path,
+            Path::new("certs/internal-ca.pem")
+        );
+        assert_eq!(config.network(), Network::default());
+        let names: Vec<_> = config
+            .connectors()
+            .keys()
+            .map(ConnectorName::as_str)
+            .collect();
+        assert_eq!(names, ["counter", "drive_files"]);
+        let drive = &config.connectors()[&"drive_files".parse().unwrap()];
+        assert_eq!(drive.grants, BTreeSet::from([Capability::HttpRead]));
+        assert_eq!(drive.signature.mode, SignatureMode::Required);
+        match &drive.signature.trust {
+            Trust::Keys(keys) => assert_eq!(keys[0].path, Path::new("keys/google.pub")),
+            other => panic!("{other:?}"),
+        }
+        let counter = &config.connectors()[&"counter".parse().unwrap()];
+        assert_eq!(counter.signature.mode, SignatureMode::Optional);
+        assert!(matches!(counter.signature.trust, Trust::Keyless { .. }));
+        assert!(counter.reference.digest().is_some());
+        assert_eq!(
+            config.generate().runtime,
+            RuntimeDependency::Path("../runtime".into())
+        );
+        let paths: Vec<_> = config
+            .paths()
+            .iter()
+            .map(|(_, p)| p.path.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "keys/latticeflow.pub",
+                "certs/internal-ca.pem",
+                "keys/google.pub",
+                "connectors/counter.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_a_valid_project_with_defaults() {
+        let config = Config::parse("latticeflow.toml", "").unwrap();
+        assert!(config.connectors().is_empty());
+        assert_eq!(config.policy().signatures, SignatureMode::Required);
+        assert_eq!(config.generate().out, Path::new("vendor/crates"));
+        assert_eq!(
+            config.generate().runtime,
+            RuntimeDependency::Version("0.1".into())
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_text() {
+        let src =
+            "[connectors.a]\nref = \"x.io/a:1\"\ncapabilities = [\"http.read\", \"fs.write\"]\n";
+        let err = Config::parse("p/latticeflow.toml", src).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("p/latticeflow.toml:3:30: {}", err.message())
+        );
+        assert!(
+            err.message().contains("unknown capability `fs.write`"),
+            "{err}"
+        );
+    }
+}
