@@ -454,7 +454,7 @@ impl Checker<'_> {
             let reference: Reference = c.reference.get_ref().parse().map_err(|e| {
                 self.error(
                     c.reference.span(),
-                    format!("invalid `ref` of connector `{connector_name}`: {e}"),
+                    format!("connector `{connector_name}`: {e}"),
                 )
             })?;
             let mut grants = BTreeSet::new();

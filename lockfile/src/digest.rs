@@ -51,7 +51,9 @@ pub struct Digest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
     /// No `algorithm:` prefix.
-    #[error("`{0}` is not a digest: expected `sha256:<64 hex digits>` or `sha512:<128 hex digits>`")]
+    #[error(
+        "`{0}` is not a digest: expected `sha256:<64 hex digits>` or `sha512:<128 hex digits>`"
+    )]
     MissingAlgorithm(String),
     /// An algorithm other than sha256/sha512.
     #[error("unsupported digest algorithm `{0}`: expected `sha256` or `sha512`")]
@@ -118,10 +120,7 @@ impl FromStr for Digest {
             "sha512" => Algorithm::Sha512,
             other => return Err(DigestError::UnsupportedAlgorithm(other.to_owned())),
         };
-        if let Some(found) = hex
-            .chars()
-            .find(|c| !matches!(c, '0'..='9' | 'a'..='f'))
-        {
+        if let Some(found) = hex.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
             return Err(DigestError::NotLowercaseHex { algorithm, found });
         }
         if hex.len() != algorithm.hex_len() {
@@ -187,13 +186,19 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("", "not a digest"),
             ("e3b0c442", "not a digest"),
-            ("md5:d41d8cd98f00b204e9800998ecf8427e", "unsupported digest algorithm `md5`"),
+            (
+                "md5:d41d8cd98f00b204e9800998ecf8427e",
+                "unsupported digest algorithm `md5`",
+            ),
             ("SHA256:00", "unsupported digest algorithm `SHA256`"),
             ("sha256:", "must have 64 hex digits, found 0"),
             ("sha256:abc", "must have 64 hex digits, found 3"),
             (&upper, "lowercase hex"),
             ("sha512:00", "must have 128 hex digits, found 2"),
-            ("sha256:g000000000000000000000000000000000000000000000000000000000000000", "found `g`"),
+            (
+                "sha256:g000000000000000000000000000000000000000000000000000000000000000",
+                "found `g`",
+            ),
         ];
         for (input, expected) in cases {
             let err = input.parse::<Digest>().unwrap_err().to_string();

@@ -15,16 +15,16 @@ mod lock;
 mod name;
 mod reference;
 
-pub use digest::{Algorithm, Digest, DigestError};
-pub use reference::{Reference, ReferenceError, validate_registry_host};
 pub use config::{
     CONFIG_FILE, Config, ConfigPath, ConnectorConfig, Generate, Network, Policy, Protocol,
     ReadError, RegistrySettings, RuntimeDependency, SignatureMode, SignaturePolicy, Trust,
 };
 pub use diagnostic::Diagnostic;
+pub use digest::{Algorithm, Digest, DigestError};
 pub use lock::{
     BlobRef, DuplicateConnector, LOCK_FILE, LOCK_HEADER, LOCK_VERSION, LockError, LockedConnector,
     Lockfile, SidecarRef, SignatureEntry, SignatureFormat, Signer, Stale, VerifiedSignature,
     path_string, write_atomic,
 };
 pub use name::{ConnectorName, InvalidName, MAX_NAME_LEN};
+pub use reference::{Reference, ReferenceError, validate_registry_host};

@@ -116,9 +116,7 @@ pub enum ReferenceError {
         input: String,
     },
     /// Nothing comes before the `:tag` or `@digest`.
-    #[error(
-        "invalid reference `{input}`: the repository name is missing before the tag or digest"
-    )]
+    #[error("invalid reference `{input}`: the repository name is missing before the tag or digest")]
     MissingRepository {
         /// The reference as written.
         input: String,
@@ -487,9 +485,7 @@ fn url_scheme(s: &str) -> Option<&str> {
 /// the repository path.
 fn split_domain(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':']) || first == "localhost" =>
-        {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
             (Some(first), rest)
         }
         _ => (None, name),
@@ -509,9 +505,7 @@ fn check_host(s: &str) -> Result<(), HostProblem<'_>> {
     let port = if let Some(bracketed) = s.strip_prefix('[') {
         let (address, after) = bracketed.split_once(']').ok_or(HostProblem::Host)?;
         // Stricter than distribution's `[a-fA-F0-9:]+`: the address must parse.
-        address
-            .parse::<Ipv6Addr>()
-            .map_err(|_| HostProblem::Host)?;
+        address.parse::<Ipv6Addr>().map_err(|_| HostProblem::Host)?;
         match after {
             "" => None,
             after => Some(after.strip_prefix(':').ok_or(HostProblem::Host)?),
@@ -652,7 +646,10 @@ mod tests {
         assert_eq!(parse("host:5000/app").registry(), "host:5000");
         assert_eq!(parse("ghcr.io/app").registry(), "ghcr.io");
         assert_eq!(parse("org/app").registry(), "docker.io");
-        assert_eq!(parse("Registry.Example.com/app").registry(), "Registry.Example.com");
+        assert_eq!(
+            parse("Registry.Example.com/app").registry(),
+            "Registry.Example.com"
+        );
         // Docker would read `Foo` as a host; we report the uppercase repository.
         assert!(matches!(
             err("Foo/bar"),
@@ -681,7 +678,10 @@ mod tests {
         let pinned = r.with_digest(digest.clone());
         assert_eq!(pinned.digest(), Some(&digest));
         assert_eq!(pinned.tag(), Some("1.0"));
-        assert_eq!(pinned.to_string(), format!("ghcr.io/org/app:1.0@sha256:{E3B}"));
+        assert_eq!(
+            pinned.to_string(),
+            format!("ghcr.io/org/app:1.0@sha256:{E3B}")
+        );
         assert_eq!(pinned.without_digest(), r);
         assert_eq!(parse(&pinned.to_string()), pinned);
     }
@@ -713,17 +713,31 @@ mod tests {
             ReferenceError::BadDomain { domain, .. } if domain == "gh_cr.io"
         ));
         assert!(matches!(err("a@md5:00"), ReferenceError::Digest { .. }));
-        assert!(matches!(err(":1.0"), ReferenceError::MissingRepository { .. }));
+        assert!(matches!(
+            err(":1.0"),
+            ReferenceError::MissingRepository { .. }
+        ));
         assert!(matches!(err(E3B), ReferenceError::HexName { .. }));
         assert!(matches!(err("a:"), ReferenceError::EmptyTag { .. }));
     }
 
     #[test]
     fn path_component_grammar() {
-        for ok in ["a", "a1", "a.b", "a_b", "a__b", "a-b", "a---b", "a.b_c__d-e"] {
+        for ok in [
+            "a",
+            "a1",
+            "a.b",
+            "a_b",
+            "a__b",
+            "a-b",
+            "a---b",
+            "a.b_c__d-e",
+        ] {
             assert!(is_path_component(ok), "{ok}");
         }
-        for bad in ["", "-a", "a-", ".a", "a.", "_a", "a_", "a..b", "a___b", "a._b", "a-.b", "a+b"] {
+        for bad in [
+            "", "-a", "a-", ".a", "a.", "_a", "a_", "a..b", "a___b", "a._b", "a-.b", "a+b",
+        ] {
             assert!(!is_path_component(bad), "{bad}");
         }
     }
@@ -771,7 +785,10 @@ mod tests {
         let written = toml::to_string(&w).unwrap();
         assert_eq!(written.trim(), "ref = \"docker.io/library/alpine:3.20\"");
         let e = toml::from_str::<Wrapper>("ref = \"Foo/bar\"").unwrap_err();
-        assert!(e.to_string().contains("repository names must be lowercase"), "{e}");
+        assert!(
+            e.to_string().contains("repository names must be lowercase"),
+            "{e}"
+        );
     }
 
     /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, kept short.

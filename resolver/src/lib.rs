@@ -1,6 +1,80 @@
 //! `lf-resolve`: resolves the connectors listed in `latticeflow.toml` to exact
 //! OCI digests, verifies them, and records them in `latticeflow.lock`.
 //!
-//! The library holds the commands; `main.rs` only parses arguments, runs one
-//! and maps its outcome to an exit code. This crate must never know how Rust
-//! wrapper code is generated (that is `lf-wrapper-gen`).
+//! The library holds the commands; `main.rs` only calls [`run`]. Layers, as in
+//! uv: [`cli`] (clap types) → [`settings`] (checked, merged with the
+//! environment) → [`commands`] (one module per verb) → [`output`].
+//!
+//! This crate must never know how Rust wrapper code is generated (that is
+//! `lf-wrapper-gen`).
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod output;
+pub mod settings;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, EXIT_OK};
+use crate::output::Printer;
+use crate::settings::Settings;
+
+/// Runs `lf-resolve` with these arguments and returns the exit status.
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version (exit 0) and usage errors (exit 2) itself.
+            let _ = e.print();
+            return u8::try_from(e.exit_code()).unwrap_or(error::EXIT_ERROR);
+        }
+    };
+    let settings = match Settings::from_args(cli.global) {
+        Ok(s) => s,
+        Err(e) => {
+            let printer = Printer::fallback();
+            printer.error(&e);
+            return e.exit_code();
+        }
+    };
+    init_tracing(&settings);
+    let printer = Printer::new(&settings);
+    match dispatch(&cli.command, &settings, &printer) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            printer.error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    match command {
+        Command::Init(args) => commands::init::run(args, printer),
+        Command::Add(args) => commands::add::run(args, settings, printer),
+        Command::Remove(args) => commands::remove::run(args, settings, printer),
+        Command::Check(_) => commands::check::run(settings, printer),
+    }
+}
+
+fn init_tracing(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (settings.quiet, settings.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_env("LF_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(settings.color)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,136 @@
+//! The command line as clap sees it: types only, no behaviour.
+//!
+//! Raw arguments are turned into checked [`crate::settings::Settings`] before a
+//! command runs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  the check failed: the lock is missing or does not satisfy latticeflow.toml
+  2  the command could not run: bad arguments, an invalid latticeflow.toml or
+     latticeflow.lock, a missing file, or an I/O error";
+
+/// Resolve, verify and vendor latticeflow connectors published as OCI artifacts.
+///
+/// A project lists its connectors in `latticeflow.toml`; `lf-resolve` pins them
+/// to exact digests in `latticeflow.lock`.
+#[derive(Debug, Parser)]
+#[command(name = "lf-resolve", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Options that apply to every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that apply to every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to `latticeflow.toml` [default: the nearest one in this directory or above]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+
+    /// Directory of the content store [default: the platform cache dir + `latticeflow/oci-v1`]
+    #[arg(long, global = true, env = "LF_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// More output; repeat for more (`-vv` shows debug logs)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// No output except errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// When to use colours
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Output format: `human` prose on stderr, or `json`: one JSON object per line on stdout
+    #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
+    pub message_format: MessageFormat,
+}
+
+/// When to use colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When writing to a terminal and `NO_COLOR` is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How results and errors are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Prose for people, on stderr.
+    Human,
+    /// One JSON object per line, on stdout.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a `latticeflow.toml` in the current directory
+    Init(InitArgs),
+    /// Add a connector to `latticeflow.toml`, or update its reference and capabilities
+    ///
+    /// The file is edited in place: comments and layout are kept. Run
+    /// `lf-resolve lock` afterwards to pin the new connector.
+    #[command(
+        after_help = "Examples:\n  lf-resolve add drive_files ghcr.io/acme/drive-files:0.3 --capability http.read\n  lf-resolve add counter localhost:5000/lf/kv-counter@sha256:<hex> -c kv.read -c kv.write"
+    )]
+    Add(AddArgs),
+    /// Remove a connector from `latticeflow.toml`
+    Remove(RemoveArgs),
+    /// Check `latticeflow.toml` and `latticeflow.lock` without touching the network
+    ///
+    /// Validates both files and the files they name, and reports every reason
+    /// the lock does not satisfy the configuration. Exits 1 when the lock is
+    /// missing or stale.
+    Check(CheckArgs),
+}
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The bundle name [default: the directory's name]
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Arguments of `add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The connector's name in this project: `[a-z][a-z0-9_]*`
+    pub name: String,
+    /// Its OCI reference: `registry/repository[:tag][@sha256:digest]`
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// A capability to grant (repeatable): clock, db.read, db.write, http.read,
+    /// http.write, kv.read, kv.write, log, random
+    #[arg(short, long = "capability", value_name = "CAP")]
+    pub capabilities: Vec<String>,
+}
+
+/// Arguments of `remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The connector to remove
+    pub name: String,
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {}

@@ -1,0 +1,55 @@
+//! One module per command. Each takes checked settings and its own arguments
+//! and returns `Ok` or the [`CliError`] it ends with.
+
+pub mod add;
+pub mod check;
+pub mod init;
+pub mod remove;
+
+use std::path::Path;
+
+use lf_lockfile::Config;
+
+use crate::error::CliError;
+use crate::settings::Settings;
+
+/// Reads and checks `latticeflow.toml`.
+pub(crate) fn load_config(settings: &Settings) -> Result<Config, CliError> {
+    let path = settings.manifest_path()?;
+    Ok(Config::read(&path)?)
+}
+
+/// Checks that every file the configuration names exists.
+pub(crate) fn check_named_files(config: &Config) -> Result<(), CliError> {
+    for (what, path) in config.paths() {
+        let resolved = config.resolve(&path.path);
+        if !resolved.is_file() {
+            let problem = if resolved.exists() {
+                "is not a file"
+            } else {
+                "does not exist"
+            };
+            return Err(config
+                .diagnostic(
+                    path.span.clone(),
+                    format!("{what} `{}` {problem}", path.path.display()),
+                )
+                .with_help(format!(
+                    "paths are relative to the directory of {}; looked for `{}`",
+                    config.path().display(),
+                    resolved.display()
+                ))
+                .into());
+        }
+    }
+    Ok(())
+}
+
+/// Replaces `path` with `content` atomically.
+pub(crate) fn write_file(path: &Path, content: &str) -> Result<(), CliError> {
+    lf_lockfile::write_atomic(path, content.as_bytes()).map_err(|source| CliError::Io {
+        context: "cannot write",
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,102 @@
+//! The errors a command ends with, and the exit code each maps to.
+
+use std::path::PathBuf;
+
+use lf_lockfile::Diagnostic;
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: a check failed (stale or missing lock).
+pub const EXIT_CHECK_FAILED: u8 = 1;
+/// Exit status: the command could not run (usage, input or I/O error).
+pub const EXIT_ERROR: u8 = 2;
+
+/// Why a command failed. Each variant says what happened, where, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// An error at a place in an input file.
+    #[error(transparent)]
+    Located(#[from] Diagnostic),
+    /// Bad input that is not in a file (an argument, a missing file).
+    #[error("{message}")]
+    Input {
+        /// What is wrong.
+        message: String,
+        /// What to do about it.
+        help: Option<String>,
+    },
+    /// A check that did not pass.
+    #[error("{message}")]
+    CheckFailed {
+        /// The verdict.
+        message: String,
+        /// Each reason, one per line.
+        reasons: Vec<String>,
+        /// What to do about it.
+        help: Option<String>,
+    },
+    /// A file could not be read or written.
+    #[error("{context} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+impl CliError {
+    /// An input error with a hint.
+    pub fn input(message: impl Into<String>, help: impl Into<Option<String>>) -> CliError {
+        CliError::Input {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::CheckFailed { .. } => EXIT_CHECK_FAILED,
+            CliError::Located(_) | CliError::Input { .. } | CliError::Io { .. } => EXIT_ERROR,
+        }
+    }
+
+    /// The hint, if any.
+    pub fn help(&self) -> Option<&str> {
+        match self {
+            CliError::Located(d) => d.help(),
+            CliError::Input { help, .. } | CliError::CheckFailed { help, .. } => help.as_deref(),
+            CliError::Io { .. } => None,
+        }
+    }
+}
+
+impl From<lf_lockfile::ReadError> for CliError {
+    fn from(e: lf_lockfile::ReadError) -> Self {
+        match e {
+            lf_lockfile::ReadError::Io { path, source } => CliError::Io {
+                context: "cannot read",
+                path,
+                source,
+            },
+            lf_lockfile::ReadError::Invalid(d) => CliError::Located(d),
+        }
+    }
+}
+
+impl From<lf_lockfile::LockError> for CliError {
+    fn from(e: lf_lockfile::LockError) -> Self {
+        match e {
+            lf_lockfile::LockError::Io { path, source } => CliError::Io {
+                context: "cannot read",
+                path,
+                source,
+            },
+            lf_lockfile::LockError::UnsupportedVersion { diagnostic, .. }
+            | lf_lockfile::LockError::Invalid(diagnostic) => CliError::Located(diagnostic),
+        }
+    }
+}
