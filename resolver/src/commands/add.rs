@@ -93,7 +93,8 @@ pub fn run(args: &AddArgs, settings: &Settings, printer: &Printer) -> Result<(),
     printer.status(
         verb,
         format!(
-            "{name} ({reference}; {grants_text}) in {}; run `lf-resolve lock` to pin it",
+            "{name} ({reference}; {grants_text}) {} {}; run `lf-resolve lock` to pin it",
+            if existed { "in" } else { "to" },
             config.path().display()
         ),
         json!({
