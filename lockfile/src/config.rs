@@ -772,3 +772,18 @@ runtime = { path = "../runtime" }
         );
     }
 }
+
+#[cfg(test)]
+mod example {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn the_shipped_example_is_valid_and_uses_every_table() {
+        let source = include_str!("../../latticeflow.toml.example");
+        let config = super::Config::parse("latticeflow.toml.example", source).unwrap();
+        assert_eq!(config.bundle_name(), Some("orders-flow"));
+        assert_eq!(config.connectors().len(), 2);
+        assert_eq!(config.registries().len(), 1);
+        assert_eq!(config.paths().len(), 4);
+    }
+}

@@ -135,7 +135,9 @@ pub fn error_json(error: &CliError) -> Value {
         value["line"] = json!(line);
         value["column"] = json!(column);
     }
-    if let CliError::CheckFailed { reasons, .. } = error {
+    if let CliError::CheckFailed { reasons, .. } = error
+        && !reasons.is_empty()
+    {
         value["reasons"] = json!(reasons);
     }
     if let Some(help) = error.help() {

@@ -4,3 +4,10 @@
 //! It is a pure function of its inputs: it must never touch the network, the
 //! cache layout or the registry, so that `generate --check` is reproducible on
 //! any machine.
+
+pub mod naming;
+
+pub use naming::{
+    NameCollision, NodeNames, RUST_KEYWORDS, RustIdent, camel_case, check_collisions, crate_name,
+    field_idents, rust_ident,
+};

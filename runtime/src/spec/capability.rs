@@ -76,6 +76,16 @@ impl Capability {
         }
     }
 
+    /// Whether using this capability changes state outside the node
+    /// (`http.write`, `kv.write`, `db.write`). A node declaring such an effect
+    /// is not idempotent unless its manifest says so.
+    pub const fn is_write(self) -> bool {
+        matches!(
+            self,
+            Capability::DbWrite | Capability::HttpWrite | Capability::KvWrite
+        )
+    }
+
     /// The import module holding every capability host function.
     pub const IMPORT_MODULE: &'static str = "lf:cap";
 
@@ -126,6 +136,7 @@ impl<'de> serde::Deserialize<'de> for Capability {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -145,6 +156,13 @@ mod tests {
         }
         names.dedup();
         assert_eq!(names.len(), Capability::ALL.len());
+    }
+
+    #[test]
+    fn write_capabilities_are_the_dot_write_ones() {
+        for c in Capability::ALL {
+            assert_eq!(c.is_write(), c.as_str().ends_with(".write"), "{c}");
+        }
     }
 
     #[test]

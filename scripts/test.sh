@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The full test suite: installs what it needs, checks formatting and lints,
+# then runs every test (unit, integration against a real registry, doc tests).
+# Ends with nextest's summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+# Debug info is not needed to run tests and costs a minute of a cold build.
+export CARGO_PROFILE_DEV_DEBUG=0
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "==> cargo fmt --check" >&2
+cargo fmt --all --check
+
+echo "==> cargo clippy -D warnings" >&2
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> doc tests" >&2
+cargo test --workspace --doc --locked --quiet
+
+echo "==> tests" >&2
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
