@@ -320,18 +320,20 @@ impl Lockfile {
                 .parse()
                 .map_err(|e| error(c.reference.span(), format!("invalid `ref`: {e}")))?;
             let manifest_digest = digest(&c.digest)?;
-            if let Some(pinned) = reference.digest() {
-                if *pinned != manifest_digest {
-                    return Err(error(c.digest.span(), format!("`digest` {manifest_digest} differs from the digest pinned in `ref` ({pinned})")).into());
-                }
+            if let Some(pinned) = reference.digest()
+                && *pinned != manifest_digest
+            {
+                return Err(error(
+                    c.digest.span(),
+                    format!("`digest` {manifest_digest} differs from the digest pinned in `ref` ({pinned})"),
+                )
+                .into());
             }
             let caps = capabilities(&c.capabilities, "capabilities")?;
             let grants = capabilities(&c.grants, "grants")?;
             if let Some(extra) = caps.difference(&grants).next() {
                 return Err(error(
-                    c.capabilities
-                        .first()
-                        .map_or(name_span.clone(), Spanned::span),
+                    c.capabilities.first().map_or(name_span, Spanned::span),
                     format!("capability `{extra}` is requested but not in `grants`"),
                 )
                 .into());

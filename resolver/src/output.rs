@@ -60,7 +60,7 @@ impl Printer {
 
     /// A cargo-style status line (`     Added drive_files …`) in human mode,
     /// and `event` in JSON mode. Nothing with `-q`.
-    pub fn status(&self, verb: &str, message: impl Display, event: Value) {
+    pub fn status(&self, verb: &str, message: impl Display, event: &Value) {
         if self.quiet {
             return;
         }

@@ -598,7 +598,7 @@ fn bad_inputs() -> Vec<Bad> {
         ),
         bad_lock(
             "lock with duplicated connector",
-            lock(&[entry.clone(), entry.clone()]),
+            lock(&[entry.clone(), entry]),
             &["latticeflow.lock:17:8", "connector `alpha` appears twice"],
         ),
         bad_lock(

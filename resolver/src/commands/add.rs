@@ -97,7 +97,7 @@ pub fn run(args: &AddArgs, settings: &Settings, printer: &Printer) -> Result<(),
             if existed { "in" } else { "to" },
             config.path().display()
         ),
-        json!({
+        &json!({
             "type": if existed { "updated" } else { "added" },
             "name": name.as_str(),
             "ref": reference.to_string(),

@@ -42,7 +42,7 @@ pub fn run(settings: &Settings, printer: &Printer) -> Result<(), CliError> {
             config.path().display(),
             if count == 1 { "" } else { "s" }
         ),
-        json!({"type": "check", "status": "fresh", "connectors": count, "lock": lock_path}),
+        &json!({"type": "check", "status": "fresh", "connectors": count, "lock": lock_path}),
     );
     Ok(())
 }

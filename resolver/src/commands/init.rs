@@ -33,7 +33,7 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<(), CliError> {
     printer.status(
         "Created",
         format!("{CONFIG_FILE} for bundle `{name}`"),
-        json!({"type": "created", "path": path, "bundle": name}),
+        &json!({"type": "created", "path": path, "bundle": name}),
     );
     Ok(())
 }

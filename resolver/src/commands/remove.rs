@@ -61,7 +61,7 @@ pub fn run(args: &RemoveArgs, settings: &Settings, printer: &Printer) -> Result<
     printer.status(
         "Removed",
         format!("{name} from {}", config.path().display()),
-        json!({"type": "removed", "name": name.as_str(), "manifest": config.path()}),
+        &json!({"type": "removed", "name": name.as_str(), "manifest": config.path()}),
     );
     Ok(())
 }
