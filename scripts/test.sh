@@ -3,6 +3,7 @@
 # then runs every test (unit, integration against a real registry, doc tests).
 # Ends with nextest's summary line.
 set -euo pipefail
+exec </dev/null
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh

@@ -382,18 +382,36 @@ impl Checker<'_> {
         };
 
         let mut registries = BTreeMap::new();
+        // Host names are not case-sensitive: by lowercase name, the name as
+        // written and its span.
+        let mut hosts: BTreeMap<String, (String, Range<usize>)> = BTreeMap::new();
         for (host, reg) in wire.registries {
             let name = self.host(&host, "registry name")?;
-            let mut mirrors = Vec::with_capacity(reg.mirrors.len());
+            if let Some((other, other_span)) =
+                hosts.insert(name.to_ascii_lowercase(), (name.clone(), host.span()))
+            {
+                let (first, (second, span)) = if other_span.start < host.span().start {
+                    (other, (name, host.span()))
+                } else {
+                    (name, (other, other_span))
+                };
+                return Err(self
+                    .error(
+                        span,
+                        format!("registry `{second}` is configured twice (also as `{first}`)"),
+                    )
+                    .with_help("host names are not case-sensitive; merge the two tables"));
+            }
+            let mut mirrors: Vec<String> = Vec::with_capacity(reg.mirrors.len());
             for mirror in &reg.mirrors {
                 let m = self.host(mirror, "mirror")?;
-                if m == name {
+                if m.eq_ignore_ascii_case(&name) {
                     return Err(self.error(
                         mirror.span(),
                         format!("registry `{name}` lists itself as a mirror"),
                     ));
                 }
-                if mirrors.contains(&m) {
+                if mirrors.iter().any(|other| other.eq_ignore_ascii_case(&m)) {
                     return Err(self.error(mirror.span(), format!("mirror `{m}` is listed twice")));
                 }
                 mirrors.push(m);
@@ -504,15 +522,19 @@ impl Checker<'_> {
                         None => defaults.runtime,
                         Some(r) => {
                             let span = r.span();
-                            match r.into_inner() {
-                                wire::Runtime {
-                                    version: Some(v),
-                                    path: None,
-                                } => RuntimeDependency::Version(v),
-                                wire::Runtime {
-                                    version: None,
-                                    path: Some(p),
-                                } => RuntimeDependency::Path(PathBuf::from(p)),
+                            let r = r.into_inner();
+                            match (r.version, r.path) {
+                                (Some(v), None) if !v.trim().is_empty() => {
+                                    RuntimeDependency::Version(v)
+                                }
+                                (None, Some(p)) if !p.is_empty() => {
+                                    RuntimeDependency::Path(PathBuf::from(p))
+                                }
+                                (Some(_), None) | (None, Some(_)) => {
+                                    return Err(
+                                        self.error(span, "`generate.runtime` has an empty value")
+                                    );
+                                }
                                 _ => return Err(self.error(
                                     span,
                                     "`generate.runtime` needs exactly one of `version` or `path`",
@@ -557,7 +579,13 @@ impl Checker<'_> {
                     .with_help("a connector trusts either keys or one keyless identity"));
             }
             (Some(keys), None, None) => Trust::Keys(self.keys(keys)?),
-            (None, Some(identity), Some(issuer)) => Trust::Keyless { identity, issuer },
+            (None, Some(identity), Some(issuer)) => {
+                if identity.trim().is_empty() || issuer.trim().is_empty() {
+                    return Err(self.error(span, format!("the `signature` of connector `{name}` has an empty `identity` or `issuer`"))
+                        .with_help("write the certificate identity (e.g. an e-mail address) and the OIDC issuer URL"));
+                }
+                Trust::Keyless { identity, issuer }
+            }
             (None, Some(_), None) | (None, None, Some(_)) => {
                 return Err(self.error(span, format!("the `signature` of connector `{name}` needs both `identity` and `issuer` for keyless verification")));
             }

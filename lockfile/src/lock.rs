@@ -241,20 +241,25 @@ impl Lockfile {
         match version.get_ref() {
             toml::Value::Integer(LOCK_VERSION) => {}
             toml::Value::Integer(found) => {
-                let message = if *found > LOCK_VERSION {
-                    format!(
-                        "lockfile version {found} is newer than this lf-resolve supports (version {LOCK_VERSION})"
+                let (message, help) = if *found > LOCK_VERSION {
+                    (
+                        format!(
+                            "lockfile version {found} is newer than this lf-resolve supports (version {LOCK_VERSION})"
+                        ),
+                        "upgrade lf-resolve, or delete the lockfile and run `lf-resolve lock`",
                     )
                 } else {
-                    format!(
-                        "unsupported lockfile version {found} (this lf-resolve reads version {LOCK_VERSION})"
+                    // No older version exists to upgrade from: only relocking helps.
+                    (
+                        format!(
+                            "unsupported lockfile version {found} (this lf-resolve reads version {LOCK_VERSION})"
+                        ),
+                        "delete the lockfile and run `lf-resolve lock` to write a new one",
                     )
                 };
                 return Err(LockError::UnsupportedVersion {
                     found: *found,
-                    diagnostic: error(version.span(), message).with_help(
-                        "upgrade lf-resolve, or delete the lockfile and run `lf-resolve lock`",
-                    ),
+                    diagnostic: error(version.span(), message).with_help(help),
                 });
             }
             other => {
@@ -276,17 +281,25 @@ impl Lockfile {
                 .get_ref()
                 .parse()
                 .map_err(|e: crate::name::InvalidName| error(name_span.clone(), e.to_string()))?;
-            if let Some(prev) = connectors.last() {
-                if prev.name == name {
-                    return Err(
-                        error(name_span, format!("connector `{name}` appears twice")).into(),
-                    );
-                }
-                if prev.name > name {
-                    return Err(error(name_span, format!("connectors are not sorted by name: `{name}` comes after `{}`", prev.name))
-                        .with_help("the lockfile is written by lf-resolve; run `lf-resolve lock` to rewrite it")
-                        .into());
-                }
+            // The entries so far are sorted, so a repeat is found even when it
+            // is not next to the first (which is also out of order).
+            if connectors.binary_search_by(|c| c.name.cmp(&name)).is_ok() {
+                return Err(error(name_span, format!("connector `{name}` appears twice")).into());
+            }
+            if let Some(prev) = connectors.last()
+                && prev.name > name
+            {
+                return Err(error(
+                    name_span,
+                    format!(
+                        "connectors are not sorted by name: `{name}` comes after `{}`",
+                        prev.name
+                    ),
+                )
+                .with_help(
+                    "the lockfile is written by lf-resolve; run `lf-resolve lock` to rewrite it",
+                )
+                .into());
             }
             let digest = |s: &Spanned<String>| -> Result<Digest, Diagnostic> {
                 s.get_ref()
@@ -332,8 +345,14 @@ impl Lockfile {
             let caps = capabilities(&c.capabilities, "capabilities")?;
             let grants = capabilities(&c.grants, "grants")?;
             if let Some(extra) = caps.difference(&grants).next() {
+                // Point at the offending entry, not at the start of the list.
+                let span = c
+                    .capabilities
+                    .iter()
+                    .find(|cap| cap.get_ref() == extra.as_str())
+                    .map_or(name_span, Spanned::span);
                 return Err(error(
-                    c.capabilities.first().map_or(name_span, Spanned::span),
+                    span,
                     format!("capability `{extra}` is requested but not in `grants`"),
                 )
                 .into());
@@ -742,17 +761,32 @@ fn signature(s: &SignatureEntry) -> String {
 }
 
 /// Replaces `path` with `content` atomically: a temporary file in the same
-/// directory, written and fsynced, then renamed over the target.
+/// directory, written and fsynced, then renamed over the target. On Unix the
+/// result has the permissions of the file it replaces, or those of any newly
+/// created file (subject to the umask) when there was none.
 pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lf-resolve-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".lf-resolve-").suffix(".tmp");
+    // A temporary file is private (0600) by default; the file it becomes is
+    // not. A new file gets the mode of any new file (0666 less the umask), and
+    // a replaced one keeps its mode.
+    #[cfg(unix)]
+    let existing = std::fs::metadata(path).ok().map(|m| m.permissions());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(content)?;
+    #[cfg(unix)]
+    if let Some(permissions) = existing {
+        tmp.as_file().set_permissions(permissions)?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -1,8 +1,20 @@
 //! `lf-registry-fixtures`: real parts for tests and the demo.
 //!
 //! It starts a real CNCF distribution registry (Debian's `docker-registry`) on
-//! 127.0.0.1, and will carry the sample connectors and the fault-injecting
-//! proxy. It must never be linked into the `lf-resolve` binary.
+//! 127.0.0.1, carries the sample connectors ([`connectors`]: WAT sources,
+//! `connector.yaml`, contract vectors, and malformed artifacts), builds their
+//! OCI artifacts ([`artifact`]) and pushes them ([`push`]); it will carry the
+//! fault-injecting proxy. It must never be linked into the `lf-resolve` binary.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = lf_registry_fixtures::Registry::start()?;
+//! // latticeflow/text-upper:1.0, ..., latticeflow/bad-two-wasm-layers:1.0, ...
+//! let pushed = lf_registry_fixtures::push_all_blocking(&registry)?;
+//! # let _ = pushed;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! The registry runs as a child process with its own config and storage in a
 //! fresh temporary directory, never the stock `/etc/docker/registry/config.yml`.
@@ -18,6 +30,19 @@
 //! # Ok(())
 //! # }
 //! ```
+
+pub mod artifact;
+pub mod connectors;
+pub mod push;
+
+pub use connectors::{
+    Defect, Fixture, HostCall, MalformedFixture, SECTION_NAME, SectionError, Vector,
+    embed_manifest, fixture, fixtures, malformed, manifest_section,
+};
+pub use push::{
+    PushError, PushOptions, PushedArtifact, PushedFixture, Pusher, push_all_blocking,
+    push_all_blocking_to, push_connector, push_raw,
+};
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;

@@ -10,9 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit status:
   0  success
-  1  the check failed: the lock is missing or does not satisfy latticeflow.toml
+  1  the check failed: the lock is missing or stale under --locked, or content
+     does not verify (digest mismatch, not a connector, ungranted capability)
   2  the command could not run: bad arguments, an invalid latticeflow.toml or
-     latticeflow.lock, a missing file, or an I/O error";
+     latticeflow.lock, a missing file, or an I/O error
+  3  a registry could not be reached or refused access, or content needed
+     with --offline is not in the store";
 
 /// Resolve, verify and vendor latticeflow connectors published as OCI artifacts.
 ///
@@ -100,7 +103,53 @@ pub enum Command {
     /// the lock does not satisfy the configuration. Exits 1 when the lock is
     /// missing or stale.
     Check(CheckArgs),
+    /// Resolve every connector to a digest, download and verify it, and write `latticeflow.lock`
+    ///
+    /// Connectors already in the lock stay pinned to their digest (even if
+    /// their tag moved) unless `--update NAME` is given or their entry in
+    /// `latticeflow.toml` changed. The lock is written only when its content
+    /// changes, and only when every connector passed.
+    #[command(
+        after_help = "Examples:\n  lf-resolve lock                  resolve new or changed connectors\n  lf-resolve lock --update drive   move `drive` to what its tag names now\n  lf-resolve lock --locked         CI: fail if the lock is stale; no network when the store is warm"
+    )]
+    Lock(LockArgs),
+    /// Download everything the lock names into the store, by digest only
+    Fetch(FetchArgs),
+    /// Re-hash every locked blob in the store and report each mismatch
+    Verify(VerifyArgs),
 }
+
+/// Arguments of `lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Fail, changing nothing, if the lock does not satisfy latticeflow.toml
+    #[arg(long)]
+    pub locked: bool,
+    /// Use only the content store: no network
+    #[arg(long)]
+    pub offline: bool,
+    /// Both --locked and --offline
+    #[arg(long)]
+    pub frozen: bool,
+    /// Re-resolve this connector from its reference (repeatable); others stay pinned
+    #[arg(long, value_name = "NAME")]
+    pub update: Vec<String>,
+    /// How many connectors to resolve at once [default: 16]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+/// Arguments of `fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// How many connectors to fetch at once [default: 16]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {}
 
 /// Arguments of `init`.
 #[derive(Debug, Args)]

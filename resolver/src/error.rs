@@ -10,6 +10,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit status: the command could not run (usage, input or I/O error).
 pub const EXIT_ERROR: u8 = 2;
+/// Exit status: a registry could not be reached or refused, or content needed
+/// offline is not in the store.
+pub const EXIT_UNAVAILABLE: u8 = 3;
 
 /// Why a command failed. Each variant says what happened, where, and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,18 @@ pub enum CliError {
         reasons: Vec<String>,
         /// What to do about it.
         help: Option<String>,
+    },
+    /// A command that failed for several connectors, with its own exit code.
+    #[error("{message}")]
+    Failed {
+        /// The verdict.
+        message: String,
+        /// One line per connector.
+        reasons: Vec<String>,
+        /// What to do about it.
+        help: Option<String>,
+        /// The exit status.
+        code: u8,
     },
     /// A file could not be read or written.
     #[error("{context} `{}`: {source}", path.display())]
@@ -60,6 +75,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::CheckFailed { .. } => EXIT_CHECK_FAILED,
+            CliError::Failed { code, .. } => *code,
             CliError::Located(_) | CliError::Input { .. } | CliError::Io { .. } => EXIT_ERROR,
         }
     }
@@ -68,7 +84,9 @@ impl CliError {
     pub fn help(&self) -> Option<&str> {
         match self {
             CliError::Located(d) => d.help(),
-            CliError::Input { help, .. } | CliError::CheckFailed { help, .. } => help.as_deref(),
+            CliError::Input { help, .. }
+            | CliError::CheckFailed { help, .. }
+            | CliError::Failed { help, .. } => help.as_deref(),
             CliError::Io { .. } => None,
         }
     }

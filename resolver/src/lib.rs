@@ -8,11 +8,15 @@
 //! This crate must never know how Rust wrapper code is generated (that is
 //! `lf-wrapper-gen`).
 
+pub mod artifact;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod output;
+pub mod registry;
 pub mod settings;
+pub mod store;
+pub mod verify;
 
 use std::ffi::OsString;
 
@@ -58,6 +62,9 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Add(args) => commands::add::run(args, settings, printer),
         Command::Remove(args) => commands::remove::run(args, settings, printer),
         Command::Check(_) => commands::check::run(settings, printer),
+        Command::Lock(args) => commands::lock::run(args, settings, printer),
+        Command::Fetch(args) => commands::lock::fetch(args, settings, printer),
+        Command::Verify(args) => commands::lock::verify(args, settings, printer),
     }
 }
 

@@ -10,6 +10,9 @@
 )]
 
 use std::fmt::Display;
+use std::io::IsTerminal;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use anstyle::{AnsiColor, Style};
 use serde_json::{Value, json};
@@ -24,6 +27,7 @@ pub struct Printer {
     format: MessageFormat,
     quiet: bool,
     color: bool,
+    terminal: bool,
 }
 
 const GREEN: Style = AnsiColor::Green.on_default().bold();
@@ -38,6 +42,7 @@ impl Printer {
             format: settings.message_format,
             quiet: settings.quiet,
             color: settings.color,
+            terminal: std::io::stderr().is_terminal(),
         }
     }
 
@@ -47,6 +52,7 @@ impl Printer {
             format: MessageFormat::Human,
             quiet: false,
             color: false,
+            terminal: false,
         }
     }
 
@@ -69,6 +75,15 @@ impl Printer {
                 eprintln!("{} {message}", self.paint(GREEN, &format!("{verb:>12}")));
             }
             MessageFormat::Json => println!("{event}"),
+        }
+    }
+
+    /// Progress bars for `jobs` connectors: drawn only for people (human
+    /// format, a terminal on stderr, no `-q`); otherwise every call is a no-op.
+    pub fn progress(&self, jobs: usize) -> Progress {
+        let draw = self.format == MessageFormat::Human && !self.quiet && self.terminal && jobs > 0;
+        Progress {
+            multi: draw.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
         }
     }
 
@@ -106,9 +121,15 @@ impl Printer {
             }
             _ => format!("{}: {error}\n", self.paint(RED, "error")),
         };
-        if let CliError::CheckFailed { reasons, .. } = error {
+        if let CliError::CheckFailed { reasons, .. } | CliError::Failed { reasons, .. } = error {
             for reason in reasons {
-                out.push_str(&format!("  - {reason}\n"));
+                let mut lines = reason.lines();
+                if let Some(first) = lines.next() {
+                    out.push_str(&format!("  - {first}\n"));
+                }
+                for line in lines {
+                    out.push_str(&format!("  {line}\n"));
+                }
             }
         }
         if let Some(help) = error.help() {
@@ -135,7 +156,7 @@ pub fn error_json(error: &CliError) -> Value {
         value["line"] = json!(line);
         value["column"] = json!(column);
     }
-    if let CliError::CheckFailed { reasons, .. } = error
+    if let CliError::CheckFailed { reasons, .. } | CliError::Failed { reasons, .. } = error
         && !reasons.is_empty()
     {
         value["reasons"] = json!(reasons);
@@ -144,4 +165,82 @@ pub fn error_json(error: &CliError) -> Value {
         value["help"] = json!(help);
     }
     value
+}
+
+/// A set of progress bars, one per connector being downloaded.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    multi: Option<MultiProgress>,
+}
+
+impl Progress {
+    /// A bar for one connector, counting bytes.
+    pub fn connector(&self, name: &str) -> ConnectorBar {
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new(0));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>20.cyan.bold} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(name.to_owned());
+            bar
+        });
+        ConnectorBar { bar }
+    }
+
+    /// Removes every bar from the screen.
+    pub fn clear(&self) {
+        if let Some(multi) = &self.multi {
+            let _ = multi.clear();
+        }
+    }
+}
+
+/// One connector's bar.
+#[derive(Debug)]
+pub struct ConnectorBar {
+    bar: Option<ProgressBar>,
+}
+
+impl ConnectorBar {
+    /// Sets the number of bytes expected.
+    pub fn set_length(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(bytes);
+        }
+    }
+
+    /// Counts `bytes` more.
+    pub fn inc(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    /// Marks the bar done and removes it.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    #[allow(clippy::cast_precision_loss, reason = "a display approximation")]
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

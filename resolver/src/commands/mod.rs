@@ -4,6 +4,7 @@
 pub mod add;
 pub mod check;
 pub mod init;
+pub mod lock;
 pub mod remove;
 
 use std::path::Path;

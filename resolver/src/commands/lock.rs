@@ -1,0 +1,830 @@
+//! `lf-resolve lock`, `fetch` and `verify`: from references to verified bytes
+//! in the store and a lockfile that pins them.
+//!
+//! Data walks one way: config → registry → store (bytes become trusted only
+//! there, as [`VerifiedBlob`]) → checks → lock. Nothing is written to the
+//! lockfile unless every connector passed; `--locked` writes nothing at all.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use lf_lockfile::{
+    BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Lockfile, Reference,
+    SidecarRef, SignatureEntry, SignatureMode, path_string,
+};
+use lf_runtime::spec::ConnectorManifest;
+
+use crate::artifact::{self, OCI_MANIFEST, WasmArtifact};
+use crate::cli::{FetchArgs, LockArgs, VerifyArgs};
+use crate::commands::{check_named_files, load_config};
+use crate::error::CliError;
+use crate::output::{Printer, human_size};
+use crate::registry::{RegistryClient, RegistryError};
+use crate::settings::Settings;
+use crate::store::{IndexEntry, Store, StoreError, VerifiedBlob};
+use crate::verify::module::{check_abi, scan_module};
+
+/// Why one connector could not be locked or fetched.
+#[derive(Debug, thiserror::Error)]
+enum ConnectorError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("`{reference}` is not a connector artifact: {source}")]
+    Artifact {
+        reference: String,
+        source: artifact::ArtifactError,
+    },
+    #[error("{0} is not in the store, and --offline forbids downloading it")]
+    Missing(String),
+    #[error("{message}")]
+    Rejected {
+        message: String,
+        help: Option<String>,
+    },
+}
+
+impl ConnectorError {
+    fn rejected(message: impl Into<String>, help: impl Into<Option<String>>) -> ConnectorError {
+        ConnectorError::Rejected {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    /// 3 when the network or the store's content is the problem, 1 when the
+    /// bytes were wrong or the connector breaks the rules.
+    fn exit_code(&self) -> u8 {
+        match self {
+            ConnectorError::Registry(e) if e.is_integrity_failure() => 1,
+            ConnectorError::Registry(_) | ConnectorError::Missing(_) => 3,
+            ConnectorError::Store(
+                StoreError::DigestMismatch { .. }
+                | StoreError::TooLarge { .. }
+                | StoreError::Truncated { .. },
+            ) => 1,
+            ConnectorError::Store(_) => 3,
+            ConnectorError::Artifact { .. } | ConnectorError::Rejected { .. } => 1,
+        }
+    }
+}
+
+/// What to do with the network and the lock.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    offline: bool,
+}
+
+/// Everything one connector job needs.
+struct Job {
+    name: ConnectorName,
+    /// The reference as configured (recorded in the lock).
+    configured: Reference,
+    /// What to fetch: the configured reference, or pinned to the locked digest.
+    target: Reference,
+    connector: ConnectorConfig,
+}
+
+/// `lf-resolve lock`.
+pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let config = load_config(settings)?;
+    check_named_files(&config)?;
+    let lock_path = Settings::lock_path(config.path());
+    let old = Lockfile::read(&lock_path)?;
+    let locked = args.locked || args.frozen;
+    let mode = Mode {
+        offline: args.offline || args.frozen,
+    };
+
+    let mut update = BTreeSet::new();
+    for name in &args.update {
+        let parsed: Option<ConnectorName> = name.parse().ok();
+        match parsed.filter(|n| config.connectors().contains_key(n)) {
+            Some(n) => {
+                update.insert(n);
+            }
+            None => {
+                return Err(CliError::input(
+                    format!(
+                        "`--update {name}`: no connector named `{name}` in {}",
+                        config.path().display()
+                    ),
+                    None,
+                ));
+            }
+        }
+    }
+    if locked && !update.is_empty() {
+        return Err(CliError::input(
+            "`--update` changes the lock, so it cannot be combined with `--locked` or `--frozen`",
+            None,
+        ));
+    }
+
+    let store = open_store(settings)?;
+    if locked {
+        let Some(lock) = old else {
+            return Err(CliError::CheckFailed {
+                message: format!(
+                    "`{}` does not exist, but `--locked` was given",
+                    lock_path.display()
+                ),
+                reasons: Vec::new(),
+                help: Some("run `lf-resolve lock` to create it".to_owned()),
+            });
+        };
+        let reasons = lock.staleness(&config);
+        if !reasons.is_empty() {
+            return Err(CliError::CheckFailed {
+                message: format!(
+                    "`{}` needs to be updated, but `--locked` was given",
+                    lock_path.display()
+                ),
+                reasons: reasons.iter().map(ToString::to_string).collect(),
+                help: Some("run `lf-resolve lock` to update it".to_owned()),
+            });
+        }
+        ensure_locked(
+            &config,
+            &lock,
+            &store,
+            mode,
+            args.jobs.map(usize::from),
+            printer,
+        )?;
+        printer.status(
+            "Checked",
+            format!(
+                "{}: {} connector{}, up to date",
+                lock_path.display(),
+                lock.connectors().len(),
+                plural(lock.connectors().len())
+            ),
+            &json!({"type": "lock", "status": "fresh", "path": lock_path, "connectors": lock.connectors().len()}),
+        );
+        return Ok(());
+    }
+
+    let stale: BTreeSet<ConnectorName> = old
+        .as_ref()
+        .map(|lock| {
+            lock.staleness(&config)
+                .iter()
+                .map(|s| s.name().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut jobs = Vec::new();
+    for (name, connector) in config.connectors() {
+        let pinned = old
+            .as_ref()
+            .and_then(|lock| lock.get(name))
+            .filter(|_| !stale.contains(name) && !update.contains(name));
+        let target = match pinned {
+            Some(entry) => connector.reference.with_digest(entry.digest.clone()),
+            None if mode.offline && connector.reference.digest().is_none() => {
+                return Err(CliError::input(
+                    format!(
+                        "connector `{name}` is not pinned in {}, and --offline forbids resolving `{}`",
+                        lock_path.display(),
+                        connector.reference
+                    ),
+                    "run `lf-resolve lock` once with network access".to_owned(),
+                ));
+            }
+            None => connector.reference.clone(),
+        };
+        jobs.push(Job {
+            name: name.clone(),
+            configured: connector.reference.clone(),
+            target,
+            connector: connector.clone(),
+        });
+    }
+
+    let client = RegistryClient::new(&config);
+    let config = Arc::new(config);
+    let progress = printer.progress(jobs.len());
+    let results = runtime()?.block_on(run_jobs(jobs, args.jobs.map(usize::from), |job| {
+        let client = client.clone();
+        let store = store.clone();
+        let config = Arc::clone(&config);
+        let progress = progress.clone();
+        async move {
+            let bar = progress.connector(job.name.as_str());
+            let result = lock_one(&client, &store, &config, &job, mode, &bar).await;
+            bar.finish();
+            (job, result)
+        }
+    }));
+    progress.clear();
+
+    let mut entries = Vec::new();
+    let mut index = Vec::new();
+    let mut failures = Vec::new();
+    for (job, result) in results {
+        match result {
+            Ok((entry, manifest_size, downloaded)) => {
+                printer.status(
+                    "Locked",
+                    format!(
+                        "{} {} → {}{}",
+                        entry.name,
+                        entry.reference,
+                        short(&entry.digest),
+                        if downloaded > 0 {
+                            format!(" ({} downloaded)", human_size(downloaded))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    &json!({
+                        "type": "locked",
+                        "name": entry.name.as_str(),
+                        "id": entry.id,
+                        "ref": entry.reference.to_string(),
+                        "digest": entry.digest.to_string(),
+                        "module": {"digest": entry.module.digest.to_string(), "size": entry.module.size},
+                        "capabilities": entry.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                        "downloaded": downloaded,
+                    }),
+                );
+                index.push(index_entry(&entry.reference, &entry.digest, manifest_size));
+                entries.push(entry);
+            }
+            Err(e) => failures.push((job.name, e)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(connector_failures(&failures, "lock"));
+    }
+    for entry in &entries {
+        if entry.signature.policy == SignatureMode::Optional && entry.signature.verified.is_none() {
+            printer.warning(format!(
+                "connector `{}`: no signature was verified (policy `optional`)",
+                entry.name
+            ));
+        }
+    }
+    let lock = Lockfile::new(entries).map_err(|e| CliError::input(e.to_string(), None))?;
+    store
+        .update_index(index)
+        .map_err(|e| CliError::input(format!("cannot update the store index: {e}"), None))?;
+    let written = lock
+        .write_if_changed(&lock_path)
+        .map_err(|source| CliError::Io {
+            context: "cannot write",
+            path: lock_path.clone(),
+            source,
+        })?;
+    let count = lock.connectors().len();
+    printer.status(
+        if written { "Wrote" } else { "Unchanged" },
+        format!("{} ({count} connector{})", lock_path.display(), plural(count)),
+        &json!({"type": "lock", "status": if written { "written" } else { "unchanged" }, "path": lock_path, "connectors": count}),
+    );
+    Ok(())
+}
+
+/// `lf-resolve fetch`: brings the store up to the lockfile, by digest only.
+pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let config = load_config(settings)?;
+    let lock_path = Settings::lock_path(config.path());
+    let Some(lock) = Lockfile::read(&lock_path)? else {
+        return Err(CliError::input(
+            format!("`{}` does not exist", lock_path.display()),
+            "run `lf-resolve lock` to create it".to_owned(),
+        ));
+    };
+    let store = open_store(settings)?;
+    let mode = Mode { offline: false };
+    let fetched = ensure_locked(
+        &config,
+        &lock,
+        &store,
+        mode,
+        args.jobs.map(usize::from),
+        printer,
+    )?;
+    printer.status(
+        "Fetched",
+        format!(
+            "{} connector{} from {} ({} downloaded)",
+            lock.connectors().len(),
+            plural(lock.connectors().len()),
+            lock_path.display(),
+            human_size(fetched)
+        ),
+        &json!({"type": "fetch", "connectors": lock.connectors().len(), "downloaded": fetched}),
+    );
+    Ok(())
+}
+
+/// `lf-resolve verify`: re-hashes every locked blob in the store.
+pub fn verify(_args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let config = load_config(settings)?;
+    let lock_path = Settings::lock_path(config.path());
+    let Some(lock) = Lockfile::read(&lock_path)? else {
+        return Err(CliError::input(
+            format!("`{}` does not exist", lock_path.display()),
+            "run `lf-resolve lock` to create it".to_owned(),
+        ));
+    };
+    let store = open_store(settings)?;
+    let mut problems = Vec::new();
+    let mut checked = 0usize;
+    for entry in lock.connectors() {
+        let manifest_size = std::fs::metadata(store.blob_path(&entry.digest))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let blobs = [
+            ("manifest", &entry.digest, manifest_size),
+            ("config", &entry.config.digest, entry.config.size),
+            ("module", &entry.module.digest, entry.module.size),
+        ];
+        for (what, digest, size) in blobs {
+            checked += 1;
+            if let Err(e) = store.rehash(digest, size) {
+                problems.push(format!("connector `{}`: {what} {digest}: {e}", entry.name));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CliError::CheckFailed {
+            message: format!(
+                "{} of {checked} locked blobs in `{}` do not verify",
+                problems.len(),
+                store.root().display()
+            ),
+            reasons: problems,
+            help: Some("run `lf-resolve fetch` to download them again".to_owned()),
+        });
+    }
+    printer.status(
+        "Verified",
+        format!(
+            "{checked} blobs of {} connector{} in {}",
+            lock.connectors().len(),
+            plural(lock.connectors().len()),
+            store.root().display()
+        ),
+        &json!({"type": "verify", "status": "ok", "blobs": checked}),
+    );
+    Ok(())
+}
+
+fn open_store(settings: &Settings) -> Result<Store, CliError> {
+    Store::open(&settings.cache_dir).map_err(|e| {
+        CliError::input(
+            format!("cannot open the content store: {e}"),
+            "pass another `--cache-dir` (or LF_CACHE_DIR)".to_owned(),
+        )
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "cannot start the async runtime",
+            path: ".".into(),
+            source,
+        })
+}
+
+/// Runs `work` on every job, at most `jobs` at a time; results in job order.
+async fn run_jobs<J, F, Fut, T>(items: Vec<J>, jobs: Option<usize>, work: F) -> Vec<T>
+where
+    F: Fn(J) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let limit = Arc::new(Semaphore::new(jobs.unwrap_or(16).max(1)));
+    let mut handles = Vec::with_capacity(items.len());
+    for item in items {
+        let limit = Arc::clone(&limit);
+        let fut = work(item);
+        handles.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            fut.await
+        }));
+    }
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        match handle.await {
+            Ok(value) => out.push(value),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out
+}
+
+/// Resolves, downloads and checks one connector. Returns its lock entry,
+/// the manifest size, and the bytes downloaded.
+async fn lock_one(
+    client: &RegistryClient,
+    store: &Store,
+    config: &Config,
+    job: &Job,
+    mode: Mode,
+    bar: &crate::output::ConnectorBar,
+) -> Result<(LockedConnector, u64, u64), ConnectorError> {
+    let mut downloaded = 0u64;
+    let (manifest_digest, manifest) =
+        manifest(client, store, &job.target, mode, &mut downloaded).await?;
+    let manifest_bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
+    let artifact =
+        artifact::parse_manifest(&manifest_bytes).map_err(|source| ConnectorError::Artifact {
+            reference: job.target.to_string(),
+            source,
+        })?;
+    bar.set_length(artifact.module.size + artifact.config.size);
+    let config_blob = blob(
+        client,
+        store,
+        &job.target,
+        &artifact.config,
+        mode,
+        bar,
+        &mut downloaded,
+    )
+    .await?;
+    let config_bytes = config_blob.read().map_err(|e| store_io(&config_blob, e))?;
+    artifact::check_config(&config_bytes).map_err(|source| ConnectorError::Artifact {
+        reference: job.target.to_string(),
+        source,
+    })?;
+    let module = blob(
+        client,
+        store,
+        &job.target,
+        &artifact.module,
+        mode,
+        bar,
+        &mut downloaded,
+    )
+    .await?;
+    let entry = check_connector(config, job, &manifest_digest, &artifact, &module)?;
+    Ok((entry, manifest_bytes.len() as u64, downloaded))
+}
+
+async fn manifest(
+    client: &RegistryClient,
+    store: &Store,
+    target: &Reference,
+    mode: Mode,
+    downloaded: &mut u64,
+) -> Result<(Digest, VerifiedBlob), ConnectorError> {
+    if let Some(digest) = target.digest()
+        && let Ok(meta) = std::fs::metadata(store.blob_path(digest))
+        && let Some(blob) = store.get(digest, meta.len())
+    {
+        return Ok((digest.clone(), blob));
+    }
+    if mode.offline {
+        return Err(ConnectorError::Missing(format!(
+            "the manifest of `{target}`"
+        )));
+    }
+    let fetched = client.fetch_manifest(target).await?;
+    *downloaded += fetched.bytes.len() as u64;
+    let blob = store.put(&fetched.digest, &fetched.bytes)?;
+    Ok((fetched.digest, blob))
+}
+
+async fn blob(
+    client: &RegistryClient,
+    store: &Store,
+    target: &Reference,
+    blob: &BlobRef,
+    mode: Mode,
+    bar: &crate::output::ConnectorBar,
+    downloaded: &mut u64,
+) -> Result<VerifiedBlob, ConnectorError> {
+    if let Some(found) = store.get(&blob.digest, blob.size) {
+        bar.inc(blob.size);
+        return Ok(found);
+    }
+    if mode.offline {
+        return Err(ConnectorError::Missing(format!(
+            "blob {} of `{target}`",
+            blob.digest
+        )));
+    }
+    let verified = client
+        .pull_blob(target, &blob.digest, blob.size, store, &|n| bar.inc(n))
+        .await?;
+    *downloaded += blob.size;
+    Ok(verified)
+}
+
+fn store_io(blob: &VerifiedBlob, source: std::io::Error) -> ConnectorError {
+    ConnectorError::Store(StoreError::Io {
+        path: blob.path().to_owned(),
+        source,
+    })
+}
+
+/// The checks between verified bytes and a lock entry: the connector
+/// manifest, its grants, the module's ABI and imports, the signature policy.
+fn check_connector(
+    config: &Config,
+    job: &Job,
+    manifest_digest: &Digest,
+    artifact: &WasmArtifact,
+    module: &VerifiedBlob,
+) -> Result<LockedConnector, ConnectorError> {
+    let name = &job.name;
+    let file = module.open().map_err(|e| store_io(module, e))?;
+    let info = scan_module(std::io::BufReader::new(file)).map_err(|e| {
+        ConnectorError::rejected(
+            format!(
+                "connector `{name}`: the module {} is not a valid connector module: {e}",
+                module.digest()
+            ),
+            None,
+        )
+    })?;
+    let (yaml, spec) = match &job.connector.manifest {
+        Some(sidecar) => {
+            let path = config.resolve(&sidecar.path);
+            let bytes = std::fs::read(&path).map_err(|e| {
+                ConnectorError::rejected(
+                    format!(
+                        "connector `{name}`: cannot read the sidecar manifest `{}`: {e}",
+                        path.display()
+                    ),
+                    None,
+                )
+            })?;
+            let digest = Digest::from_bytes(
+                lf_lockfile::Algorithm::Sha256,
+                &<sha2::Sha256 as sha2::Digest>::digest(&bytes),
+            );
+            let spec = SidecarRef {
+                path: path_string(&sidecar.path),
+                digest,
+            };
+            (String::from_utf8_lossy(&bytes).into_owned(), Some(spec))
+        }
+        None => match &info.connector_section {
+            Some(section) => (
+                String::from_utf8(section.clone()).map_err(|_| {
+                    ConnectorError::rejected(
+                        format!(
+                            "connector `{name}`: the `latticeflow.connector` section is not UTF-8"
+                        ),
+                        None,
+                    )
+                })?,
+                None,
+            ),
+            None => {
+                return Err(ConnectorError::rejected(
+                    format!(
+                        "connector `{name}`: the module has no `latticeflow.connector` custom section"
+                    ),
+                    format!(
+                        "publish it with `lf-resolve push`, or name a sidecar `manifest = \"...\"` for `{name}` in {}",
+                        config.path().display()
+                    ),
+                ));
+            }
+        },
+    };
+    let manifest = ConnectorManifest::from_yaml(&yaml).map_err(|e| {
+        ConnectorError::rejected(
+            format!("connector `{name}`: its connector manifest is invalid: {e}"),
+            None,
+        )
+    })?;
+    let requested = manifest.capabilities().clone();
+    let ungranted: Vec<String> = requested
+        .difference(&job.connector.grants)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    if !ungranted.is_empty() {
+        let flags: String = requested.iter().map(|c| format!(" -c {c}")).collect();
+        return Err(ConnectorError::rejected(
+            format!(
+                "connector `{name}` ({}) requests capabilit{} {} that {} does not grant",
+                manifest.id(),
+                if ungranted.len() == 1 { "y" } else { "ies" },
+                ungranted.join(", "),
+                config.path().display()
+            ),
+            format!(
+                "if you trust it, grant them: `lf-resolve add {name} {}{flags}`",
+                job.configured
+            ),
+        ));
+    }
+    let violations = check_abi(&info, &requested);
+    if !violations.is_empty() {
+        let list: Vec<String> = violations
+            .iter()
+            .map(|v| format!("  - the module {v}"))
+            .collect();
+        return Err(ConnectorError::rejected(
+            format!(
+                "connector `{name}` ({}) breaks ABI v1 or its declared capabilities:\n{}",
+                manifest.id(),
+                list.join("\n")
+            ),
+            None,
+        ));
+    }
+    if let Some(annotated) = artifact.annotations.get(artifact::CONNECTOR_ID_ANNOTATION)
+        && annotated != manifest.id().as_str()
+    {
+        return Err(ConnectorError::rejected(
+            format!(
+                "connector `{name}`: the manifest annotation says `{annotated}` but the module's connector manifest says `{}`",
+                manifest.id()
+            ),
+            None,
+        ));
+    }
+    let signature = match job.connector.signature.mode {
+        SignatureMode::None => SignatureEntry {
+            policy: SignatureMode::None,
+            verified: None,
+        },
+        SignatureMode::Optional => SignatureEntry {
+            policy: SignatureMode::Optional,
+            verified: None,
+        },
+        SignatureMode::Required => {
+            return Err(ConnectorError::rejected(
+                format!(
+                    "connector `{name}` requires a verified signature, and this lf-resolve cannot verify signatures yet"
+                ),
+                format!(
+                    "set `signatures = \"none\"` (or \"optional\") under [policy] or in `{name}`'s `signature` to lock unsigned connectors"
+                ),
+            ));
+        }
+    };
+    Ok(LockedConnector {
+        name: name.clone(),
+        id: manifest.id().as_str().to_owned(),
+        reference: job.configured.clone(),
+        digest: manifest_digest.clone(),
+        module: artifact.module.clone(),
+        config: artifact.config.clone(),
+        capabilities: requested,
+        grants: job.connector.grants.clone(),
+        deterministic: manifest.deterministic(),
+        signature,
+        spec,
+    })
+}
+
+/// Makes sure every blob the lock names is in the store, downloading missing
+/// ones by digest (never by tag) unless offline. Returns bytes downloaded.
+fn ensure_locked(
+    config: &Config,
+    lock: &Lockfile,
+    store: &Store,
+    mode: Mode,
+    jobs: Option<usize>,
+    printer: &Printer,
+) -> Result<u64, CliError> {
+    let missing: Vec<&LockedConnector> = lock
+        .connectors()
+        .iter()
+        .filter(|c| {
+            !store.blob_path(&c.digest).is_file()
+                || store.get(&c.config.digest, c.config.size).is_none()
+                || store.get(&c.module.digest, c.module.size).is_none()
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    if mode.offline {
+        let failures: Vec<(ConnectorName, ConnectorError)> = missing
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    ConnectorError::Missing(format!(
+                        "`{}` ({})",
+                        c.reference.with_digest(c.digest.clone()),
+                        short(&c.digest)
+                    )),
+                )
+            })
+            .collect();
+        return Err(connector_failures(&failures, "fetch"));
+    }
+    let client = RegistryClient::new(config);
+    let progress = printer.progress(missing.len());
+    let work: Vec<LockedConnector> = missing.into_iter().cloned().collect();
+    let results = runtime()?.block_on(run_jobs(work, jobs, |entry| {
+        let client = client.clone();
+        let store = store.clone();
+        let progress = progress.clone();
+        async move {
+            let bar = progress.connector(entry.name.as_str());
+            let target = entry.reference.with_digest(entry.digest.clone());
+            let mut downloaded = 0u64;
+            let result = async {
+                let (_, manifest) = manifest(&client, &store, &target, Mode { offline: false }, &mut downloaded).await?;
+                let bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
+                let artifact = artifact::parse_manifest(&bytes).map_err(|source| ConnectorError::Artifact {
+                    reference: target.to_string(),
+                    source,
+                })?;
+                if artifact.module != entry.module || artifact.config != entry.config {
+                    return Err(ConnectorError::rejected(
+                        format!("connector `{}`: the manifest {} names other blobs than the lock records", entry.name, entry.digest),
+                        None,
+                    ));
+                }
+                bar.set_length(entry.module.size + entry.config.size);
+                blob(&client, &store, &target, &entry.config, Mode { offline: false }, &bar, &mut downloaded).await?;
+                blob(&client, &store, &target, &entry.module, Mode { offline: false }, &bar, &mut downloaded).await?;
+                Ok::<_, ConnectorError>(bytes.len() as u64)
+            }
+            .await;
+            bar.finish();
+            (entry, result.map(|size| (size, downloaded)))
+        }
+    }));
+    progress.clear();
+    let mut failures = Vec::new();
+    let mut total = 0;
+    let mut index = Vec::new();
+    for (entry, result) in results {
+        match result {
+            Ok((manifest_size, downloaded)) => {
+                total += downloaded;
+                index.push(index_entry(&entry.reference, &entry.digest, manifest_size));
+            }
+            Err(e) => failures.push((entry.name, e)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(connector_failures(&failures, "fetch"));
+    }
+    store
+        .update_index(index)
+        .map_err(|e| CliError::input(format!("cannot update the store index: {e}"), None))?;
+    Ok(total)
+}
+
+fn connector_failures(failures: &[(ConnectorName, ConnectorError)], verb: &str) -> CliError {
+    let code = failures
+        .iter()
+        .map(|(_, e)| e.exit_code())
+        .max()
+        .unwrap_or(1);
+    let reasons: Vec<String> = failures.iter().map(|(_, e)| e.to_string()).collect();
+    let helps: Vec<String> = failures
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ConnectorError::Rejected { help, .. } => help.clone(),
+            ConnectorError::Missing(_) => {
+                Some("run without `--offline` (or `--frozen`) to download it".to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    let message = if failures.len() == 1 {
+        format!("cannot {verb} connector `{}`", failures[0].0)
+    } else {
+        format!("cannot {verb} {} connectors", failures.len())
+    };
+    CliError::Failed {
+        message,
+        reasons,
+        help: helps.first().cloned(),
+        code,
+    }
+}
+
+fn index_entry(reference: &Reference, digest: &Digest, size: u64) -> IndexEntry {
+    IndexEntry {
+        ref_name: reference.without_digest().to_string(),
+        media_type: OCI_MANIFEST.to_owned(),
+        digest: digest.clone(),
+        size,
+        artifact_type: None,
+    }
+}
+
+fn short(digest: &Digest) -> String {
+    let hex = digest.hex();
+    format!("{}:{}", digest.algorithm(), &hex[..12.min(hex.len())])
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,374 @@
+//! The content store: an [OCI image layout] directory (`oci-layout`,
+//! `index.json`, `blobs/<algorithm>/<hex>`) that holds every manifest, config,
+//! layer and signature `lf-resolve` fetched, addressed by digest.
+//!
+//! # Why it exists
+//!
+//! It is the one place where downloaded bytes become trusted. Everything
+//! downstream (artifact checks, signature verification, the lockfile, vendoring,
+//! wrapper generation) reads blobs through a [`VerifiedBlob`], a type only this
+//! module can construct. The same layout serves as the shared cache (default
+//! `<cache dir>/latticeflow/oci-v1`) and as a vendor directory, and standard
+//! tools read it: `skopeo inspect --raw oci:<dir>:<ref.name>`.
+//!
+//! # Invariants
+//!
+//! - A file appears at `blobs/<algorithm>/<hex>` only by a rename done in
+//!   [`BlobWriter::finish`], after the bytes streamed through the writer were
+//!   counted and hashed and matched both the expected size and digest. The
+//!   store never writes to a blob path directly, never writes more bytes than
+//!   the declared size, and never leaves a partial blob at a content address.
+//! - Temporary files are named `.tmp-<random>` in the same `blobs/<algorithm>/`
+//!   directory (so the rename is atomic); a name starting with `.` is never a
+//!   valid hex digest, so no lookup or listing mistakes one for a blob. A
+//!   failed or abandoned writer removes its file; [`Store::open`] removes any
+//!   left by a crashed process after a day.
+//! - Existing layout files (`oci-layout`, `index.json`, `CACHEDIR.TAG`) are
+//!   never rewritten by [`Store::open`]; `index.json` changes only under the
+//!   exclusive lock on `<root>/.lock`, by an atomic replace, and only when its
+//!   bytes would change.
+//! - Several `lf-resolve` processes may share one store: blob writes race
+//!   safely (the first complete rename wins and the others keep it, the
+//!   content being identical by construction) and index updates are
+//!   serialised by the lock.
+//! - Memory stays flat: blobs are streamed in and [`Store::rehash`] streams
+//!   them out; nothing buffers a whole layer.
+//!
+//! # Trust argument for [`Store::get`]
+//!
+//! `get` checks only that the file exists with the expected size and does not
+//! hash it again. That is sound because of the first invariant: within this
+//! tool, bytes reach a content address only through the verifying writer. What
+//! it cannot rule out is a change made to the directory from outside (a user,
+//! another tool, disk damage); `lf-resolve verify` detects that with
+//! [`Store::rehash`], which re-reads and re-hashes the file.
+//!
+//! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+
+mod blob;
+mod error;
+mod index;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use lf_lockfile::{Algorithm, Digest, write_atomic};
+
+pub use blob::{BlobWriter, VerifiedBlob};
+pub use error::StoreError;
+pub use index::IndexEntry;
+
+use blob::Hasher;
+use index::Index;
+
+/// The content of `oci-layout`.
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// The content of `CACHEDIR.TAG` (<https://bford.info/cachedir/>).
+const CACHEDIR_TAG: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by lf-resolve.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// The file whose exclusive lock serialises updates of the layout files.
+const LOCK_FILE: &str = ".lock";
+
+/// The prefix of temporary files in `blobs/<algorithm>/`.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// Temporary files older than this are left over from a crashed process.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The algorithms that have a `blobs/` directory.
+const ALGORITHMS: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Sha512];
+
+/// Read buffer size for re-hashing.
+const CHUNK: usize = 64 * 1024;
+
+/// An OCI image layout directory used as a content store.
+///
+/// A `Store` is only a path: clone it freely, and open the same directory from
+/// several threads or processes.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens the store at `root`, creating the directory, `blobs/sha256`,
+    /// `blobs/sha512`, `oci-layout`, an empty `index.json` and `CACHEDIR.TAG`
+    /// where missing. Existing files are never rewritten. Also removes
+    /// temporary files older than a day (best effort).
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let store = Store {
+            root: root.to_path_buf(),
+        };
+        for algorithm in ALGORITHMS {
+            let dir = store.blob_dir(algorithm);
+            fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
+        }
+        let files = [
+            ("oci-layout", OCI_LAYOUT.to_vec()),
+            ("index.json", Index::empty().render(&store.index_path())?),
+            ("CACHEDIR.TAG", CACHEDIR_TAG.to_vec()),
+        ];
+        if files
+            .iter()
+            .any(|(name, _)| !store.root.join(name).exists())
+        {
+            // Under the lock, so that a concurrent `update_index` is never
+            // overwritten by an empty index.
+            let _lock = store.lock()?;
+            for (name, content) in files {
+                let path = store.root.join(name);
+                if !path.exists() {
+                    write_atomic(&path, &content).map_err(StoreError::io(&path))?;
+                }
+            }
+        }
+        store.remove_stale_temp_files();
+        Ok(store)
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with `digest` lives: `<root>/blobs/<algorithm>/<hex>`.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blob_dir(digest.algorithm()).join(digest.hex())
+    }
+
+    /// The blob with `digest`, if it is stored with exactly `size` bytes.
+    ///
+    /// The content is not hashed again: bytes only reach a content address
+    /// through the verifying [`BlobWriter`] (see the module docs for the trust
+    /// argument, and [`rehash`](Self::rehash) to check a stored blob).
+    pub fn get(&self, digest: &Digest, size: u64) -> Option<VerifiedBlob> {
+        let path = self.blob_path(digest);
+        let meta = fs::metadata(&path).ok()?;
+        (meta.is_file() && meta.len() == size)
+            .then(|| VerifiedBlob::new(digest.clone(), size, path))
+    }
+
+    /// Starts writing the blob with `digest` and `size` bytes.
+    ///
+    /// The bytes go to a temporary file in `blobs/<algorithm>/`; see
+    /// [`BlobWriter`]. Callers that want to skip a download check
+    /// [`get`](Self::get) first.
+    pub fn writer(&self, digest: &Digest, size: u64) -> Result<BlobWriter, StoreError> {
+        let dir = self.blob_dir(digest.algorithm());
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(TEMP_PREFIX);
+        // Blobs are shared like any cache file, not private like a temp file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let file = builder.tempfile_in(&dir).map_err(StoreError::io(&dir))?;
+        Ok(BlobWriter::new(
+            digest.clone(),
+            size,
+            self.blob_path(digest),
+            file,
+        ))
+    }
+
+    /// Stores a small blob held in memory (a manifest, a config), with the
+    /// same checks as [`writer`](Self::writer): the bytes must hash to
+    /// `digest`.
+    pub fn put(&self, digest: &Digest, bytes: &[u8]) -> Result<VerifiedBlob, StoreError> {
+        let actual = Hasher::digest(digest.algorithm(), bytes);
+        if actual != *digest {
+            return Err(StoreError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if let Some(blob) = self.get(digest, size) {
+            return Ok(blob);
+        }
+        let mut writer = self.writer(digest, size)?;
+        writer.write(bytes)?;
+        writer.finish()
+    }
+
+    /// Reads a stored blob again and checks its size and digest, streaming
+    /// (for `lf-resolve verify`). Reports a missing blob, a wrong size or
+    /// content that no longer matches; it never modifies the store.
+    pub fn rehash(&self, digest: &Digest, size: u64) -> Result<VerifiedBlob, StoreError> {
+        let path = self.blob_path(digest);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing {
+                    digest: digest.clone(),
+                    path,
+                });
+            }
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        let wrong_size = |path: PathBuf, actual: u64| StoreError::WrongSize {
+            digest: digest.clone(),
+            path,
+            expected: size,
+            actual,
+        };
+        let len = file.metadata().map_err(StoreError::io(&path))?.len();
+        if len != size {
+            return Err(wrong_size(path, len));
+        }
+        let mut hasher = Hasher::new(digest.algorithm());
+        let mut buf = vec![0; CHUNK];
+        let mut read = 0u64;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(StoreError::Io { path, source: e }),
+            };
+            hasher.update(&buf[..n]);
+            read += n as u64;
+        }
+        if read != size {
+            return Err(wrong_size(path, read));
+        }
+        let actual = hasher.finish();
+        if actual != *digest {
+            return Err(StoreError::Corrupted {
+                path,
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(VerifiedBlob::new(digest.clone(), size, path))
+    }
+
+    /// Adds `entries` to `index.json`: under the store lock, replaces entries
+    /// with the same ref name, keeps the others, sorts by ref name, and
+    /// replaces the file atomically only if its bytes change.
+    ///
+    /// Returns whether the file was written. A missing `index.json` counts as
+    /// an empty index.
+    pub fn update_index(
+        &self,
+        entries: impl IntoIterator<Item = IndexEntry>,
+    ) -> Result<bool, StoreError> {
+        let path = self.index_path();
+        let _lock = self.lock()?;
+        let old = match fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        let mut index = match &old {
+            Some(bytes) => Index::parse(&path, bytes)?,
+            None => Index::empty(),
+        };
+        index.merge(entries);
+        let new = index.render(&path)?;
+        if old.as_deref() == Some(new.as_slice()) {
+            return Ok(false);
+        }
+        write_atomic(&path, &new).map_err(StoreError::io(&path))?;
+        Ok(true)
+    }
+
+    /// The entries of `index.json` that carry a ref name, in file order
+    /// (sorted by ref name when this store wrote the file). Descriptors
+    /// without a ref name are not listed. A missing `index.json` counts as an
+    /// empty index.
+    pub fn index(&self) -> Result<Vec<IndexEntry>, StoreError> {
+        let path = self.index_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        Index::parse(&path, &bytes)?.entries(&path)
+    }
+
+    /// The digests of all blobs in the store, sorted. Temporary files and
+    /// anything else that is not named by a digest are skipped.
+    pub fn blobs(&self) -> Result<Vec<Digest>, StoreError> {
+        let mut out = Vec::new();
+        for algorithm in ALGORITHMS {
+            let dir = self.blob_dir(algorithm);
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(StoreError::Io {
+                        path: dir,
+                        source: e,
+                    });
+                }
+            };
+            for entry in entries {
+                let entry = entry.map_err(StoreError::io(&dir))?;
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                if let Ok(digest) = format!("{algorithm}:{name}").parse::<Digest>()
+                    && entry.file_type().is_ok_and(|t| t.is_file())
+                {
+                    out.push(digest);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn blob_dir(&self, algorithm: Algorithm) -> PathBuf {
+        self.root.join("blobs").join(algorithm.as_str())
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("index.json")
+    }
+
+    /// Takes the exclusive store lock; it is released when the file drops.
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.root.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(StoreError::io(&path))?;
+        file.lock().map_err(StoreError::io(&path))?;
+        Ok(file)
+    }
+
+    /// Removes `.tmp-*` files older than [`STALE_AFTER`]; errors are ignored
+    /// (another process may be removing the same file).
+    fn remove_stale_temp_files(&self) {
+        let now = SystemTime::now();
+        for algorithm in ALGORITHMS {
+            let Ok(entries) = fs::read_dir(self.blob_dir(algorithm)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let is_temp = entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(TEMP_PREFIX));
+                let stale = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_AFTER));
+                if is_temp && stale && fs::remove_file(entry.path()).is_ok() {
+                    tracing::debug!(path = %entry.path().display(), "removed stale temporary file");
+                }
+            }
+        }
+    }
+}
