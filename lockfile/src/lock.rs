@@ -18,7 +18,7 @@ use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use lf_runtime::spec::Capability;
+use lf_runtime::spec::{Capability, ConnectorId};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -120,7 +120,7 @@ pub struct LockedConnector {
     /// The `[connectors.NAME]` key.
     pub name: ConnectorName,
     /// The connector id from its manifest.
-    pub id: String,
+    pub id: ConnectorId,
     /// The reference as configured.
     pub reference: Reference,
     /// The manifest digest it resolved to.
@@ -324,9 +324,11 @@ impl Lockfile {
                 }
                 Ok(out)
             };
-            if c.id.get_ref().is_empty() {
-                return Err(error(c.id.span(), "connector `id` is empty".into()).into());
-            }
+            let id: ConnectorId = c
+                .id
+                .get_ref()
+                .parse()
+                .map_err(|e: lf_runtime::spec::ConnectorIdError| error(c.id.span(), e.to_string()))?;
             let reference: Reference = c
                 .reference
                 .get_ref()
@@ -408,7 +410,7 @@ impl Lockfile {
                 .transpose()?;
             connectors.push(LockedConnector {
                 name,
-                id: c.id.into_inner(),
+                id,
                 reference,
                 digest: manifest_digest,
                 module: BlobRef {
@@ -438,7 +440,7 @@ impl Lockfile {
         for c in &self.connectors {
             out.push_str("\n[[connector]]\n");
             let _ = writeln!(out, "name = {}", quote(c.name.as_str()));
-            let _ = writeln!(out, "id = {}", quote(&c.id));
+            let _ = writeln!(out, "id = {}", quote(c.id.as_str()));
             let _ = writeln!(out, "ref = {}", quote(&c.reference.to_string()));
             let _ = writeln!(out, "digest = {}", quote(&c.digest.to_string()));
             let _ = writeln!(out, "module = {}", blob(&c.module));

@@ -215,7 +215,7 @@ fn canonical_lockfile_parses_and_is_written_back_byte_for_byte() {
     assert_eq!(names, ["counter", "drive_files", "metrics", "weather"]);
 
     let counter = lock.get(&name("counter")).unwrap();
-    assert_eq!(counter.id, "connector.example.kv_counter");
+    assert_eq!(counter.id.as_str(), "connector.example.kv_counter");
     assert_eq!(counter.reference.digest(), Some(&digest('1')));
     assert_eq!(counter.digest, digest('1'));
     assert_eq!(
@@ -341,7 +341,6 @@ fn new_sorts_by_name_and_rejects_duplicates() {
 #[test]
 fn strings_with_quotes_backslashes_controls_and_unicode_round_trip() {
     let mut c = canonical_lock().connectors()[0].clone();
-    c.id = "a \"quoted\" \\ back\\slash\ttab\nnewline\r\u{0}\u{1f}\u{7f}\u{85} é 字 🦀".into();
     c.spec = Some(SidecarRef {
         path: "dir with space/ünï \"x\".yaml".into(),
         digest: digest('5'),
@@ -349,7 +348,7 @@ fn strings_with_quotes_backslashes_controls_and_unicode_round_trip() {
     c.signature.verified = Some(VerifiedSignature {
         format: SignatureFormat::BundleV03,
         signer: Signer::Keyless {
-            identity: "o'brien\\\"@example.com".into(),
+            identity: "a \"quoted\" \\ back\\slash\ttab\nnewline\r\u{0}\u{1f}\u{7f}\u{85} é 字 🦀".into(),
             issuer: "".into(),
         },
         digest: digest('4'),
@@ -358,7 +357,7 @@ fn strings_with_quotes_backslashes_controls_and_unicode_round_trip() {
     let text = lock.to_toml();
     assert!(
         text.contains(
-            r#"id = "a \"quoted\" \\ back\\slash\ttab\nnewline\r\u0000\u001F\u007F\u0085 é 字 🦀""#
+            r#"identity = "a \"quoted\" \\ back\\slash\ttab\nnewline\r\u0000\u001F\u007F\u0085 é 字 🦀""#
         ),
         "{text}"
     );
@@ -814,7 +813,14 @@ fn bad_locks() -> Vec<BadLock> {
             "id = \"connector.acme.metrics\"",
             "id = \"\"",
             "\"\"",
-            "connector `id` is empty",
+            "invalid connector id ``",
+        ),
+        bad(
+            "an id without the connector prefix",
+            "id = \"connector.acme.metrics\"",
+            "id = \"acme.metrics.cpu\"",
+            "\"acme.metrics.cpu\"",
+            "invalid connector id `acme.metrics.cpu`",
         ),
         bad(
             "a string size",
@@ -1862,10 +1868,14 @@ fn reference_text() -> impl Strategy<Value = (String, bool)> {
         })
 }
 
+fn id_strategy() -> impl Strategy<Value = lf_runtime::spec::ConnectorId> {
+    "connector(\\.[a-z][a-z0-9_]{0,6}){2,4}".prop_map(|s| s.parse().unwrap())
+}
+
 fn connector_strategy(name: String) -> impl Strategy<Value = LockedConnector> {
     (
         (
-            odd_string(1),
+            id_strategy(),
             reference_text(),
             digest_strategy(),
             digest_strategy(),

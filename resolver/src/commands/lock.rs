@@ -245,7 +245,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                     &json!({
                         "type": "locked",
                         "name": entry.name.as_str(),
-                        "id": entry.id,
+                        "id": entry.id.as_str(),
                         "ref": entry.reference.to_string(),
                         "digest": entry.digest.to_string(),
                         "module": {"digest": entry.module.digest.to_string(), "size": entry.module.size},
@@ -673,7 +673,7 @@ fn check_connector(
     };
     Ok(LockedConnector {
         name: name.clone(),
-        id: manifest.id().as_str().to_owned(),
+        id: manifest.id().clone(),
         reference: job.configured.clone(),
         digest: manifest_digest.clone(),
         module: artifact.module.clone(),
