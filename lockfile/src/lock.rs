@@ -324,11 +324,12 @@ impl Lockfile {
                 }
                 Ok(out)
             };
-            let id: ConnectorId = c
-                .id
-                .get_ref()
-                .parse()
-                .map_err(|e: lf_runtime::spec::ConnectorIdError| error(c.id.span(), e.to_string()))?;
+            let id: ConnectorId =
+                c.id.get_ref()
+                    .parse()
+                    .map_err(|e: lf_runtime::spec::ConnectorIdError| {
+                        error(c.id.span(), e.to_string())
+                    })?;
             let reference: Reference = c
                 .reference
                 .get_ref()

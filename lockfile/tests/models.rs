@@ -348,7 +348,8 @@ fn strings_with_quotes_backslashes_controls_and_unicode_round_trip() {
     c.signature.verified = Some(VerifiedSignature {
         format: SignatureFormat::BundleV03,
         signer: Signer::Keyless {
-            identity: "a \"quoted\" \\ back\\slash\ttab\nnewline\r\u{0}\u{1f}\u{7f}\u{85} é 字 🦀".into(),
+            identity: "a \"quoted\" \\ back\\slash\ttab\nnewline\r\u{0}\u{1f}\u{7f}\u{85} é 字 🦀"
+                .into(),
             issuer: "".into(),
         },
         digest: digest('4'),

@@ -227,7 +227,12 @@ mod tests {
     fn manifest_is_compact_ordered_and_annotated() {
         let artifact = connector_artifact(
             b"\0asm\x01\0\0\0",
-            &annotations("echo", "1.0", Some("https://example.com/echo"), Some("connector.a.b")),
+            &annotations(
+                "echo",
+                "1.0",
+                Some("https://example.com/echo"),
+                Some("connector.a.b"),
+            ),
         );
         let text = String::from_utf8(artifact.raw.manifest.clone()).unwrap();
         let config = &artifact.config;
@@ -248,7 +253,10 @@ mod tests {
             )
         );
         assert_eq!(artifact.manifest.digest, artifact.raw.manifest_digest());
-        assert_eq!(artifact.raw.blobs[0], wasm_config(&[layer.digest.clone()]));
+        assert_eq!(
+            artifact.raw.blobs[0],
+            wasm_config(std::slice::from_ref(&layer.digest))
+        );
         assert_eq!(
             layer.digest,
             "sha256:93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476"

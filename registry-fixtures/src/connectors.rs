@@ -119,10 +119,7 @@ pub fn fixtures() -> Vec<Fixture> {
 
 /// The good fixture named `name`, if there is one.
 pub fn fixture(name: &str) -> Option<Fixture> {
-    SOURCES
-        .iter()
-        .find(|source| source.name == name)
-        .map(build)
+    SOURCES.iter().find(|source| source.name == name).map(build)
 }
 
 fn build(source: &Source) -> Fixture {
@@ -493,11 +490,7 @@ fn two_layers(name: &str, first: &[u8], second: &[u8]) -> RawArtifact {
     ];
     let config = artifact::wasm_config(&[layers[0].digest.clone(), layers[1].digest.clone()]);
     let config_descriptor = Descriptor::of(WASM_CONFIG_MEDIA_TYPE, &config);
-    let manifest = artifact::image_manifest(
-        &config_descriptor,
-        &layers,
-        &bad_annotations(name),
-    );
+    let manifest = artifact::image_manifest(&config_descriptor, &layers, &bad_annotations(name));
     RawArtifact::image(manifest, vec![config, first.to_vec(), second.to_vec()])
 }
 

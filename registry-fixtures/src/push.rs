@@ -91,7 +91,11 @@ pub struct PushOptions {
 impl PushOptions {
     /// Options with basic-auth credentials.
     #[must_use]
-    pub fn with_credentials(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn with_credentials(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         self.credentials = Some((user.into(), password.into()));
         self
     }
@@ -165,12 +169,18 @@ impl Pusher {
         module: &[u8],
         options: &PushOptions,
     ) -> Result<PushedArtifact, PushError> {
-        let title = options
-            .title
-            .clone()
-            .unwrap_or_else(|| repository.rsplit('/').next().unwrap_or(repository).to_owned());
+        let title = options.title.clone().unwrap_or_else(|| {
+            repository
+                .rsplit('/')
+                .next()
+                .unwrap_or(repository)
+                .to_owned()
+        });
         let version = options.version.clone().unwrap_or_else(|| tag.to_owned());
-        let connector_id = options.connector_id.clone().or_else(|| connector_id(module));
+        let connector_id = options
+            .connector_id
+            .clone()
+            .or_else(|| connector_id(module));
         let annotations = artifact::annotations(
             &title,
             &version,
@@ -222,19 +232,17 @@ impl Pusher {
                 .await
                 .map_err(failed(format!("blob {digest}")))?;
         }
-        let content_type = artifact
-            .manifest_media_type
-            .parse()
-            .map_err(|_| PushError::MediaType {
-                media_type: artifact.manifest_media_type.clone(),
-            })?;
+        let content_type =
+            artifact
+                .manifest_media_type
+                .parse()
+                .map_err(|_| PushError::MediaType {
+                    media_type: artifact.manifest_media_type.clone(),
+                })?;
         self.client
             .push_manifest_raw(&reference, artifact.manifest.clone(), content_type)
             .await
-            .map_err(failed(format!(
-                "manifest {}",
-                artifact.manifest_digest()
-            )))?;
+            .map_err(failed(format!("manifest {}", artifact.manifest_digest())))?;
         Ok(reference_text)
     }
 }
@@ -328,7 +336,8 @@ pub fn push_all_blocking_to(
 async fn push_all(pusher: &Pusher) -> Result<Vec<PushedFixture>, PushError> {
     let mut pushed = Vec::new();
     for fixture in connectors::fixtures() {
-        let options = PushOptions::default().with_source(format!("{FIXTURE_SOURCE}/{}", fixture.name));
+        let options =
+            PushOptions::default().with_source(format!("{FIXTURE_SOURCE}/{}", fixture.name));
         let repository = format!("{FIXTURE_NAMESPACE}/{}", fixture.name);
         let artifact = pusher
             .push_connector(&repository, FIXTURE_TAG, &fixture.module, &options)

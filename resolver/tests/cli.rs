@@ -2,93 +2,15 @@
 //! output formats, and a table of malformed inputs.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lf-resolve");
+use common::{BIN, Project};
+
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 const D3: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
-
-/// A throwaway project directory.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-/// What a run of the binary produced.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Project {
-    fn new() -> Project {
-        Project {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn with(files: &[(&str, &str)]) -> Project {
-        let p = Project::new();
-        for (name, content) in files {
-            p.write(name, content);
-        }
-        p
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, name: &str, content: &str) {
-        let path = self.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path().join(name)).unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(BIN)
-            .args(args)
-            .current_dir(self.path())
-            .env("LF_CACHE_DIR", self.path().join(".cache"))
-            .env("NO_COLOR", "1")
-            .env_remove("LF_LOG")
-            .output()
-            .unwrap();
-        let filter = |s: &[u8]| {
-            String::from_utf8_lossy(s).replace(&self.path().display().to_string(), "[PROJECT]")
-        };
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: filter(&out.stdout),
-            stderr: filter(&out.stderr),
-        }
-    }
-
-    /// Every file under the project and its bytes.
-    fn snapshot_files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.insert(path.clone(), std::fs::read(&path).unwrap());
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(self.path(), &mut out);
-        out
-    }
-}
 
 const COMMENTED: &str = r#"# Orders flow: connectors we depend on.
 [bundle]
@@ -637,9 +559,9 @@ fn malformed_inputs_fail_clearly_and_change_nothing() {
         if let Some(lock) = &case.lock {
             p.write("latticeflow.lock", lock);
         }
-        let before = p.snapshot_files();
+        let before = p.files_under("");
         let run = p.run(case.args);
-        let after = p.snapshot_files();
+        let after = p.files_under("");
         let mut problems = Vec::new();
         if run.code != case.code {
             problems.push(format!("exit code {} instead of {}", run.code, case.code));

@@ -230,7 +230,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         match result {
             Ok((entry, manifest_size, downloaded)) => {
                 printer.status(
-                    "Locked",
+                    "Resolved",
                     format!(
                         "{} {} → {}{}",
                         entry.name,
@@ -243,7 +243,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                         }
                     ),
                     &json!({
-                        "type": "locked",
+                        "type": "resolved",
                         "name": entry.name.as_str(),
                         "id": entry.id.as_str(),
                         "ref": entry.reference.to_string(),

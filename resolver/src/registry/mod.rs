@@ -72,6 +72,18 @@ pub enum RegistryError {
         /// The digest of what was served.
         actual: Digest,
     },
+    /// A blob's bytes did not hash to its digest.
+    #[error(
+        "blob {digest} of `{reference}` does not match its digest: the registry served {served}"
+    )]
+    BlobDigestMismatch {
+        /// What was asked for.
+        reference: String,
+        /// The blob's digest.
+        digest: Digest,
+        /// What the served bytes hash to, as reported.
+        served: String,
+    },
     /// The manifest is larger than [`MAX_MANIFEST_SIZE`].
     #[error(
         "the manifest of `{reference}` is {size} bytes, over the {MAX_MANIFEST_SIZE}-byte limit"
@@ -109,6 +121,7 @@ impl RegistryError {
         matches!(
             self,
             RegistryError::DigestMismatch { .. }
+                | RegistryError::BlobDigestMismatch { .. }
                 | RegistryError::Store {
                     source: StoreError::DigestMismatch { .. }
                         | StoreError::TooLarge { .. }
@@ -292,10 +305,14 @@ fn map_stream_error(reference: &str, digest: &Digest, e: &std::io::Error) -> Reg
     // oci-client's verifying stream reports a digest mismatch as an I/O error;
     // our writer would catch it too, but name it as what it is.
     let detail = e.to_string();
-    if detail.contains("Digest error") || detail.contains("Invalid digest") {
-        return RegistryError::Other {
+    if let Some((_, served)) = detail
+        .split_once("Invalid digest. Expected ")
+        .and_then(|(_, rest)| rest.split_once(", got "))
+    {
+        return RegistryError::BlobDigestMismatch {
             reference: reference.to_owned(),
-            detail: format!("blob {digest} did not match its digest: {detail}"),
+            digest: digest.clone(),
+            served: served.trim().to_owned(),
         };
     }
     RegistryError::Unreachable {
