@@ -1,7 +1,8 @@
 //! The pipeline as far as it exists, driven through the real `lf-resolve`
-//! binary against a real registry: a project pointing at connectors on the
-//! registry is created, edited and checked. Each landing extends this test
-//! with the next stage (lock, vendor, generate, offline build, invoke).
+//! binary against a real registry holding the fixture connectors: a project
+//! is created, edited, locked, and checked again offline with the registry
+//! stopped. Each landing extends this test with the next stage (sign, vendor,
+//! generate, offline build, invoke).
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -35,35 +36,59 @@ fn lf(dir: &Path, args: &[&str]) -> Output {
 }
 
 #[test]
-fn a_project_on_a_live_registry_is_created_edited_and_checked() {
-    let registry = Registry::start().unwrap();
+fn a_project_is_created_locked_and_rebuilt_offline_from_the_store() {
+    let mut registry = Registry::start().unwrap();
+    let pushed = lf_registry_fixtures::push_all_blocking(&registry).unwrap();
+    let reference = |name: &str| {
+        pushed
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.reference.clone())
+            .unwrap()
+    };
     let project = tempfile::tempdir().unwrap();
     let dir = project.path();
 
     assert!(lf(dir, &["init", "--name", "e2e"]).status.success());
-    let text = format!("{}/latticeflow/text-upper:1.0", registry.host());
-    let counter = format!("{}/latticeflow/kv-counter:1.0", registry.host());
-    assert!(lf(dir, &["add", "text_upper", &text]).status.success());
-    let out = lf(
-        dir,
-        &[
-            "add",
-            "kv_counter",
-            &counter,
-            "-c",
-            "kv.read",
-            "-c",
-            "kv.write",
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-
     let toml = std::fs::read_to_string(dir.join("latticeflow.toml")).unwrap();
-    assert!(toml.contains(&format!("ref = \"{counter}\"")), "{toml}");
+    std::fs::write(
+        dir.join("latticeflow.toml"),
+        toml.replace("signatures = \"required\"", "signatures = \"none\""),
+    )
+    .unwrap();
+    for (name, fixture, caps) in [
+        ("text_upper", "text-upper", &[][..]),
+        (
+            "counter",
+            "kv-counter",
+            &["-c", "kv.read", "-c", "kv.write"][..],
+        ),
+        ("hash", "hash", &[][..]),
+    ] {
+        let r = reference(fixture);
+        let mut args = vec!["add", name, r.as_str()];
+        args.extend_from_slice(caps);
+        let out = lf(dir, &args);
+        assert!(out.status.success(), "{out:?}");
+    }
 
     let check = lf(dir, &["check", "--message-format", "json"]);
-    assert_eq!(check.status.code(), Some(1));
-    let event: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-    assert_eq!(event["message"], "`latticeflow.lock` does not exist");
-    assert!(!dir.join("latticeflow.lock").exists());
+    assert_eq!(check.status.code(), Some(1), "no lock yet");
+
+    let lock = lf(dir, &["lock"]);
+    assert!(lock.status.success(), "{lock:?}");
+    let locked = std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap();
+    assert_eq!(locked.matches("[[connector]]").count(), 3);
+    assert!(lf(dir, &["check"]).status.success());
+
+    // CI on a machine whose registry is gone: everything from the store.
+    registry.stop();
+    for args in [&["lock", "--frozen"][..], &["verify"][..], &["lock"][..]] {
+        let out = lf(dir, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap(),
+        locked
+    );
 }
