@@ -188,6 +188,18 @@ fn a_warm_store_locks_offline_and_locked_with_the_registry_stopped() {
     assert_ok(&p.run(&["lock", "--frozen"]));
     assert_ok(&p.run(&["lock"]));
     assert_eq!(p.read("latticeflow.lock"), bytes);
+
+    // `-q` prints nothing on success; JSON is one object per line.
+    let quiet = p.run(&["lock", "-q"]);
+    assert_ok(&quiet);
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("", ""));
+    let json = p.run(&["lock", "--locked", "--message-format", "json"]);
+    assert_ok(&json);
+    assert_eq!(json.stderr, "");
+    let events = json.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "lock");
+    assert_eq!(events[0]["status"], "fresh");
 }
 
 #[test]
