@@ -20,7 +20,7 @@
 //!   field, so equal inputs give equal config and manifest digests.
 //! - JSON is compact, fields are in a fixed order (structs, not maps) and
 //!   annotations are sorted by key: the bytes depend on the inputs only, not
-//!   on serde_json's map features.
+//!   on `serde_json`'s map features.
 
 use std::collections::BTreeMap;
 

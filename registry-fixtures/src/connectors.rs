@@ -207,6 +207,11 @@ pub enum SectionError {
 /// other section is kept in order with its content unchanged (section sizes
 /// are re-encoded in minimal LEB128). Equal inputs give equal bytes, and
 /// `embed_manifest(embed_manifest(m, y), y) == embed_manifest(m, y)`.
+///
+/// # Errors
+///
+/// [`SectionError::Parse`] if `module` is not a well-formed WebAssembly
+/// binary, [`SectionError::Component`] if it is a component.
 pub fn embed_manifest(module: &[u8], yaml: &str) -> Result<Vec<u8>, SectionError> {
     let mut out = wasm_encoder::Module::new();
     for payload in Parser::new(0).parse_all(module) {
@@ -234,6 +239,11 @@ pub fn embed_manifest(module: &[u8], yaml: &str) -> Result<Vec<u8>, SectionError
 }
 
 /// The text of the module's `latticeflow.connector` section, if it has one.
+///
+/// # Errors
+///
+/// As [`embed_manifest`], plus [`SectionError::Duplicate`] for more than one
+/// such section and [`SectionError::NotUtf8`] for one that is not text.
 pub fn manifest_section(module: &[u8]) -> Result<Option<&str>, SectionError> {
     let mut found = Vec::new();
     for payload in Parser::new(0).parse_all(module) {

@@ -162,6 +162,12 @@ impl Pusher {
 
     /// Pushes `module` as a connector artifact under `repository:tag`; see
     /// [`push_connector`].
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Reference`] for an invalid `repository` or `tag`,
+    /// [`PushError::Registry`] naming the blob or manifest the registry
+    /// refused (or could not be reached for).
     pub async fn push_connector(
         &self,
         repository: &str,
@@ -200,6 +206,14 @@ impl Pusher {
 
     /// Pushes every blob of `artifact`, then its manifest under
     /// `repository:tag`; returns the reference `registry/repository:tag`.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Reference`] for an invalid `repository` or `tag`,
+    /// [`PushError::Registry`] naming the blob or manifest the registry
+    /// refused (or could not be reached for).
+    /// [`PushError::MediaType`] if the manifest media type is not a valid
+    /// header value.
     pub async fn push_raw(
         &self,
         repository: &str,
@@ -260,6 +274,10 @@ fn connector_id(module: &[u8]) -> Option<String> {
 /// layer, the Wasm config, and the annotated manifest of
 /// [`crate::artifact`]. The same module and options always give the same
 /// manifest digest.
+///
+/// # Errors
+///
+/// As [`Pusher::push_connector`].
 pub async fn push_connector(
     registry: &str,
     repository: &str,
@@ -275,6 +293,10 @@ pub async fn push_connector(
 /// Pushes `artifact` exactly as given (blobs, then the manifest bytes) to
 /// `registry` as `repository:tag`; only `options.credentials` is used.
 /// Returns `registry/repository:tag`.
+///
+/// # Errors
+///
+/// As [`Pusher::push_raw`].
 pub async fn push_raw(
     registry: &str,
     repository: &str,
@@ -316,12 +338,21 @@ pub struct PushedFixture {
 ///
 /// Blocking: it runs its own single-threaded tokio runtime, so it must not be
 /// called from inside an async runtime.
+///
+/// # Errors
+///
+/// The first failed push ([`PushError::Registry`], naming the reference and
+/// blob or manifest), or [`PushError::Runtime`].
 pub fn push_all_blocking(registry: &Registry) -> Result<Vec<PushedFixture>, PushError> {
     push_all_blocking_to(&registry.host(), registry.credentials())
 }
 
 /// [`push_all_blocking`] for a registry given as `host:port` and optional
 /// basic-auth credentials.
+///
+/// # Errors
+///
+/// As [`push_all_blocking`].
 pub fn push_all_blocking_to(
     registry: &str,
     credentials: Option<(&str, &str)>,

@@ -209,61 +209,99 @@ struct HostState {
     /// Canned calls not made yet, per host function.
     pending: BTreeMap<String, VecDeque<HostCall>>,
     /// Requests the module made, in order: (function, request document).
-    requests: Vec<(String, Value)>,
+    requests: Requests,
 }
 
 const FUEL: u64 = 50_000_000;
 
-/// Instantiates `fixture` with only its declared capabilities linked, each
-/// answering from `host`; calls `lf_alloc` + `lf_invoke` with `invocation`;
-/// returns the output bytes and the host state.
+/// Host requests a module made: (function, request document), in order.
+type Requests = Vec<(String, Value)>;
+
+/// An instance of a fixture with only its declared capabilities linked,
+/// each answering from the canned calls of the current invocation.
+struct Instance {
+    store: Store<HostState>,
+    memory: wasmtime::Memory,
+    alloc: wasmtime::TypedFunc<i32, i32>,
+    call: wasmtime::TypedFunc<(i32, i32), i64>,
+}
+
+impl Instance {
+    fn new(fixture: &Fixture) -> wasmtime::Result<Self> {
+        let engine = engine();
+        let module = Module::new(&engine, &fixture.module)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        for capability in fixture.manifest().capabilities() {
+            let function = capability.host_function();
+            linker.func_wrap(
+                Capability::IMPORT_MODULE,
+                function,
+                move |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+                    host_call(&mut caller, function, ptr, len)
+                },
+            )?;
+        }
+        let mut store = Store::new(&engine, HostState::default());
+        store.set_fuel(FUEL)?;
+        let instance = linker.instantiate(&mut store, &module)?;
+        let version = instance
+            .get_typed_func::<(), i32>(&mut store, "lf_abi_version")?
+            .call(&mut store, ())?;
+        wasmtime::ensure!(version == 1, "lf_abi_version returned {version}");
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| format_err!("no memory export"))?;
+        let alloc = instance.get_typed_func::<i32, i32>(&mut store, "lf_alloc")?;
+        let call = instance.get_typed_func::<(i32, i32), i64>(&mut store, "lf_invoke")?;
+        Ok(Instance {
+            store,
+            memory,
+            alloc,
+            call,
+        })
+    }
+
+    /// `lf_alloc` + `lf_invoke` with `invocation`; returns the output bytes
+    /// and the requests the module made, in order.
+    fn invoke(
+        &mut self,
+        invocation: &[u8],
+        host: &BTreeMap<String, Vec<HostCall>>,
+    ) -> wasmtime::Result<(Vec<u8>, Requests)> {
+        *self.store.data_mut() = HostState {
+            pending: host
+                .iter()
+                .map(|(name, calls)| (name.clone(), calls.iter().cloned().collect()))
+                .collect(),
+            requests: Vec::new(),
+        };
+        self.store.set_fuel(FUEL)?;
+        let len = i32::try_from(invocation.len())?;
+        let ptr = self.alloc.call(&mut self.store, len)?;
+        self.memory
+            .write(&mut self.store, usize::try_from(ptr)?, invocation)?;
+        let packed = self.call.call(&mut self.store, (ptr, len))?;
+        let out_ptr = usize::try_from(packed >> 32)?;
+        let out_len = usize::try_from(packed & 0xffff_ffff)?;
+        let mut output = vec![0; out_len];
+        self.memory.read(&self.store, out_ptr, &mut output)?;
+        let requests = std::mem::take(&mut self.store.data_mut().requests);
+        Ok((output, requests))
+    }
+
+    /// Linear memory size in 64 KiB pages.
+    fn pages(&self) -> u64 {
+        self.memory.size(&self.store)
+    }
+}
+
+/// One call on a fresh instance.
 fn invoke(
     fixture: &Fixture,
     invocation: &[u8],
     host: &BTreeMap<String, Vec<HostCall>>,
-) -> wasmtime::Result<(Vec<u8>, HostState)> {
-    let engine = engine();
-    let module = Module::new(&engine, &fixture.module)?;
-    let mut linker: Linker<HostState> = Linker::new(&engine);
-    for capability in fixture.manifest().capabilities() {
-        let function = capability.host_function();
-        linker.func_wrap(
-            Capability::IMPORT_MODULE,
-            function,
-            move |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
-                host_call(&mut caller, function, ptr, len)
-            },
-        )?;
-    }
-    let state = HostState {
-        pending: host
-            .iter()
-            .map(|(name, calls)| (name.clone(), calls.iter().cloned().collect()))
-            .collect(),
-        requests: Vec::new(),
-    };
-    let mut store = Store::new(&engine, state);
-    store.set_fuel(FUEL)?;
-    let instance = linker.instantiate(&mut store, &module)?;
-    let version = instance
-        .get_typed_func::<(), i32>(&mut store, "lf_abi_version")?
-        .call(&mut store, ())?;
-    wasmtime::ensure!(version == 1, "lf_abi_version returned {version}");
-    let memory = instance
-        .get_memory(&mut store, "memory")
-        .ok_or_else(|| format_err!("no memory export"))?;
-    let alloc = instance.get_typed_func::<i32, i32>(&mut store, "lf_alloc")?;
-    let call = instance.get_typed_func::<(i32, i32), i64>(&mut store, "lf_invoke")?;
-
-    let len = i32::try_from(invocation.len())?;
-    let ptr = alloc.call(&mut store, len)?;
-    memory.write(&mut store, usize::try_from(ptr)?, invocation)?;
-    let packed = call.call(&mut store, (ptr, len))?;
-    let out_ptr = usize::try_from(packed >> 32)?;
-    let out_len = usize::try_from(packed & 0xffff_ffff)?;
-    let mut output = vec![0; out_len];
-    memory.read(&store, out_ptr, &mut output)?;
-    Ok((output, store.into_data()))
+) -> wasmtime::Result<(Vec<u8>, Requests)> {
+    Instance::new(fixture)?.invoke(invocation, host)
 }
 
 /// One host function call: read the request, answer the next canned reply
@@ -309,21 +347,29 @@ fn host_call(
 }
 
 fn run_vector(fixture: &Fixture, vector: &Vector) {
-    let context = format!("{} / {:?}", fixture.name, vector.name);
-    let (output, state) = invoke(fixture, &vector.invocation(), &vector.host)
+    let mut instance = Instance::new(fixture).unwrap();
+    check_vector(fixture.name, &mut instance, vector);
+}
+
+fn check_vector(name: &str, instance: &mut Instance, vector: &Vector) {
+    let context = format!("{name} / {:?}", vector.name);
+    let (output, mut requests) = instance
+        .invoke(&vector.invocation(), &vector.host)
         .unwrap_or_else(|e| panic!("{context}: {e:?}"));
     let text = String::from_utf8(output).unwrap_or_else(|e| panic!("{context}: not UTF-8: {e}"));
     let value: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{context}: output is not JSON ({e}): {text}"));
     assert_eq!(value, vector.output, "{context}: output {text}");
-    let expected: Vec<(String, Value)> = expected_requests(vector);
-    let mut made: Vec<(String, Value)> = state.requests;
-    // Order matters per function; compare per function.
-    made.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(made, expected, "{context}: host requests");
+    // Order matters per function: a stable sort by function keeps it.
+    requests.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        requests,
+        expected_requests(vector),
+        "{context}: host requests"
+    );
 }
 
-fn expected_requests(vector: &Vector) -> Vec<(String, Value)> {
+fn expected_requests(vector: &Vector) -> Requests {
     vector
         .host
         .iter()
@@ -378,6 +424,20 @@ fn every_vector_error_code_is_declared() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn one_instance_serves_many_calls_without_growing() {
+    for fixture in fixtures() {
+        let vectors = fixture.vectors();
+        let mut instance = Instance::new(&fixture).unwrap();
+        for _ in 0..200 {
+            for vector in &vectors {
+                check_vector(fixture.name, &mut instance, vector);
+            }
+        }
+        assert_eq!(instance.pages(), 1, "{}: memory grew", fixture.name);
     }
 }
 

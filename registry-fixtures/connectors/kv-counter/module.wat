@@ -13,8 +13,9 @@
   ;;
   ;; Memory map: 64..1023 shared constant strings, 1024..3071 this
   ;; connector's constant strings (NUL-terminated, one per 64-byte slot),
-  ;; 3072..3135 scratch for decimal digits, 4096.. a bump heap that never
-  ;; frees (memory grows with each call; the host caps it).
+  ;; 3072..3135 scratch for decimal digits, 4096.. a bump heap. Nothing is
+  ;; freed during a call; $recycle starts each call from an empty heap, so an
+  ;; instance can be reused without its memory growing call after call.
   ;; Positions are i32; -1 means "not found / malformed" and every scanner
   ;; passes -1 through, so a chain of lookups needs one check at its end.
 
@@ -40,6 +41,7 @@
   (data (i32.const 576) "null\00")
 
   (global $scratch_end i32 (i32.const 3136))
+  (global $heap_base i32 (i32.const 4096))
   (global $heap (mut i32) (i32.const 4096))
   (global $out (mut i32) (i32.const 0))
   (global $out_start (mut i32) (i32.const 0))
@@ -68,6 +70,19 @@
       (i32.and (i32.add (i32.add (local.get $ptr) (local.get $len)) (i32.const 7)) (i32.const -8)))
     (call $ensure (global.get $heap))
     (local.get $ptr))
+
+  ;; Called first by lf_invoke: when a call starts, the only live bytes on
+  ;; the heap are its input (the previous call's output has been read), so
+  ;; the input moves to the heap's base and the rest is reused. Returns the
+  ;; input's new address. Input not allocated on the heap stays where it is.
+  (func $recycle (param $ptr i32) (param $len i32) (result i32)
+    (if (i32.lt_u (local.get $ptr) (global.get $heap_base))
+      (then (return (local.get $ptr))))
+    (memory.copy (global.get $heap_base) (local.get $ptr) (local.get $len))
+    (global.set $heap
+      (i32.and (i32.add (i32.add (global.get $heap_base) (local.get $len)) (i32.const 7))
+        (i32.const -8)))
+    (global.get $heap_base))
 
   ;; The output writer: $out_begin, then $emit*, then $out_end, which keeps
   ;; the bytes on the heap and returns them packed as ptr << 32 | len. No
@@ -397,6 +412,7 @@
     (local $end i32) (local $key i32) (local $key_end i32) (local $reply i64)
     (local $r i32) (local $r_end i32) (local $ok i32) (local $error i32)
     (local $value i32) (local $value_end i32) (local $count i64) (local $parsed i32)
+    (local.set $ptr (call $recycle (local.get $ptr) (local.get $len)))
     (local.set $end (i32.add (local.get $ptr) (local.get $len)))
     (local.set $key
       (call $find_field (call $input_object (local.get $ptr) (local.get $end)) (local.get $end)

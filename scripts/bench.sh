@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Benchmarks `lf-resolve lock` against a real registry on loopback, and the
+# peers a user would reach for on the same artifacts (issue 4, "Performance").
+#
+#   scripts/bench.sh [--quick] [--out FILE] [--no-build]
+#
+# Scenarios (full / --quick):
+#   A  100 x 1 MiB connectors   /  10 x 1 MiB
+#   B   20 x 16 MiB connectors  /   2 x 16 MiB
+#   C    1 x 512 MiB connector  /   1 x 64 MiB   (peak RSS of a cold lock)
+#
+# For A and B: cold `lf-resolve lock` (empty LF_CACHE_DIR, no lock file), warm
+# `lock --locked` and `lock --offline`; then skopeo copy (one process per
+# artifact, into one OCI layout), oras-py (one process, sequential pulls), and
+# `curl --parallel --parallel-max 16` issuing the same manifest/config/blob
+# GETs (the practical limit of the registry). Every lock uses
+# `signatures = "none"`.
+#
+# Needs: docker-registry, skopeo, curl, python3 (venv); optional: hyperfine
+# (else a median of repeated runs), GNU time at /usr/bin/time (else no RSS).
+# oras-py is pip-installed into a venv under the cargo target dir on first use.
+# Everything runs under `timeout`; the registry and temp dirs are removed at
+# exit. Results: printed, and written to scripts/bench/results.md (--out).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release
+OUT=$ROOT/scripts/bench/results.md
+QUICK=0
+BUILD=1
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --out) OUT=$2; shift ;;
+        --no-build) BUILD=0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$QUICK" = 1 ]; then
+    A_COUNT=10; B_COUNT=2; C_SIZE=64MiB
+    COLD_RUNS=3; WARM_RUNS=10; PEER_RUNS=2; SLOW_PEER_RUNS=1
+else
+    A_COUNT=100; B_COUNT=20; C_SIZE=512MiB
+    COLD_RUNS=5; WARM_RUNS=20; PEER_RUNS=5; SLOW_PEER_RUNS=3
+fi
+STEP_TIMEOUT=900   # seconds, for any one measured step
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------- cleanup
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/lf-bench.XXXXXX")
+REG_PID=
+REG_IN=
+cleanup() {
+    set +e
+    if [ -n "$REG_IN" ]; then
+        eval "exec $REG_IN>&-"   # stdin closes: lf-test-registry stops its registry
+    fi
+    if [ -n "$REG_PID" ]; then
+        for _ in $(seq 50); do kill -0 "$REG_PID" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$REG_PID" 2>/dev/null; then
+            # Its child (docker-registry) first, by pid, then itself.
+            for child in $(ps -o pid= --ppid "$REG_PID" 2>/dev/null); do kill "$child" 2>/dev/null; done
+            kill "$REG_PID" 2>/dev/null
+        fi
+        wait "$REG_PID" 2>/dev/null
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- tools
+for tool in curl skopeo python3; do
+    have "$tool" || { echo "bench.sh: $tool is required" >&2; exit 1; }
+done
+HYPERFINE=0; have hyperfine && HYPERFINE=1
+GNU_TIME=; [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1 && GNU_TIME=/usr/bin/time
+
+VENV=$TARGET/bench-venv
+ORAS_PY=
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import oras' 2>/dev/null; then
+    ORAS_PY=$VENV/bin/python
+else
+    say "installing oras-py into $VENV"
+    if timeout 300 python3 -m venv "$VENV" >"$WORK/venv.log" 2>&1 &&
+        timeout 300 "$VENV/bin/pip" install -q oras >>"$WORK/venv.log" 2>&1; then
+        ORAS_PY=$VENV/bin/python
+    else
+        echo "bench.sh: could not install oras-py (see below); oras is skipped" >&2
+        tail -5 "$WORK/venv.log" >&2
+    fi
+fi
+
+if [ "$BUILD" = 1 ]; then
+    say "cargo build --release"
+    (cd "$ROOT" && timeout 1800 cargo build --release -q -p lf-resolve -p lf-registry-fixtures </dev/null)
+fi
+LF=$BIN/lf-resolve
+for b in "$LF" "$BIN/lf-test-registry" "$BIN/lf-bench-seed"; do
+    [ -x "$b" ] || { echo "bench.sh: $b is missing (run without --no-build)" >&2; exit 1; }
+done
+
+# ---------------------------------------------------------------- registry
+mkfifo "$WORK/registry.in"
+"$BIN/lf-test-registry" <"$WORK/registry.in" >"$WORK/registry.out" 2>"$WORK/registry.err" &
+REG_PID=$!
+exec {REG_IN}>"$WORK/registry.in"
+HOST=
+for _ in $(seq 200); do
+    if grep -q '^LF_REGISTRY_STORAGE=' "$WORK/registry.out" 2>/dev/null; then
+        HOST=$(sed -n 's/^LF_REGISTRY=//p' "$WORK/registry.out")
+        break
+    fi
+    kill -0 "$REG_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$HOST" ]; then
+    echo "bench.sh: the registry did not start:" >&2
+    cat "$WORK/registry.err" >&2
+    exit 1
+fi
+case $HOST in 127.*) ;; *) echo "bench.sh: registry not on loopback: $HOST" >&2; exit 1 ;; esac
+say "registry at $HOST"
+
+# ---------------------------------------------------------------- seeding
+seed() { # seed DIR COUNT SIZE PREFIX
+    mkdir -p "$1"
+    say "seeding $2 x $3 as $4"
+    timeout "$STEP_TIMEOUT" "$BIN/lf-bench-seed" --registry "$HOST" --count "$2" --size "$3" \
+        --prefix "$4" --write-config "$1/latticeflow.toml" >"$1/refs.tsv"
+}
+seed "$WORK/A" "$A_COUNT" 1MiB bench/a
+seed "$WORK/B" "$B_COUNT" 16MiB bench/b
+seed "$WORK/C" 1 "$C_SIZE" bench/big
+
+# ---------------------------------------------------------------- measuring
+# measure NAME RUNS WARMUP PREPARE CMD: median wall time in seconds into
+# $WORK/t/NAME ("FAILED" if the command failed or timed out).
+mkdir -p "$WORK/t"
+measure() {
+    local name=$1 runs=$2 warmup=$3 prepare=$4 cmd=$5
+    say "$name ($runs runs)"
+    if [ "$HYPERFINE" = 1 ]; then
+        # -N: no intermediate shell, so nothing to correct for; the prepare
+        # step gets its own bash.
+        if timeout "$STEP_TIMEOUT" hyperfine -N --style basic --runs "$runs" --warmup "$warmup" \
+            --prepare "bash -c '$prepare'" --export-json "$WORK/t/$name.json" "$cmd" \
+            >"$WORK/t/$name.log" 2>&1; then
+            python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["median"])' \
+                "$WORK/t/$name.json" >"$WORK/t/$name"
+        else
+            echo FAILED >"$WORK/t/$name"; tail -5 "$WORK/t/$name.log" >&2
+        fi
+    else
+        local i times=() start end
+        for ((i = 0; i < warmup; i++)); do bash -c "$prepare"; bash -c "$cmd" >/dev/null 2>&1 || true; done
+        for ((i = 0; i < runs; i++)); do
+            bash -c "$prepare"
+            start=$(date +%s%N)
+            if ! timeout "$STEP_TIMEOUT" bash -c "$cmd" >"$WORK/t/$name.log" 2>&1; then
+                echo FAILED >"$WORK/t/$name"; tail -5 "$WORK/t/$name.log" >&2; return
+            fi
+            end=$(date +%s%N)
+            times+=("$(( end - start ))")
+        done
+        printf '%s\n' "${times[@]}" | sort -n |
+            awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.4f\n", m/1e9}' \
+            >"$WORK/t/$name"
+    fi
+    echo "    $(cat "$WORK/t/$name") s" >&2
+}
+t() { cat "$WORK/t/$1" 2>/dev/null || echo FAILED; }
+
+# Expected bytes of one scenario: manifests + configs + modules.
+expected_bytes() { awk -F'\t' '{s += $5} END {print s}' "$1/refs.tsv"; }
+
+lf_cmd() { # lf_cmd DIR ARGS...: a command line for hyperfine -N (no shell)
+    local dir=$1; shift
+    echo "env LF_CACHE_DIR=$dir/cache $LF -q --manifest-path $dir/latticeflow.toml lock $*"
+}
+
+peers_for() { # write the peer commands for scenario DIR
+    local dir=$1 tag
+    # skopeo: one process per artifact, into one OCI layout (ref name = n<i>).
+    {
+        echo 'set -e'
+        awk -F'\t' -v out="$dir/out-skopeo" '{
+            n = $1; sub(/.*\//, "", n); sub(/:.*/, "", n);
+            printf "skopeo copy -q --insecure-policy --src-tls-verify=false docker://%s oci:%s:%s\n", $1, out, n
+        }' "$dir/refs.tsv"
+    } >"$dir/skopeo.sh"
+    # curl: the same manifest (by tag), config and module GETs, 16 at a time.
+    {
+        echo 'silent'
+        echo 'fail'
+        echo 'header = "Accept: application/vnd.oci.image.manifest.v1+json"'
+        awk -F'\t' -v out="$dir/out-curl" '{
+            ref = $1; host = ref; sub(/\/.*/, "", host);
+            rest = substr(ref, length(host) + 2); repo = rest; sub(/:[^:]*$/, "", repo);
+            tag = rest; sub(/.*:/, "", tag);
+            base = "http://" host "/v2/" repo;
+            printf "url = \"%s/manifests/%s\"\noutput = \"%s/%d.manifest\"\n", base, tag, out, NR
+            printf "url = \"%s/blobs/%s\"\noutput = \"%s/%d.config\"\n", base, $3, out, NR
+            printf "url = \"%s/blobs/%s\"\noutput = \"%s/%d.module\"\n", base, $4, out, NR
+        }' "$dir/refs.tsv"
+    } >"$dir/curl.cfg"
+}
+
+RESULTS=()
+scenario() { # scenario NAME DIR LABEL
+    local name=$1 dir=$2 label=$3
+    peers_for "$dir"
+    measure "$name-lock-cold" "$COLD_RUNS" 1 "rm -rf $dir/cache $dir/latticeflow.lock; sync" "$(lf_cmd "$dir")"
+    # Leave a warm cache and a lock behind for the warm runs.
+    rm -rf "$dir/cache" "$dir/latticeflow.lock"
+    eval "$(lf_cmd "$dir")"
+    if [ -n "$GNU_TIME" ]; then
+        rm -rf "$dir/cache" "$dir/latticeflow.lock"; sync
+        $GNU_TIME -v -o "$dir/time-cold.txt" $(lf_cmd "$dir") || true
+        awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/time-cold.txt" >"$WORK/t/$name-rss"
+    fi
+    measure "$name-locked" "$WARM_RUNS" 3 "true" "$(lf_cmd "$dir" --locked)"
+    measure "$name-offline" "$WARM_RUNS" 3 "true" "$(lf_cmd "$dir" --offline)"
+    measure "$name-curl" "$PEER_RUNS" 1 "rm -rf $dir/out-curl; mkdir -p $dir/out-curl; sync" \
+        "curl --parallel --parallel-max 16 -K $dir/curl.cfg"
+    # Check curl fetched everything (sizes of manifests are not in refs.tsv:
+    # compare the modules only).
+    local got want
+    got=$(cat "$dir"/out-curl/*.module 2>/dev/null | wc -c)
+    want=$(expected_bytes "$dir")
+    [ "$got" = "$want" ] || { echo "bench.sh: curl fetched $got module bytes, expected $want" >&2; echo FAILED >"$WORK/t/$name-curl"; }
+    if [ -n "$ORAS_PY" ]; then
+        measure "$name-oras" "$SLOW_PEER_RUNS" 0 "rm -rf $dir/out-oras; mkdir -p $dir/out-oras; sync" \
+            "$ORAS_PY $ROOT/scripts/bench/oras_pull.py $dir/refs.tsv $dir/out-oras"
+    else
+        echo FAILED >"$WORK/t/$name-oras"
+    fi
+    measure "$name-skopeo" "$SLOW_PEER_RUNS" 0 "rm -rf $dir/out-skopeo; sync" "bash $dir/skopeo.sh"
+    RESULTS+=("$name|$label")
+}
+
+scenario A "$WORK/A" "$A_COUNT x 1 MiB"
+scenario B "$WORK/B" "$B_COUNT x 16 MiB"
+
+# Scenario C: peak RSS of one cold lock of a single big module.
+C_RSS=; C_TIME=
+if [ -n "$GNU_TIME" ]; then
+    say "C: peak RSS of a cold lock of 1 x $C_SIZE"
+    for run in 1 2 3; do
+        rm -rf "$WORK/C/cache" "$WORK/C/latticeflow.lock"; sync
+        if timeout "$STEP_TIMEOUT" $GNU_TIME -v -o "$WORK/C/time-$run.txt" $(lf_cmd "$WORK/C"); then
+            awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/C/time-$run.txt" >>"$WORK/C/rss"
+            awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/C/time-$run.txt" >>"$WORK/C/elapsed"
+        fi
+    done
+    if [ -s "$WORK/C/rss" ]; then
+        C_RSS=$(sort -n "$WORK/C/rss" | tail -1)           # KiB, worst of the runs
+        C_TIME=$(sort "$WORK/C/elapsed" | sed -n 2p)       # m:ss.ss, median
+    fi
+fi
+
+# ---------------------------------------------------------------- report
+ratio() { # ratio X Y -> X/Y, or n/a
+    awk -v x="$1" -v y="$2" 'BEGIN { if (x+0 > 0 && y+0 > 0) printf "%.2f", x/y; else print "n/a" }'
+}
+ms() { awk -v s="$1" 'BEGIN { if (s+0 > 0) printf "%.0f ms", s*1000; else print s }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k/1024 }'; }
+
+verdict() { [ "$1" = 1 ] && echo "met" || echo "**MISSED**"; }
+
+{
+    echo "# lf-resolve lock benchmark"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
+    echo "- kernel: $(uname -r); file system of the temp dir: $(df -T "$WORK" | awk 'NR==2 {print $2}')"
+    echo "- lf-resolve: $("$LF" --version 2>/dev/null | head -1) (commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ', with local changes'))"
+    echo "- registry: $(/usr/bin/docker-registry --version 2>/dev/null | head -1) on $HOST, storage on the same disk"
+    echo "- peers: $(skopeo --version), $(curl --version | head -1 | cut -d' ' -f1-2), oras-py $([ -n "$ORAS_PY" ] && "$ORAS_PY" -c 'import importlib.metadata as m; print(m.version("oras"))' || echo 'not installed')"
+    echo "- timing: $([ "$HYPERFINE" = 1 ] && hyperfine --version || echo 'repeated runs'), median of $COLD_RUNS cold / $WARM_RUNS warm / $PEER_RUNS curl / $SLOW_PEER_RUNS oras and skopeo runs$([ "$QUICK" = 1 ] && echo ' (--quick)')"
+    echo
+    echo "Cold = empty \`LF_CACHE_DIR\` and no lock file; warm = the cache and lock of a cold run."
+    echo "Every tool fetches the same manifest (by tag), config and module of each artifact."
+    echo "skopeo: one \`skopeo copy\` process per artifact into one OCI layout; oras: oras-py in one"
+    echo "process, artifacts one after another; curl: \`curl --parallel --parallel-max 16\`, all GETs known up front."
+    echo
+    echo "| scenario | lock cold | lock --locked | lock --offline | curl --parallel | oras-py | skopeo | lf/curl | oras/lf | skopeo/lf | --locked/cold | peak RSS cold |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+} >"$WORK/report.md"
+
+TARGETS=()
+for entry in "${RESULTS[@]}"; do
+    name=${entry%%|*}; label=${entry#*|}
+    cold=$(t "$name-lock-cold"); locked=$(t "$name-locked"); offline=$(t "$name-offline")
+    curl_t=$(t "$name-curl"); oras_t=$(t "$name-oras"); skopeo_t=$(t "$name-skopeo")
+    rss=$(cat "$WORK/t/$name-rss" 2>/dev/null || echo)
+    lf_curl=$(ratio "$cold" "$curl_t"); oras_lf=$(ratio "$oras_t" "$cold")
+    skopeo_lf=$(ratio "$skopeo_t" "$cold"); warm_pct=$(awk -v w="$locked" -v c="$cold" 'BEGIN { if (w+0 > 0 && c+0 > 0) printf "%.1f%%", 100*w/c; else print "n/a" }')
+    echo "| $name: $label | $(ms "$cold") | $(ms "$locked") | $(ms "$offline") | $(ms "$curl_t") | $(ms "$oras_t") | $(ms "$skopeo_t") | $lf_curl | $oras_lf | $skopeo_lf | $warm_pct | $([ -n "$rss" ] && mib "$rss" || echo n/a) |" >>"$WORK/report.md"
+    ok=$(awk -v r="$lf_curl" 'BEGIN { print (r != "n/a" && r+0 <= 1.5) ? 1 : 0 }')
+    TARGETS+=("$name: cold \`lock\` within 1.5x of curl --parallel: $lf_curl x — $(verdict "$ok")")
+    ok=$(awk -v w="$locked" -v c="$cold" 'BEGIN { print (w+0 > 0 && c+0 > 0 && w/c < 0.05) ? 1 : 0 }')
+    TARGETS+=("$name: warm \`lock --locked\` under 5% of cold: $warm_pct — $(verdict "$ok")")
+done
+{
+    if [ -n "$C_RSS" ]; then
+        echo "| C: 1 x $C_SIZE | cold lock $C_TIME (m:ss, /usr/bin/time) | | | | | | | | | | $(mib "$C_RSS") |"
+    else
+        echo "| C: 1 x $C_SIZE | not measured (no GNU time, or the lock failed) | | | | | | | | | | n/a |"
+    fi
+    echo
+    echo "## Targets (issue 4)"
+    echo
+    for line in "${TARGETS[@]}"; do echo "- $line"; done
+    if [ -n "$C_RSS" ]; then
+        ok=$(awk -v k="$C_RSS" 'BEGIN { print (k < 64*1024) ? 1 : 0 }')
+        echo "- C: peak RSS of a cold \`lock\` of a $C_SIZE module under 64 MiB: $(mib "$C_RSS") — $(verdict "$ok")"
+    else
+        echo "- C: peak RSS under 64 MiB — **not measured**"
+    fi
+} >>"$WORK/report.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$WORK/report.md" "$OUT"
+echo
+cat "$WORK/report.md"
+echo
+say "written to $OUT"
