@@ -222,6 +222,9 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         }
     }));
     progress.clear();
+    for warning in client.take_warnings() {
+        printer.warning(warning);
+    }
 
     let mut entries = Vec::new();
     let mut index = Vec::new();
@@ -517,10 +520,10 @@ async fn blob(
             blob.digest
         )));
     }
-    let verified = client
+    let (verified, fetched) = client
         .pull_blob(target, &blob.digest, blob.size, store, &|n| bar.inc(n))
         .await?;
-    *downloaded += blob.size;
+    *downloaded += fetched;
     Ok(verified)
 }
 
@@ -759,6 +762,9 @@ fn ensure_locked(
         }
     }));
     progress.clear();
+    for warning in client.take_warnings() {
+        printer.warning(warning);
+    }
     let mut failures = Vec::new();
     let mut total = 0;
     let mut index = Vec::new();

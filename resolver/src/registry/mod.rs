@@ -1,30 +1,35 @@
-//! Registry access: a thin wrapper over `oci-client` that speaks our types
-//! (`Reference`, `Digest`, [`crate::store::Store`]) and turns its errors into
-//! ones that name the reference and say what to do.
+//! Registry access for pulls: manifests and blobs by reference, through
+//! mirrors, with credentials, retries and resumable downloads (see [`http`]),
+//! speaking our types (`Reference`, `Digest`, [`crate::store::Store`]) and
+//! turning failures into errors that name the reference and say what to do.
 //!
 //! Nothing read from the network is trusted here: manifests are hashed and
 //! compared with the digest asked for, and blobs go straight into the store's
 //! verifying writer, so a caller only ever holds verified bytes.
 
-use std::time::Duration;
+pub mod credentials;
+pub mod http;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lf_lockfile::{Config, Digest, Protocol, Reference};
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::manifest::{OCI_IMAGE_INDEX_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE, OciDescriptor};
-use oci_client::secrets::RegistryAuth;
+use lf_lockfile::{Algorithm, Config, Digest, Protocol, Reference};
+use reqwest::{Method, StatusCode};
 use sha2::Digest as _;
 
+use self::credentials::{Credential, ProcessEnv, Source};
+use self::http::{HttpError, RequestOptions, RetryPolicy, Transport};
 use crate::store::{Store, StoreError, VerifiedBlob};
 
 /// The largest manifest accepted, in bytes.
 pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
 
-/// Docker's manifest media types: asked for so that a Docker image is
-/// reported as such rather than as "not found".
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The `Accept` header for manifests. Distribution answers 404 to a
+/// manifest request without an OCI type; Docker's types are listed so that a
+/// Docker image is reported as such rather than as "not found".
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json;q=0.9, application/vnd.docker.distribution.manifest.v2+json;q=0.5, application/vnd.docker.distribution.manifest.list.v2+json;q=0.5";
 
 /// A manifest fetched and checked against its digest.
 #[derive(Debug, Clone)]
@@ -132,10 +137,30 @@ impl RegistryError {
     }
 }
 
-/// A client for every registry a configuration names.
+/// A client for every registry a configuration names: one [`Transport`] per
+/// host (origin or mirror), each with its own TLS roots, credentials and
+/// connection limit.
 #[derive(Clone)]
 pub struct RegistryClient {
-    client: oci_client::Client,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Transports by host, built on first use.
+    transports: Mutex<HashMap<String, Arc<Transport>>>,
+    /// Per-registry settings and shared network settings.
+    settings: ClientSettings,
+    /// One download per digest at a time within this run.
+    inflight: tokio::sync::Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+    /// Warnings for the user (a mirror skipped, …), drained by the command.
+    warnings: Mutex<Vec<String>>,
+}
+
+#[derive(Clone)]
+struct ClientSettings {
+    registries: HashMap<String, lf_lockfile::RegistrySettings>,
+    base_dir: std::path::PathBuf,
+    network: lf_lockfile::Network,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -159,89 +184,295 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A registry error about a reference.
+fn at(reference: &str, e: HttpError) -> RegistryError {
+    let reference = reference.to_owned();
+    match e {
+        e if e.is_not_found() => RegistryError::NotFound {
+            reference,
+            detail: e.to_string(),
+        },
+        HttpError::Unauthorized(detail) => RegistryError::Unauthorized { reference, detail },
+        HttpError::Status { status, .. } if status == StatusCode::FORBIDDEN => {
+            RegistryError::Unauthorized {
+                reference,
+                detail: e.to_string(),
+            }
+        }
+        HttpError::Connect(detail) => RegistryError::Unreachable { reference, detail },
+        other => RegistryError::Other {
+            reference,
+            detail: other.to_string(),
+        },
+    }
+}
+
 impl RegistryClient {
     /// A client honouring the `[registries]` and `[network]` settings.
     ///
     /// `protocol = "auto"` means HTTPS, except plain HTTP for loopback hosts;
-    /// HTTPS is never silently downgraded for any other host.
+    /// HTTPS is never silently downgraded, not even by a redirect.
     pub fn new(config: &Config) -> RegistryClient {
-        let mut plain_http: Vec<String> = Vec::new();
-        let mut hosts: Vec<&str> = config
-            .connectors()
-            .values()
-            .map(|c| c.reference.registry())
-            .collect();
-        hosts.extend(config.registries().keys().map(String::as_str));
-        hosts.sort_unstable();
-        hosts.dedup();
-        for host in hosts {
-            let protocol = config
-                .registries()
-                .get(host)
-                .map_or(Protocol::Auto, |r| r.protocol);
-            let http = match protocol {
-                Protocol::Http => true,
-                Protocol::Https => false,
-                Protocol::Auto => is_loopback(host),
-            };
-            if http {
-                plain_http.push(host.to_owned());
+        RegistryClient {
+            inner: Arc::new(Inner {
+                transports: Mutex::new(HashMap::new()),
+                settings: ClientSettings {
+                    registries: config
+                        .registries()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    base_dir: config.resolve(std::path::Path::new("")),
+                    network: config.network(),
+                },
+                inflight: tokio::sync::Mutex::new(HashMap::new()),
+                warnings: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Warnings gathered so far (each once), for the command to print.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.inner
+            .warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+
+    fn warn(&self, message: String) {
+        if let Ok(mut w) = self.inner.warnings.lock()
+            && !w.contains(&message)
+        {
+            w.push(message);
+        }
+    }
+
+    /// The hosts to try for `registry`: its mirrors in order, then itself.
+    fn candidates(&self, registry: &str) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .inner
+            .settings
+            .registries
+            .get(registry)
+            .map(|r| r.mirrors.clone())
+            .unwrap_or_default();
+        hosts.push(registry.to_owned());
+        hosts
+    }
+
+    /// The transport for `host`; `origin` is the registry whose settings
+    /// (protocol, CA file) apply when `host` is one of its mirrors.
+    fn transport(&self, host: &str, origin: &str) -> Result<Arc<Transport>, RegistryError> {
+        let mut map = self
+            .inner
+            .transports
+            .lock()
+            .map_err(|_| RegistryError::Other {
+                reference: host.to_owned(),
+                detail: "internal lock poisoned".to_owned(),
+            })?;
+        if let Some(t) = map.get(host) {
+            return Ok(Arc::clone(t));
+        }
+        let settings = &self.inner.settings;
+        let own = settings.registries.get(host);
+        let inherited = settings.registries.get(origin);
+        let protocol = own.or(inherited).map_or(Protocol::Auto, |r| r.protocol);
+        let plain_http = match protocol {
+            Protocol::Http => true,
+            Protocol::Https => false,
+            Protocol::Auto => is_loopback(host),
+        };
+        let network = settings.network;
+        let timeout = Duration::from_secs(network.timeout_secs);
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("lf-resolve/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout)
+            .read_timeout(timeout)
+            .pool_max_idle_per_host(network.max_connections_per_registry as usize)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let downgrade = attempt.url().scheme() == "http"
+                    && attempt.previous().iter().any(|u| u.scheme() == "https");
+                if downgrade {
+                    attempt.error("refusing a redirect from HTTPS to plain HTTP")
+                } else if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }));
+        if let Some(ca) = own.or(inherited).and_then(|r| r.ca_file.as_ref()) {
+            let path = settings.base_dir.join(&ca.path);
+            let pem = std::fs::read(&path).map_err(|e| RegistryError::Other {
+                reference: host.to_owned(),
+                detail: format!("cannot read the CA file `{}`: {e}", path.display()),
+            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Other {
+                    reference: host.to_owned(),
+                    detail: format!(
+                        "the CA file `{}` holds no valid PEM certificate: {e}",
+                        path.display()
+                    ),
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
             }
         }
-        let network = config.network();
-        let client = oci_client::Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain_http),
-            read_timeout: Some(Duration::from_secs(network.timeout_secs)),
-            connect_timeout: Some(Duration::from_secs(network.timeout_secs)),
-            max_concurrent_download: network.max_connections_per_registry as usize,
-            user_agent: concat!("lf-resolve/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
-        });
-        RegistryClient { client }
+        let client = builder.build().map_err(|e| RegistryError::Other {
+            reference: host.to_owned(),
+            detail: format!("cannot set up the HTTP client: {}", http::error_chain(&e)),
+        })?;
+        let (credential, source) =
+            credentials::lookup(host, &ProcessEnv).map_err(|e| RegistryError::Unauthorized {
+                reference: host.to_owned(),
+                detail: e.to_string(),
+            })?;
+        if source != Source::Anonymous {
+            tracing::info!("credentials for {host}: from {source}");
+        }
+        let credential = if source == Source::Anonymous {
+            Credential::Anonymous
+        } else {
+            credential
+        };
+        let policy = RetryPolicy {
+            retries: network.retries,
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            budget: timeout
+                .saturating_mul(network.retries + 1)
+                .max(Duration::from_secs(30)),
+        };
+        let transport = Arc::new(Transport::new(
+            client,
+            host,
+            plain_http,
+            credential,
+            network.max_connections_per_registry,
+            policy,
+        ));
+        map.insert(host.to_owned(), Arc::clone(&transport));
+        Ok(transport)
+    }
+
+    /// Asks for the digest a reference names without downloading the
+    /// manifest (HEAD), trying mirrors first. `None` when no host answers
+    /// with a usable `Docker-Content-Digest`.
+    pub async fn head_manifest(&self, reference: &Reference) -> Option<Digest> {
+        let tag_or_digest = manifest_path(reference);
+        for host in self.candidates(reference.registry()) {
+            let Ok(transport) = self.transport(&host, reference.registry()) else {
+                continue;
+            };
+            let options = RequestOptions {
+                accept: Some(MANIFEST_ACCEPT),
+                range_from: None,
+            };
+            if let Ok((response, _permit)) = transport
+                .send(
+                    Method::HEAD,
+                    reference.repository(),
+                    &tag_or_digest,
+                    &options,
+                )
+                .await
+                && let Some(digest) = response
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<Digest>().ok())
+            {
+                return Some(digest);
+            }
+        }
+        None
     }
 
     /// Fetches the manifest `reference` names (by digest when it has one,
-    /// else by tag), with OCI `Accept` headers, and checks its digest.
+    /// else by tag), trying mirrors first; checks size and digest.
     pub async fn fetch_manifest(
         &self,
         reference: &Reference,
     ) -> Result<FetchedManifest, RegistryError> {
-        let target = to_oci(reference);
+        let hosts = self.candidates(reference.registry());
+        let last = hosts.len() - 1;
+        let mut first_error = None;
+        for (i, host) in hosts.iter().enumerate() {
+            match self.fetch_manifest_from(host, reference).await {
+                Ok(found) => return Ok(found),
+                Err(e) if i < last => {
+                    self.warn(format!(
+                        "mirror {host} failed for `{reference}`: {e}; trying the next source"
+                    ));
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first_error.unwrap_or_else(|| RegistryError::Other {
+            reference: reference.to_string(),
+            detail: "no registry to ask".to_owned(),
+        }))
+    }
+
+    async fn fetch_manifest_from(
+        &self,
+        host: &str,
+        reference: &Reference,
+    ) -> Result<FetchedManifest, RegistryError> {
         let shown = reference.to_string();
-        let (bytes, _) = self
-            .client
-            .pull_manifest_raw(
-                &target,
-                &RegistryAuth::Anonymous,
-                &[
-                    OCI_IMAGE_MEDIA_TYPE,
-                    OCI_IMAGE_INDEX_MEDIA_TYPE,
-                    DOCKER_MANIFEST,
-                    DOCKER_MANIFEST_LIST,
-                ],
+        let transport = self.transport(host, reference.registry())?;
+        let options = RequestOptions {
+            accept: Some(MANIFEST_ACCEPT),
+            range_from: None,
+        };
+        let (response, _permit) = transport
+            .send(
+                Method::GET,
+                reference.repository(),
+                &manifest_path(reference),
+                &options,
             )
             .await
-            .map_err(|e| map_error(&shown, e))?;
-        if bytes.len() > MAX_MANIFEST_SIZE {
+            .map_err(|e| at(&shown, e))?;
+        if let Some(length) = response.content_length()
+            && length > MAX_MANIFEST_SIZE as u64
+        {
             return Err(RegistryError::ManifestTooLarge {
                 reference: shown,
-                size: bytes.len(),
+                size: usize::try_from(length).unwrap_or(usize::MAX),
             });
         }
-        // oci-client checks too, but only against the digest it was asked
-        // for; we always hash what we keep.
-        let actual = Digest::from_bytes(
-            lf_lockfile::Algorithm::Sha256,
-            &sha2::Sha256::digest(&bytes),
-        );
+        let served_digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok());
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| RegistryError::Unreachable {
+                reference: shown.clone(),
+                detail: format!("reading the manifest failed: {}", http::error_chain(&e)),
+            })?;
+            if body.len() + chunk.len() > MAX_MANIFEST_SIZE {
+                return Err(RegistryError::ManifestTooLarge {
+                    reference: shown,
+                    size: body.len() + chunk.len(),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let bytes = bytes::Bytes::from(body);
+        let digest_as = |alg: Algorithm| match alg {
+            Algorithm::Sha256 => Digest::from_bytes(alg, &sha2::Sha256::digest(&bytes)),
+            Algorithm::Sha512 => Digest::from_bytes(alg, &sha2::Sha512::digest(&bytes)),
+        };
+        let actual = digest_as(Algorithm::Sha256);
         if let Some(expected) = reference.digest() {
-            let actual = match expected.algorithm() {
-                lf_lockfile::Algorithm::Sha256 => actual,
-                lf_lockfile::Algorithm::Sha512 => Digest::from_bytes(
-                    lf_lockfile::Algorithm::Sha512,
-                    &sha2::Sha512::digest(&bytes),
-                ),
-            };
+            let actual = digest_as(expected.algorithm());
             if actual != *expected {
                 return Err(RegistryError::DigestMismatch {
                     reference: shown,
@@ -249,10 +480,15 @@ impl RegistryClient {
                     actual,
                 });
             }
-            return Ok(FetchedManifest {
-                digest: actual,
-                bytes,
-            });
+        } else if let Some(served) = served_digest {
+            let actual = digest_as(served.algorithm());
+            if actual != served {
+                return Err(RegistryError::DigestMismatch {
+                    reference: shown,
+                    expected: served,
+                    actual,
+                });
+            }
         }
         Ok(FetchedManifest {
             digest: actual,
@@ -261,10 +497,52 @@ impl RegistryClient {
     }
 
     /// Streams blob `digest` of `size` bytes from `reference`'s repository
-    /// into the store, and returns it once verified. `on_bytes` is called
-    /// with each chunk's length, for progress.
+    /// into the store, trying mirrors first, resuming an interrupted download
+    /// with `Range` where the registry allows it. Returns it once verified;
+    /// a blob already in the store (or fetched by a concurrent job of this
+    /// run) is not downloaded again. `on_bytes` is called per chunk.
     pub async fn pull_blob(
         &self,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+        store: &Store,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(VerifiedBlob, u64), RegistryError> {
+        let gate = {
+            let mut map = self.inner.inflight.lock().await;
+            Arc::clone(map.entry(digest.clone()).or_default())
+        };
+        let _guard = gate.lock().await;
+        if let Some(found) = store.get(digest, size) {
+            on_bytes(size);
+            return Ok((found, 0));
+        }
+        let hosts = self.candidates(reference.registry());
+        let last = hosts.len() - 1;
+        let mut first_error = None;
+        for (i, host) in hosts.iter().enumerate() {
+            match self
+                .pull_blob_from(host, reference, digest, size, store, on_bytes)
+                .await
+            {
+                Ok(found) => return Ok((found, size)),
+                Err(e) if i < last => {
+                    self.warn(format!("mirror {host} failed for blob {digest} of `{reference}`: {e}; trying the next source"));
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first_error.unwrap_or_else(|| RegistryError::Other {
+            reference: reference.to_string(),
+            detail: "no registry to ask".to_owned(),
+        }))
+    }
+
+    async fn pull_blob_from(
+        &self,
+        host: &str,
         reference: &Reference,
         digest: &Digest,
         size: u64,
@@ -277,143 +555,83 @@ impl RegistryClient {
             digest: digest.clone(),
             source,
         };
-        let target = to_oci(reference);
-        let descriptor = OciDescriptor {
-            digest: digest.to_string(),
-            size: i64::try_from(size).unwrap_or(i64::MAX),
-            ..OciDescriptor::default()
-        };
+        let transport = self.transport(host, reference.registry())?;
+        let path = format!("blobs/{digest}");
         let mut writer = store.writer(digest, size).map_err(store_error)?;
-        self.client
-            .store_auth_if_needed(target.resolve_registry(), &RegistryAuth::Anonymous)
-            .await;
-        let mut stream = self
-            .client
-            .pull_blob_stream(&target, &descriptor)
-            .await
-            .map_err(|e| map_error(&shown, e))?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| map_stream_error(&shown, digest, &e))?;
-            writer.write(&chunk).map_err(store_error)?;
-            on_bytes(chunk.len() as u64);
-        }
-        writer.finish().map_err(store_error)
-    }
-}
-
-fn map_stream_error(reference: &str, digest: &Digest, e: &std::io::Error) -> RegistryError {
-    // oci-client's verifying stream reports a digest mismatch as an I/O error;
-    // our writer would catch it too, but name it as what it is.
-    let detail = e.to_string();
-    if let Some((_, served)) = detail
-        .split_once("Invalid digest. Expected ")
-        .and_then(|(_, rest)| rest.split_once(", got "))
-    {
-        return RegistryError::BlobDigestMismatch {
-            reference: reference.to_owned(),
-            digest: digest.clone(),
-            served: served.trim().to_owned(),
-        };
-    }
-    RegistryError::Unreachable {
-        reference: reference.to_owned(),
-        detail: format!("the download of blob {digest} failed: {detail}"),
-    }
-}
-
-/// Our reference in oci-client's type (no re-parse: the parts are valid).
-pub fn to_oci(reference: &Reference) -> oci_client::Reference {
-    let registry = reference.registry().to_owned();
-    let repository = reference.repository().to_owned();
-    match (reference.tag(), reference.digest()) {
-        (Some(tag), Some(digest)) => oci_client::Reference::with_tag_and_digest(
-            registry,
-            repository,
-            tag.to_owned(),
-            digest.to_string(),
-        ),
-        (None, Some(digest)) => {
-            oci_client::Reference::with_digest(registry, repository, digest.to_string())
-        }
-        (tag, None) => oci_client::Reference::with_tag(
-            registry,
-            repository,
-            tag.unwrap_or("latest").to_owned(),
-        ),
-    }
-}
-
-fn map_error(reference: &str, e: OciDistributionError) -> RegistryError {
-    let reference = reference.to_owned();
-    match e {
-        OciDistributionError::RegistryError { envelope, .. } => {
-            let detail = envelope
-                .errors
-                .iter()
-                .map(|err| format!("{:?}: {}", err.code, err.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let not_found = envelope.errors.iter().any(|err| {
-                matches!(
-                    err.code,
-                    OciErrorCode::ManifestUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::BlobUnknown
-                        | OciErrorCode::NotFound
-                )
-            });
-            let denied = envelope
-                .errors
-                .iter()
-                .any(|err| matches!(err.code, OciErrorCode::Unauthorized | OciErrorCode::Denied));
-            if not_found {
-                RegistryError::NotFound { reference, detail }
-            } else if denied {
-                RegistryError::Unauthorized { reference, detail }
-            } else {
-                RegistryError::Other { reference, detail }
+        let started = Instant::now();
+        let mut interruptions = 0u32;
+        loop {
+            let resume_at = writer.written();
+            let options = RequestOptions {
+                accept: None,
+                range_from: (resume_at > 0).then_some(resume_at),
+            };
+            let (response, _permit) = transport
+                .send(Method::GET, reference.repository(), &path, &options)
+                .await
+                .map_err(|e| at(&shown, e))?;
+            if resume_at > 0 && response.status() != StatusCode::PARTIAL_CONTENT {
+                // The server ignored the Range: start over from byte 0.
+                tracing::info!(
+                    "{host} ignored the Range request for {digest}; downloading it again from the start"
+                );
+                writer = store.writer(digest, size).map_err(store_error)?;
             }
+            let mut stream = response.bytes_stream();
+            let mut failed = None;
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(chunk) => {
+                        writer.write(&chunk).map_err(store_error)?;
+                        on_bytes(chunk.len() as u64);
+                    }
+                    Err(e) => {
+                        failed = Some(http::error_chain(&e));
+                        break;
+                    }
+                }
+            }
+            let Some(reason) = failed else {
+                if writer.written() < size && interruptions < transport.policy().retries {
+                    // The body ended early (a truncated response): resume.
+                    interruptions += 1;
+                    tracing::info!(
+                        "blob {digest} from {host} ended after {} of {size} bytes; resuming ({interruptions}/{})",
+                        writer.written(),
+                        transport.policy().retries
+                    );
+                    continue;
+                }
+                return writer.finish().map_err(store_error);
+            };
+            if !transport.may_retry(interruptions, started, None) {
+                return Err(RegistryError::Unreachable {
+                    reference: shown,
+                    detail: format!(
+                        "the download of blob {digest} failed after {} bytes: {reason}",
+                        writer.written()
+                    ),
+                });
+            }
+            interruptions += 1;
+            let delay = transport.policy().delay(interruptions, None);
+            tracing::info!(
+                "blob {digest} from {host} broke off after {} bytes ({reason}); resuming in {:.1}s ({interruptions}/{})",
+                writer.written(),
+                delay.as_secs_f64(),
+                transport.policy().retries
+            );
+            tokio::time::sleep(delay).await;
         }
-        OciDistributionError::UnauthorizedError { url } => RegistryError::Unauthorized {
-            reference,
-            detail: format!("401 from {url}"),
-        },
-        OciDistributionError::ImageManifestNotFoundError(detail) => {
-            RegistryError::NotFound { reference, detail }
-        }
-        OciDistributionError::ServerError {
-            code: 404, message, ..
-        } => RegistryError::NotFound {
-            reference,
-            detail: message,
-        },
-        OciDistributionError::DigestError(d) => RegistryError::Other {
-            reference,
-            detail: d.to_string(),
-        },
-        OciDistributionError::RequestError(e) => RegistryError::Unreachable {
-            reference,
-            detail: error_chain(&e),
-        },
-        other => RegistryError::Other {
-            reference,
-            detail: other.to_string(),
-        },
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
+/// The last part of a manifest URL: the digest if pinned, else the tag.
+fn manifest_path(reference: &Reference) -> String {
+    match reference.digest() {
+        Some(digest) => format!("manifests/{digest}"),
+        None => format!("manifests/{}", reference.tag_or_latest()),
     }
-    out
 }
 
 #[cfg(test)]
@@ -443,17 +661,15 @@ mod tests {
     }
 
     #[test]
-    fn references_convert_without_reparsing() {
+    fn manifest_paths_prefer_the_digest() {
         let r: Reference = "127.0.0.1:5000/lf/a:1.0".parse().unwrap();
-        let o = to_oci(&r);
-        assert_eq!(o.registry(), "127.0.0.1:5000");
-        assert_eq!(o.repository(), "lf/a");
-        assert_eq!(o.tag(), Some("1.0"));
-        let pinned = r.with_digest(
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-                .parse()
-                .unwrap(),
+        assert_eq!(manifest_path(&r), "manifests/1.0");
+        let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            manifest_path(&r.with_digest(d.parse().unwrap())),
+            format!("manifests/{d}")
         );
-        assert!(to_oci(&pinned).digest().is_some());
+        let bare: Reference = "127.0.0.1:5000/lf/a".parse().unwrap();
+        assert_eq!(manifest_path(&bare), "manifests/latest");
     }
 }
