@@ -117,6 +117,40 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Re-hash every locked blob in the store and report each mismatch
     Verify(VerifyArgs),
+    /// Store registry credentials in docker's config.json (password on stdin)
+    ///
+    /// The credentials are checked against the registry first (`GET /v2/`),
+    /// then written to `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`),
+    /// where docker, podman and oras find them too.
+    #[command(
+        after_help = "Example:\n  echo \"$GITHUB_TOKEN\" | lf-resolve login ghcr.io -u octocat --password-stdin"
+    )]
+    Login(LoginArgs),
+    /// Remove stored registry credentials from docker's config.json
+    Logout(LogoutArgs),
+}
+
+/// Arguments of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry: `host[:port]` (`docker.io` for Docker Hub)
+    pub registry: String,
+    /// The user name
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Read the password (or token) from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Store the credentials without checking them against the registry
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// Arguments of `logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry: `host[:port]`
+    pub registry: String,
 }
 
 /// Arguments of `lock`.

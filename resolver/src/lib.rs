@@ -65,6 +65,8 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Lock(args) => commands::lock::run(args, settings, printer),
         Command::Fetch(args) => commands::lock::fetch(args, settings, printer),
         Command::Verify(args) => commands::lock::verify(args, settings, printer),
+        Command::Login(args) => commands::login::login(args, settings, printer),
+        Command::Logout(args) => commands::login::logout(args, settings, printer),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod add;
 pub mod check;
 pub mod init;
 pub mod lock;
+pub mod login;
 pub mod remove;
 
 use std::path::Path;

@@ -233,8 +233,15 @@ impl Transport {
         path: &str,
         options: &RequestOptions<'_>,
     ) -> Result<(Response, OwnedSemaphorePermit), HttpError> {
-        let url = format!("{}/v2/{repository}/{path}", self.base);
-        let scope = format!("repository:{repository}:pull");
+        // An empty repository pings `/v2/` (as `login` does), with no scope.
+        let (url, scope) = if repository.is_empty() {
+            (format!("{}/v2/", self.base), String::new())
+        } else {
+            (
+                format!("{}/v2/{repository}/{path}", self.base),
+                format!("repository:{repository}:pull"),
+            )
+        };
         let started = Instant::now();
         let mut attempt = 0u32;
         let mut reauthenticated = false;
@@ -413,7 +420,9 @@ impl Transport {
         }
         {
             let mut query = realm_url.query_pairs_mut();
-            query.append_pair("scope", scope);
+            if !scope.is_empty() {
+                query.append_pair("scope", scope);
+            }
             if let Some(service) = service {
                 query.append_pair("service", service);
             }

@@ -275,6 +275,28 @@ impl RegistryClient {
         if let Some(t) = map.get(host) {
             return Ok(Arc::clone(t));
         }
+        let transport = Arc::new(self.build_transport(host, origin, None)?);
+        map.insert(host.to_owned(), Arc::clone(&transport));
+        Ok(transport)
+    }
+
+    /// Checks that `credential` is accepted by `host` (`GET /v2/`, following
+    /// its challenge), as `login` does.
+    pub async fn ping(&self, host: &str, credential: Credential) -> Result<(), RegistryError> {
+        let transport = self.build_transport(host, host, Some(credential))?;
+        transport
+            .send(Method::GET, "", "", &RequestOptions::default())
+            .await
+            .map(drop)
+            .map_err(|e| at(host, e))
+    }
+
+    fn build_transport(
+        &self,
+        host: &str,
+        origin: &str,
+        credential: Option<Credential>,
+    ) -> Result<Transport, RegistryError> {
         let settings = &self.inner.settings;
         let own = settings.registries.get(host);
         let inherited = settings.registries.get(origin);
@@ -324,18 +346,20 @@ impl RegistryClient {
             reference: host.to_owned(),
             detail: format!("cannot set up the HTTP client: {}", http::error_chain(&e)),
         })?;
-        let (credential, source) =
-            credentials::lookup(host, &ProcessEnv).map_err(|e| RegistryError::Unauthorized {
-                reference: host.to_owned(),
-                detail: e.to_string(),
-            })?;
-        if source != Source::Anonymous {
-            tracing::info!("credentials for {host}: from {source}");
-        }
-        let credential = if source == Source::Anonymous {
-            Credential::Anonymous
-        } else {
-            credential
+        let credential = match credential {
+            Some(given) => given,
+            None => {
+                let (found, source) = credentials::lookup(host, &ProcessEnv).map_err(|e| {
+                    RegistryError::Unauthorized {
+                        reference: host.to_owned(),
+                        detail: e.to_string(),
+                    }
+                })?;
+                if source != Source::Anonymous {
+                    tracing::info!("credentials for {host}: from {source}");
+                }
+                found
+            }
         };
         let policy = RetryPolicy {
             retries: network.retries,
@@ -345,16 +369,14 @@ impl RegistryClient {
                 .saturating_mul(network.retries + 1)
                 .max(Duration::from_secs(30)),
         };
-        let transport = Arc::new(Transport::new(
+        Ok(Transport::new(
             client,
             host,
             plain_http,
             credential,
             network.max_connections_per_registry,
             policy,
-        ));
-        map.insert(host.to_owned(), Arc::clone(&transport));
-        Ok(transport)
+        ))
     }
 
     /// Asks for the digest a reference names without downloading the

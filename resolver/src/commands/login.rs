@@ -1,0 +1,238 @@
+//! `lf-resolve login` and `logout`: docker-compatible credentials in
+//! `config.json` (`DOCKER_CONFIG`, or `~/.docker`), so docker, podman, oras
+//! and lf-resolve share one login.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use lf_lockfile::{Config, validate_registry_host};
+
+use crate::cli::{LoginArgs, LogoutArgs};
+use crate::error::CliError;
+use crate::output::Printer;
+use crate::registry::RegistryClient;
+use crate::registry::credentials::{Credential, Secret, docker_server_key};
+use crate::settings::Settings;
+
+/// `lf-resolve login REGISTRY`.
+pub fn login(args: &LoginArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let host = registry_host(&args.registry)?;
+    let Some(username) = args.username.clone().filter(|u| !u.is_empty()) else {
+        return Err(CliError::input(
+            "`--username` is required",
+            "pass `-u USER` and the password on stdin: `echo \"$TOKEN\" | lf-resolve login REGISTRY -u USER --password-stdin`".to_owned(),
+        ));
+    };
+    if !args.password_stdin {
+        return Err(CliError::input(
+            "the password is read from stdin only, so it never appears in a process list or shell history",
+            "pipe it in: `echo \"$TOKEN\" | lf-resolve login REGISTRY -u USER --password-stdin`"
+                .to_owned(),
+        ));
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|source| CliError::Io {
+            context: "cannot read the password from",
+            path: PathBuf::from("stdin"),
+            source,
+        })?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err(CliError::input(
+            "the password read from stdin is empty",
+            None,
+        ));
+    }
+
+    if !args.no_verify {
+        let config = project_config(settings);
+        let client = RegistryClient::new(&config);
+        let credential = Credential::Basic {
+            username: username.clone(),
+            password: Secret::new(password.clone()),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| CliError::Io {
+                context: "cannot start the async runtime",
+                path: PathBuf::from("."),
+                source,
+            })?;
+        runtime
+            .block_on(client.ping(&host, credential))
+            .map_err(|e| CliError::Failed {
+                message: format!("cannot log in to `{host}`"),
+                reasons: vec![e.to_string()],
+                help: Some("check the user name and password; nothing was written".to_owned()),
+                code: crate::error::EXIT_UNAVAILABLE,
+            })?;
+    }
+
+    let path = docker_config_path()?;
+    let mut doc = read_config(&path)?;
+    let key = docker_server_key(&host).to_owned();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    let root = doc.as_object_mut().ok_or_else(|| not_an_object(&path))?;
+    let auths = root
+        .entry("auths")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| not_an_object(&path))?;
+    auths.insert(key.clone(), json!({ "auth": auth }));
+    let helper = root
+        .get("credHelpers")
+        .and_then(|h| h.get(&key))
+        .or_else(|| root.get("credsStore"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    write_config(&path, &doc)?;
+    if let Some(helper) = helper {
+        printer.warning(format!(
+            "{} names the credential helper `docker-credential-{helper}` for `{host}`; it is asked before the stored login",
+            path.display()
+        ));
+    }
+    printer.status(
+        "Logged in",
+        format!(
+            "to {host} as {username} (credentials in {})",
+            path.display()
+        ),
+        &json!({"type": "login", "registry": host, "username": username, "config": path}),
+    );
+    Ok(())
+}
+
+/// `lf-resolve logout REGISTRY`.
+pub fn logout(args: &LogoutArgs, _settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let host = registry_host(&args.registry)?;
+    let path = docker_config_path()?;
+    let mut doc = read_config(&path)?;
+    let key = docker_server_key(&host);
+    let removed = doc
+        .get_mut("auths")
+        .and_then(Value::as_object_mut)
+        .map(|auths| {
+            let before = auths.len();
+            auths.retain(|k, _| normalise_key(k) != normalise_key(key));
+            before != auths.len()
+        })
+        .unwrap_or(false);
+    if !removed {
+        printer.status(
+            "Logged out",
+            format!("of {host}: there was no stored login in {}", path.display()),
+            &json!({"type": "logout", "registry": host, "removed": false}),
+        );
+        return Ok(());
+    }
+    write_config(&path, &doc)?;
+    printer.status(
+        "Logged out",
+        format!("of {host} (removed from {})", path.display()),
+        &json!({"type": "logout", "registry": host, "removed": true}),
+    );
+    Ok(())
+}
+
+fn registry_host(raw: &str) -> Result<String, CliError> {
+    let host = raw
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let host = match host {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        other => other,
+    };
+    validate_registry_host(host).map_err(|e| CliError::input(e.to_string(), None))?;
+    Ok(host.to_owned())
+}
+
+fn normalise_key(key: &str) -> String {
+    let host = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = host.split('/').next().unwrap_or(host);
+    docker_server_key(host).to_owned()
+}
+
+/// The project's registry settings (protocol, CA files) when there is a
+/// project; defaults otherwise.
+fn project_config(settings: &Settings) -> Config {
+    settings
+        .manifest_path()
+        .ok()
+        .and_then(|path| Config::read(&path).ok())
+        .unwrap_or_else(|| {
+            Config::parse(lf_lockfile::CONFIG_FILE, "")
+                .unwrap_or_else(|_| unreachable!("an empty config is valid"))
+        })
+}
+
+fn docker_config_path() -> Result<PathBuf, CliError> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".docker")))
+        .ok_or_else(|| {
+            CliError::input(
+                "cannot find docker's config directory",
+                "set DOCKER_CONFIG".to_owned(),
+            )
+        })?;
+    Ok(dir.join("config.json"))
+}
+
+fn read_config(path: &std::path::Path) -> Result<Value, CliError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            CliError::input(format!("`{}` is not valid JSON: {e}", path.display()), None)
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
+        Err(source) => Err(CliError::Io {
+            context: "cannot read",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn not_an_object(path: &std::path::Path) -> CliError {
+    CliError::input(
+        format!(
+            "`{}` does not hold a JSON object where `auths` belongs",
+            path.display()
+        ),
+        None,
+    )
+}
+
+/// Writes the config atomically, readable by its owner only (it holds secrets).
+fn write_config(path: &std::path::Path, doc: &Value) -> Result<(), CliError> {
+    let io = |source| CliError::Io {
+        context: "cannot write",
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut text =
+        serde_json::to_string_pretty(doc).map_err(|e| CliError::input(e.to_string(), None))?;
+    text.push('\n');
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".config-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
