@@ -87,6 +87,10 @@ struct Job {
     /// What to fetch: the configured reference, or pinned to the locked digest.
     target: Reference,
     connector: ConnectorConfig,
+    /// Whether the store may already hold what the tag names (the connector
+    /// was locked before): then a HEAD can save the manifest download. For a
+    /// new connector it would only add a round trip.
+    probe: bool,
 }
 
 /// `lf-resolve lock`.
@@ -198,11 +202,13 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             }
             None => connector.reference.clone(),
         };
+        let probe = old.as_ref().is_some_and(|lock| lock.get(name).is_some());
         jobs.push(Job {
             name: name.clone(),
             configured: connector.reference.clone(),
             target,
             connector: connector.clone(),
+            probe,
         });
     }
 
@@ -440,7 +446,7 @@ async fn lock_one(
 ) -> Result<(LockedConnector, u64, u64), ConnectorError> {
     let mut downloaded = 0u64;
     let (manifest_digest, manifest) =
-        manifest(client, store, &job.target, mode, &mut downloaded).await?;
+        manifest(client, store, &job.target, mode, job.probe, &mut downloaded).await?;
     let manifest_bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
     let artifact =
         artifact::parse_manifest(&manifest_bytes).map_err(|source| ConnectorError::Artifact {
@@ -482,6 +488,7 @@ async fn manifest(
     store: &Store,
     target: &Reference,
     mode: Mode,
+    probe: bool,
     downloaded: &mut u64,
 ) -> Result<(Digest, VerifiedBlob), ConnectorError> {
     if let Some(digest) = target.digest()
@@ -494,6 +501,15 @@ async fn manifest(
         return Err(ConnectorError::Missing(format!(
             "the manifest of `{target}`"
         )));
+    }
+    // HEAD first when the store may already hold what the tag names.
+    if probe
+        && target.digest().is_none()
+        && let Some(digest) = client.head_manifest(target).await
+        && let Ok(meta) = std::fs::metadata(store.blob_path(&digest))
+        && let Some(blob) = store.get(&digest, meta.len())
+    {
+        return Ok((digest, blob));
     }
     let fetched = client.fetch_manifest(target).await?;
     *downloaded += fetched.bytes.len() as u64;
@@ -739,7 +755,7 @@ fn ensure_locked(
             let target = entry.reference.with_digest(entry.digest.clone());
             let mut downloaded = 0u64;
             let result = async {
-                let (_, manifest) = manifest(&client, &store, &target, Mode { offline: false }, &mut downloaded).await?;
+                let (_, manifest) = manifest(&client, &store, &target, Mode { offline: false }, false, &mut downloaded).await?;
                 let bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
                 let artifact = artifact::parse_manifest(&bytes).map_err(|source| ConnectorError::Artifact {
                     reference: target.to_string(),
