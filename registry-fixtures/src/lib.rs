@@ -30,23 +30,52 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Like registries in the wild, it can also speak HTTPS with a CA of its own
+//! ([`RegistryBuilder::tls`], see [`tls`]) and require Bearer tokens from a
+//! token server of ours ([`RegistryBuilder::token_auth`], see [`token`]):
+//!
+//! ```no_run
+//! # fn main() -> Result<(), lf_registry_fixtures::Error> {
+//! let registry = lf_registry_fixtures::Registry::builder()
+//!     .tls()
+//!     .token_auth(&[("alice", "secret")])
+//!     .start()?;
+//! assert!(registry.url().starts_with("https://127.0.0.1:"));
+//! let ca = registry.ca_file(); // trust this, or fail with a certificate error
+//! // After a client pulled: which scopes did it ask the token server for?
+//! let asked = registry.token_requests();
+//! # let _ = (ca, asked);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod artifact;
 pub mod connectors;
+pub mod proxy;
 pub mod push;
+pub mod tls;
+pub mod token;
 
 pub use connectors::{
     Defect, Fixture, HostCall, MalformedFixture, SECTION_NAME, SectionError, Vector,
     embed_manifest, fixture, fixtures, malformed, manifest_section,
 };
+pub use proxy::{Fault, FaultProxy, Listener, Rule, Seen};
 pub use push::{
     PushError, PushOptions, PushedArtifact, PushedFixture, Pusher, push_all_blocking,
     push_all_blocking_to, push_connector, push_raw,
 };
+pub use token::{
+    Access, TOKEN_ISSUER, TOKEN_LIFETIME_SECS, TOKEN_SERVICE, TokenKeyHeader, TokenRequest,
+};
+
+use tls::TlsFiles;
+use token::{TokenConfig, TokenServer};
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader, Read, Write as _};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
@@ -129,6 +158,14 @@ pub enum Error {
     /// bcrypt refused the password (e.g. longer than 72 bytes).
     #[error("cannot hash the htpasswd password: {0}")]
     Hash(#[from] bcrypt::BcryptError),
+    /// A key, certificate or TLS client config could not be made.
+    #[error("cannot {context}: {detail}")]
+    Crypto {
+        /// What was being made, e.g. "generate the CA key".
+        context: &'static str,
+        /// What the library said.
+        detail: String,
+    },
     /// A file or directory for the registry could not be written.
     #[error("{context}: {source}")]
     Io {
@@ -152,6 +189,10 @@ pub struct RegistryBuilder {
     binary: Option<PathBuf>,
     htpasswd: Option<(String, String)>,
     startup_timeout: Duration,
+    tls: bool,
+    token_users: Option<Vec<(String, String)>>,
+    token_anonymous_pull: bool,
+    token_key_header: TokenKeyHeader,
 }
 
 impl RegistryBuilder {
@@ -159,8 +200,55 @@ impl RegistryBuilder {
     ///
     /// Anonymous requests then get `401` with
     /// `Www-Authenticate: Basic realm="lf-registry-fixtures"`.
+    /// Replaces [`RegistryBuilder::token_auth`]: distribution takes one auth
+    /// method.
     pub fn htpasswd(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.htpasswd = Some((user.into(), password.into()));
+        self.token_users = None;
+        self
+    }
+
+    /// Requires Bearer tokens (distribution's `auth.token`) issued by a token
+    /// server of ours on 127.0.0.1, which knows these `(user, password)`
+    /// pairs; see [`token`] for the protocol, the JWTs and what is granted.
+    ///
+    /// Anonymous requests to the registry get `401` with
+    /// `Www-Authenticate: Bearer realm="http://127.0.0.1:PORT/token",service="lf-registry-fixtures"`
+    /// (plus `scope="repository:NAME:ACTIONS"` on repository URLs).
+    /// [`Registry::credentials`] is then the first pair.
+    /// Replaces [`RegistryBuilder::htpasswd`].
+    pub fn token_auth<U: AsRef<str>, P: AsRef<str>>(mut self, users: &[(U, P)]) -> Self {
+        self.token_users = Some(
+            users
+                .iter()
+                .map(|(user, password)| (user.as_ref().to_owned(), password.as_ref().to_owned()))
+                .collect(),
+        );
+        self.htpasswd = None;
+        self
+    }
+
+    /// With [`RegistryBuilder::token_auth`]: anonymous token requests are
+    /// granted `pull` (like public repositories on ghcr.io or Docker Hub)
+    /// instead of nothing.
+    pub fn token_anonymous_pull(mut self) -> Self {
+        self.token_anonymous_pull = true;
+        self
+    }
+
+    /// With [`RegistryBuilder::token_auth`]: how the JWT header names its
+    /// verification key (default [`TokenKeyHeader::X5c`]).
+    pub fn token_key_header(mut self, header: TokenKeyHeader) -> Self {
+        self.token_key_header = header;
+        self
+    }
+
+    /// Serves HTTPS (distribution's `http.tls`) with a server certificate for
+    /// `127.0.0.1`, `::1` and `localhost` from a throwaway CA made for this
+    /// registry; see [`tls`]. [`Registry::url`] is then `https://...`, and
+    /// clients must trust [`Registry::ca_pem`] / [`Registry::ca_file`].
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
         self
     }
 
@@ -209,12 +297,30 @@ impl RegistryBuilder {
             }
             None => None,
         };
+        let tls = if self.tls {
+            Some(TlsFiles::generate(dir.path())?)
+        } else {
+            None
+        };
+        let token = match self.token_users {
+            Some(users) => Some(TokenServer::start(
+                TokenConfig {
+                    users,
+                    anonymous_pull: self.token_anonymous_pull,
+                    key_header: self.token_key_header,
+                },
+                dir.path(),
+            )?),
+            None => None,
+        };
         let mut registry = Registry {
             binary,
             config: dir.path().join("config.yml"),
             storage,
             htpasswd_path,
             credentials: self.htpasswd,
+            tls,
+            token,
             startup_timeout: self.startup_timeout,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             running: None,
@@ -226,9 +332,11 @@ impl RegistryBuilder {
     }
 }
 
-/// A running CNCF distribution registry on 127.0.0.1 (plain HTTP).
+/// A running CNCF distribution registry on 127.0.0.1 (plain HTTP, or HTTPS
+/// with [`RegistryBuilder::tls`]).
 ///
-/// Dropping it kills the registry and deletes its config and storage.
+/// Dropping it kills the registry (and its token server, if any) and deletes
+/// its config, certificates and storage.
 #[derive(Debug)]
 pub struct Registry {
     binary: PathBuf,
@@ -236,6 +344,8 @@ pub struct Registry {
     storage: PathBuf,
     htpasswd_path: Option<PathBuf>,
     credentials: Option<(String, String)>,
+    tls: Option<TlsFiles>,
+    token: Option<TokenServer>,
     startup_timeout: Duration,
     /// Port 0 until the first launch logs its port; kept across stop and restart.
     addr: SocketAddr,
@@ -264,6 +374,10 @@ impl Registry {
             binary: None,
             htpasswd: None,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            tls: false,
+            token_users: None,
+            token_anonymous_pull: false,
+            token_key_header: TokenKeyHeader::default(),
         }
     }
 
@@ -278,9 +392,50 @@ impl Registry {
         self.addr().to_string()
     }
 
-    /// `http://127.0.0.1:PORT`: the base URL for HTTP requests.
+    /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` with
+    /// [`RegistryBuilder::tls`]: the base URL for HTTP requests.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr())
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr())
+    }
+
+    /// Whether the registry serves HTTPS ([`RegistryBuilder::tls`]).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The CA certificate (PEM) that issued the registry's server
+    /// certificate, with [`RegistryBuilder::tls`].
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.ca_pem.as_str())
+    }
+
+    /// The file holding [`Registry::ca_pem`] (for a `ca-file` setting), with
+    /// [`RegistryBuilder::tls`].
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|tls| tls.ca_path.as_path())
+    }
+
+    /// `http://127.0.0.1:PORT/token`: the token server's realm, with
+    /// [`RegistryBuilder::token_auth`].
+    pub fn token_realm(&self) -> Option<String> {
+        self.token.as_ref().map(TokenServer::realm)
+    }
+
+    /// The PEM file distribution verifies tokens against (`rootcertbundle`),
+    /// with [`RegistryBuilder::token_auth`].
+    pub fn token_rootcertbundle(&self) -> Option<&Path> {
+        self.token.as_ref().map(TokenServer::bundle_path)
+    }
+
+    /// Every request the token server answered so far, oldest first (empty
+    /// without [`RegistryBuilder::token_auth`]): who asked, for which scopes,
+    /// what was granted.
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.token
+            .as_ref()
+            .map(TokenServer::requests)
+            .unwrap_or_default()
     }
 
     /// The registry's filesystem storage root, for tests that inspect or
@@ -313,11 +468,13 @@ impl Registry {
             .join("data")
     }
 
-    /// The htpasswd user and password, when auth is on.
+    /// The htpasswd user and password, when auth is on; with
+    /// [`RegistryBuilder::token_auth`], the first token user.
     pub fn credentials(&self) -> Option<(&str, &str)> {
-        self.credentials
-            .as_ref()
-            .map(|(user, password)| (user.as_str(), password.as_str()))
+        match &self.credentials {
+            Some((user, password)) => Some((user.as_str(), password.as_str())),
+            None => self.token.as_ref().and_then(TokenServer::first_user),
+        }
     }
 
     /// The last ~100 lines the registry wrote (stderr: its log; stdout: its
@@ -361,9 +518,15 @@ impl Registry {
     }
 
     /// Writes the config for `port` (0: any free port), spawns the registry and
-    /// waits until it answers `GET /v2/`.
+    /// waits until it answers `GET /v2/` (over TLS with [`RegistryBuilder::tls`]).
     fn launch(&mut self, port: u16) -> Result<(), Error> {
-        let config = config_yaml(port, &self.storage, self.htpasswd_path.as_deref());
+        let mut config = config_yaml(port, &self.storage, self.htpasswd_path.as_deref());
+        if let Some(tls) = &self.tls {
+            config.push_str(&tls_yaml(&tls.cert_path, &tls.key_path));
+        }
+        if let Some(token) = &self.token {
+            config.push_str(&token.config_yaml());
+        }
         std::fs::write(&self.config, config)
             .map_err(io_error(format!("cannot write {}", self.config.display())))?;
         let mut child = Command::new(&self.binary)
@@ -408,10 +571,14 @@ impl Registry {
         drop(received);
         self.addr = addr;
 
-        let auth = self.credentials.is_some();
+        let auth = self.credentials.is_some() || self.token.is_some();
         let mut last = String::from("no answer yet");
         while Instant::now() < deadline {
-            match probe(addr) {
+            let answer = match &self.tls {
+                Some(tls) => tls.probe(addr),
+                None => probe(addr),
+            };
+            match answer {
                 Ok(200) => return Ok(()),
                 Ok(401) if auth => return Ok(()),
                 Ok(status) => last = format!("last answer: HTTP {status}"),
@@ -539,6 +706,16 @@ fn config_yaml(port: u16, storage: &Path, htpasswd: Option<&Path>) -> String {
     yaml
 }
 
+/// distribution's `http.tls`, to append to [`config_yaml`] (whose last
+/// section is `http:`, before any `auth:`).
+fn tls_yaml(certificate: &Path, key: &Path) -> String {
+    format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        yaml_string(&certificate.to_string_lossy()),
+        yaml_string(&key.to_string_lossy()),
+    )
+}
+
 /// A YAML double-quoted scalar.
 fn yaml_string(value: &str) -> String {
     let mut quoted = String::with_capacity(value.len() + 2);
@@ -623,9 +800,14 @@ fn tail(log: &Mutex<VecDeque<String>>) -> String {
 /// HTTP client dependency, and a status line is all readiness needs.
 fn probe(addr: SocketAddr) -> io::Result<u16> {
     let timeout = Duration::from_secs(1);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
+    http_status(stream, addr)
+}
+
+/// Sends `GET /v2/` on `stream` (plain or TLS) and returns the status code.
+fn http_status(mut stream: impl Read + Write, addr: SocketAddr) -> io::Result<u16> {
     write!(
         stream,
         "GET /v2/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"

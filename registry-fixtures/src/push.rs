@@ -142,13 +142,54 @@ impl std::fmt::Debug for Pusher {
 impl Pusher {
     /// A pusher for `registry` (`host:port`), anonymous or with basic auth.
     pub fn new(registry: &str, credentials: Option<(&str, &str)>) -> Self {
-        let client = Client::new(ClientConfig {
-            protocol: ClientProtocol::Http,
-            // One PUT per blob: fewer round trips, and what distribution
-            // handles most plainly.
-            use_monolithic_push: true,
-            ..ClientConfig::default()
-        });
+        Pusher::with_config(
+            registry,
+            credentials,
+            ClientConfig {
+                protocol: ClientProtocol::Http,
+                // One PUT per blob: fewer round trips, and what distribution
+                // handles most plainly.
+                use_monolithic_push: true,
+                ..ClientConfig::default()
+            },
+        )
+    }
+
+    /// A pusher for `registry`'s own address and credentials, over HTTPS
+    /// trusting its CA when it serves TLS.
+    pub fn for_registry(registry: &Registry) -> Self {
+        let protocol = if registry.is_tls() {
+            ClientProtocol::Https
+        } else {
+            ClientProtocol::Http
+        };
+        let extra_root_certificates = registry
+            .ca_pem()
+            .map(|pem| {
+                vec![oci_client::client::Certificate {
+                    encoding: oci_client::client::CertificateEncoding::Pem,
+                    data: pem.as_bytes().to_vec(),
+                }]
+            })
+            .unwrap_or_default();
+        Pusher::with_config(
+            &registry.host(),
+            registry.credentials(),
+            ClientConfig {
+                protocol,
+                use_monolithic_push: true,
+                extra_root_certificates,
+                ..ClientConfig::default()
+            },
+        )
+    }
+
+    fn with_config(
+        registry: &str,
+        credentials: Option<(&str, &str)>,
+        config: ClientConfig,
+    ) -> Self {
+        let client = Client::new(config);
         let auth = match credentials {
             Some((user, password)) => RegistryAuth::Basic(user.to_owned(), password.to_owned()),
             None => RegistryAuth::Anonymous,
@@ -344,7 +385,11 @@ pub struct PushedFixture {
 /// The first failed push ([`PushError::Registry`], naming the reference and
 /// blob or manifest), or [`PushError::Runtime`].
 pub fn push_all_blocking(registry: &Registry) -> Result<Vec<PushedFixture>, PushError> {
-    push_all_blocking_to(&registry.host(), registry.credentials())
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(PushError::Runtime)?;
+    runtime.block_on(push_all(&Pusher::for_registry(registry)))
 }
 
 /// [`push_all_blocking`] for a registry given as `host:port` and optional

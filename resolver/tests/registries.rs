@@ -342,3 +342,97 @@ fn mirrors_are_tried_first_verified_and_skipped_when_they_lie() {
     assert_eq!(p.read("latticeflow.lock"), lock);
     assert_eq!(run_env(&p, &["verify"], &[], None).code, 0);
 }
+
+#[test]
+fn bearer_tokens_are_fetched_with_the_right_scope() {
+    let registry = Registry::builder()
+        .token_auth(&[(USER, PASSWORD)])
+        .start()
+        .unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let p = project_for(&hash_fixture(&pushed).reference, "");
+    let host = registry.host();
+    let pushes = registry.token_requests().len();
+
+    // Anonymous: the token server grants nothing, and the error says so.
+    let anonymous = run_env(&p, &["lock"], &[], None);
+    assert_eq!(anonymous.code, 3, "{anonymous:?}");
+    assert!(
+        anonymous.stderr.contains("refused access") || anonymous.stderr.contains("401"),
+        "{}",
+        anonymous.stderr
+    );
+
+    let env = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", USER),
+        ("LF_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let run = run_env(&p, &["lock", "-vv", "--message-format", "json"], &env, None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_no_secret("output and logs", &format!("{}{}", run.stdout, run.stderr));
+    assert_no_secret("the store", &all_text_under(&p.cache()));
+    let ours: Vec<_> = registry
+        .token_requests()
+        .into_iter()
+        .skip(pushes)
+        .filter(|r| r.user.as_deref() == Some(USER) && r.authenticated)
+        .collect();
+    assert!(
+        ours.iter().any(|r| r
+            .scopes
+            .iter()
+            .any(|s| s == "repository:latticeflow/hash:pull")),
+        "{ours:?}"
+    );
+    assert!(
+        ours.iter()
+            .all(|r| r.scopes.iter().all(|s| s.ends_with(":pull"))),
+        "lf-resolve asks for pull only: {ours:?}"
+    );
+
+    // A wrong password: the token endpoint refuses; no secret in the error.
+    std::fs::remove_dir_all(p.cache()).unwrap();
+    let wrong = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", USER),
+        ("LF_REGISTRY_PASSWORD", "not-the-password"),
+    ];
+    let run = run_env(&p, &["lock", "--update", "hash"], &wrong, None);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("the token endpoint"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not-the-password"));
+}
+
+#[test]
+fn https_with_a_private_ca_needs_the_ca_file() {
+    let registry = Registry::builder().tls().start().unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let host = registry.host();
+    let reference = &hash_fixture(&pushed).reference;
+
+    let without = project_for(
+        reference,
+        &format!("\n[registries.\"{host}\"]\nprotocol = \"https\"\n"),
+    );
+    let run = run_env(&without, &["lock"], &[], None);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains("certificate"),
+        "says why: {}",
+        run.stderr
+    );
+    assert!(!without.path().join("latticeflow.lock").exists());
+
+    let with = project_for(
+        reference,
+        &format!("\n[registries.\"{host}\"]\nprotocol = \"https\"\nca-file = \"certs/ca.pem\"\n"),
+    );
+    with.write("certs/ca.pem", registry.ca_pem().unwrap());
+    let run = run_env(&with, &["lock"], &[], None);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // `auto` speaks plain HTTP to loopback hosts, which a TLS registry refuses.
+    let auto = project_for(reference, "");
+    assert_eq!(run_env(&auto, &["lock"], &[], None).code, 3);
+}

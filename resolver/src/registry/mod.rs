@@ -127,6 +127,7 @@ impl RegistryError {
             self,
             RegistryError::DigestMismatch { .. }
                 | RegistryError::BlobDigestMismatch { .. }
+                | RegistryError::ManifestTooLarge { .. }
                 | RegistryError::Store {
                     source: StoreError::DigestMismatch { .. }
                         | StoreError::TooLarge { .. }

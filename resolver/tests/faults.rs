@@ -1,0 +1,338 @@
+//! Faults between `lf-resolve` and a real registry, injected by the proxy of
+//! `lf-registry-fixtures`: each ends in success after retries or in a clear
+//! error, and in every case the store holds only verified blobs and the
+//! lockfile is unchanged or correct.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Project, Run};
+use lf_registry_fixtures::proxy::{Fault, FaultProxy, Listener, Method, Rule};
+use lf_registry_fixtures::{PushedFixture, Registry, push_all_blocking};
+
+/// A registry with the fixtures, a proxy in front, and a project locking
+/// `hash` and `text-upper` through the proxy.
+struct Setup {
+    _registry: Registry,
+    proxy: FaultProxy,
+    pushed: Vec<PushedFixture>,
+    project: Project,
+}
+
+const NETWORK: &str = "[network]\nretries = 3\ntimeout-secs = 2\n";
+
+fn setup_with(registry: Registry, network: &str) -> Setup {
+    let pushed = push_all_blocking(&registry).unwrap();
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let through = |name: &str| {
+        let p = pushed.iter().find(|p| p.name == name).unwrap();
+        p.reference.replace(&registry.host(), &proxy.host())
+    };
+    let toml = format!(
+        "[policy]\nsignatures = \"none\"\n\n{network}\n[connectors.hash]\nref = \"{}\"\n\n[connectors.text]\nref = \"{}\"\n",
+        through("hash"),
+        through("text-upper"),
+    );
+    Setup {
+        _registry: registry,
+        proxy,
+        pushed,
+        project: Project::with(&[("latticeflow.toml", &toml)]),
+    }
+}
+
+fn setup() -> Setup {
+    setup_with(Registry::start().unwrap(), NETWORK)
+}
+
+impl Setup {
+    fn module(&self, name: &str) -> String {
+        let p = self.pushed.iter().find(|p| p.name == name).unwrap();
+        p.artifact.as_ref().unwrap().module.digest.clone()
+    }
+
+    /// After any run: only verified blobs in the store, no temporary files,
+    /// and a lock (if any) whose every blob verifies.
+    fn assert_store_clean(&self) {
+        let p = &self.project;
+        for (path, bytes) in p.files_under(".cache/blobs") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with(".tmp"),
+                "temporary file left: {}",
+                path.display()
+            );
+            let actual = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            assert_eq!(
+                actual,
+                name,
+                "unverified bytes in the store at {}",
+                path.display()
+            );
+        }
+        if p.path().join("latticeflow.lock").exists() {
+            let verify = p.run(&["verify"]);
+            assert_eq!(verify.code, 0, "{verify:?}");
+        }
+    }
+}
+
+fn assert_ok(run: &Run) {
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+}
+
+#[test]
+fn server_errors_are_retried_and_shown_with_verbose() {
+    let s = setup();
+    s.proxy.add(
+        Rule::new("/manifests/", Fault::status(503))
+            .method(Method::GET)
+            .times(2),
+    );
+    let run = s.project.run(&["lock", "-v"]);
+    assert_ok(&run);
+    assert!(run.stderr.contains("HTTP 503"), "{}", run.stderr);
+    assert!(run.stderr.contains("retry 1/3"), "{}", run.stderr);
+    s.assert_store_clean();
+}
+
+#[test]
+fn too_many_requests_honours_retry_after() {
+    let s = setup();
+    s.proxy.add(
+        Rule::new("/manifests/", Fault::status(429).retry_after("1"))
+            .method(Method::GET)
+            .times(1),
+    );
+    let started = Instant::now();
+    let run = s.project.run(&["lock"]);
+    assert_ok(&run);
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
+    s.assert_store_clean();
+}
+
+#[test]
+fn retries_are_bounded_and_the_lock_is_untouched() {
+    let s = setup();
+    assert_ok(&s.project.run(&["lock"]));
+    let lock = s.project.read("latticeflow.lock");
+    std::fs::remove_dir_all(s.project.cache()).unwrap();
+    s.proxy.clear_requests();
+    s.proxy.add(Rule::new(s.module("hash"), Fault::status(500)));
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("HTTP 500"), "{}", run.stderr);
+    assert_eq!(
+        s.proxy.count(&Method::GET, &s.module("hash")),
+        4,
+        "1 try + 3 retries"
+    );
+    assert_eq!(s.project.read("latticeflow.lock"), lock);
+    // Once the registry recovers, `fetch` completes the store.
+    s.proxy.clear();
+    assert_ok(&s.project.run(&["fetch"]));
+    s.assert_store_clean();
+}
+
+#[test]
+fn other_client_errors_are_not_retried() {
+    let s = setup();
+    s.proxy.add(Rule::new("/manifests/", Fault::status(403)));
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("refused access"), "{}", run.stderr);
+    assert_eq!(
+        s.proxy.count(&Method::GET, "/manifests/"),
+        2,
+        "one request per connector"
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+}
+
+#[test]
+fn an_interrupted_download_resumes_with_range() {
+    let s = setup();
+    let module = s.module("text-upper");
+    s.proxy
+        .add(Rule::new(&module, Fault::ResetMidBody { after: 1000 }).times(1));
+    let run = s.project.run(&["lock", "-v"]);
+    assert_ok(&run);
+    let ranges: Vec<Option<String>> = s
+        .proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains(&module) && r.method == Method::GET)
+        .map(|r| r.range)
+        .collect();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    let resumed_at = ranges[1].as_deref().unwrap();
+    assert!(
+        resumed_at.starts_with("bytes=") && resumed_at != "bytes=0-",
+        "{resumed_at}"
+    );
+    s.assert_store_clean();
+}
+
+#[test]
+fn a_truncated_body_resumes() {
+    let s = setup();
+    let module = s.module("hash");
+    s.proxy
+        .add(Rule::new(&module, Fault::Truncate { keep: 700 }).times(1));
+    assert_ok(&s.project.run(&["lock"]));
+    assert!(
+        s.proxy
+            .requests()
+            .iter()
+            .any(|r| r.path.contains(&module) && r.range.as_deref() == Some("bytes=700-"))
+    );
+    s.assert_store_clean();
+}
+
+#[test]
+fn a_registry_that_ignores_range_gets_a_fresh_download() {
+    let s = setup();
+    let module = s.module("hash");
+    s.proxy
+        .add(Rule::new(&module, Fault::ResetMidBody { after: 500 }).times(1));
+    s.proxy.add(Rule::new(&module, Fault::RejectRange));
+    assert_ok(&s.project.run(&["lock"]));
+    s.assert_store_clean();
+}
+
+#[test]
+fn flipped_bytes_are_a_digest_error_and_never_stored() {
+    let s = setup();
+    let module = s.module("hash");
+    s.proxy
+        .add(Rule::new(&module, Fault::FlipByte { offset: 100 }));
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(&module), "{}", run.stderr);
+    assert!(run.stderr.contains("digest"), "{}", run.stderr);
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+}
+
+#[test]
+fn a_slow_answer_times_out_and_is_retried() {
+    let s = setup();
+    s.proxy.add(
+        Rule::new("/manifests/", Fault::Delay(Duration::from_secs(4)))
+            .method(Method::GET)
+            .times(1),
+    );
+    let run = s.project.run(&["lock", "-v"]);
+    assert_ok(&run);
+    assert!(run.stderr.contains("retry 1/3"), "{}", run.stderr);
+    s.assert_store_clean();
+}
+
+#[test]
+fn an_oversized_manifest_is_refused() {
+    let s = setup();
+    s.proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::OversizedManifest {
+                size: 5 * 1024 * 1024,
+            },
+        )
+        .method(Method::GET),
+    );
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("over the 4194304-byte limit"),
+        "{}",
+        run.stderr
+    );
+    s.assert_store_clean();
+}
+
+#[test]
+fn a_redirect_to_another_host_gets_no_authorization() {
+    let user = "ci";
+    let password = "redirect-secret-81c0";
+    let registry = Registry::builder()
+        .htpasswd(user, password)
+        .start()
+        .unwrap();
+    let s = setup_with(registry, NETWORK);
+    // The other host stands in for a signed URL: it adds its own credential.
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    s.proxy
+        .set_redirect_authorization(Some(&format!("Basic {basic}")))
+        .unwrap();
+    s.proxy
+        .add(Rule::new("/blobs/", Fault::RedirectTo).method(Method::GET));
+    let out = std::process::Command::new(common::BIN)
+        .arg("lock")
+        .current_dir(s.project.path())
+        .env("LF_CACHE_DIR", s.project.cache())
+        .env("LF_REGISTRY_HOST", s.proxy.host())
+        .env("LF_REGISTRY_USERNAME", user)
+        .env("LF_REGISTRY_PASSWORD", password)
+        .env("DOCKER_CONFIG", s.project.path().join("no-docker"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let seen = s.proxy.requests();
+    let redirected: Vec<_> = seen
+        .iter()
+        .filter(|r| r.listener == Listener::Redirect)
+        .collect();
+    assert!(!redirected.is_empty(), "blobs were redirected");
+    assert!(
+        redirected.iter().all(|r| !r.authorization),
+        "Authorization reached the other host: {redirected:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|r| r.listener == Listener::Primary && r.authorization),
+        "the registry itself got credentials"
+    );
+    s.assert_store_clean();
+}
+
+#[test]
+fn one_blob_is_downloaded_once_and_head_saves_a_download() {
+    let s = setup();
+    // A third connector with the same artifact as `hash`.
+    let toml = s.project.read("latticeflow.toml");
+    let hash_ref = toml
+        .lines()
+        .find(|l| l.contains("/latticeflow/hash:"))
+        .unwrap()
+        .to_owned();
+    s.project.write(
+        "latticeflow.toml",
+        &format!("{toml}\n[connectors.hash_again]\n{hash_ref}\n"),
+    );
+    assert_ok(&s.project.run(&["lock"]));
+    assert_eq!(
+        s.proxy.count(&Method::GET, &s.module("hash")),
+        1,
+        "same blob, one download"
+    );
+
+    // Relocking a connector by tag: HEAD says the store has it; no GETs.
+    s.proxy.clear_requests();
+    assert_ok(&s.project.run(&["lock", "--update", "hash"]));
+    assert_eq!(s.proxy.count(&Method::HEAD, "/manifests/"), 1);
+    assert_eq!(s.proxy.count(&Method::GET, "/manifests/"), 0);
+    assert_eq!(s.proxy.count(&Method::GET, "/blobs/"), 0);
+    s.assert_store_clean();
+}
