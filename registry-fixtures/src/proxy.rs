@@ -78,7 +78,7 @@ use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -290,6 +290,15 @@ struct State {
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<Seen>>,
     redirect_authorization: Mutex<Option<HeaderValue>>,
+    /// Client connections open now and at most, on the primary listener.
+    connections: Arc<Gauge>,
+}
+
+/// A count of open connections and its high-water mark.
+#[derive(Debug, Default)]
+struct Gauge {
+    open: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -445,9 +454,16 @@ impl FaultProxy {
         lock(&self.state.seen).clone()
     }
 
-    /// Empties the request log.
+    /// Empties the request log (and resets the connection high-water mark).
     pub fn clear_requests(&self) {
         lock(&self.state.seen).clear();
+        let open = self.state.connections.open.load(Ordering::SeqCst);
+        self.state.connections.peak.store(open, Ordering::SeqCst);
+    }
+
+    /// The most client connections open at once on the primary listener.
+    pub fn peak_connections(&self) -> usize {
+        self.state.connections.peak.load(Ordering::SeqCst)
     }
 
     /// How many requests with `method` whose path and query contain
@@ -528,9 +544,15 @@ async fn accept_loop(listener: TcpListener, which: Listener, proxy: Arc<Proxy>) 
         };
         let _ = stream.set_nodelay(true);
         let reset = Arc::new(AtomicBool::new(false));
+        let gauge = (which == Listener::Primary).then(|| Arc::clone(&proxy.state.connections));
+        if let Some(g) = &gauge {
+            let now = g.open.fetch_add(1, Ordering::SeqCst) + 1;
+            g.peak.fetch_max(now, Ordering::SeqCst);
+        }
         let io = TokioIo::new(Connection {
             stream,
             reset: Arc::clone(&reset),
+            gauge,
         });
         let proxy = Arc::clone(&proxy);
         tokio::spawn(async move {
@@ -549,10 +571,15 @@ struct Connection {
     /// Set by [`Fault::ResetMidBody`]: close with `SO_LINGER` 0, never
     /// shut down cleanly.
     reset: Arc<AtomicBool>,
+    /// Counts this connection while it is open (primary listener only).
+    gauge: Option<Arc<Gauge>>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        if let Some(g) = &self.gauge {
+            g.open.fetch_sub(1, Ordering::SeqCst);
+        }
         if self.reset.load(Ordering::SeqCst) {
             // Closing with a zero linger timeout sends RST, not FIN.
             let _ = self.stream.set_zero_linger();

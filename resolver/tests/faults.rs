@@ -336,3 +336,47 @@ fn one_blob_is_downloaded_once_and_head_saves_a_download() {
     assert_eq!(s.proxy.count(&Method::GET, "/blobs/"), 0);
     s.assert_store_clean();
 }
+
+#[test]
+fn connections_per_registry_are_bounded() {
+    let registry = Registry::start().unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    // Slow blobs, so that downloads overlap.
+    proxy.add(Rule::new("/blobs/", Fault::Delay(Duration::from_millis(150))).method(Method::GET));
+    let project_with = |max: u32| {
+        let mut toml = format!(
+            "[policy]\nsignatures = \"none\"\n\n[network]\nmax-connections-per-registry = {max}\n"
+        );
+        for p in pushed.iter().filter(|p| p.rejection.is_none()) {
+            let caps: Vec<String> = lf_registry_fixtures::fixture(&p.name)
+                .unwrap()
+                .manifest()
+                .capabilities()
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect();
+            toml.push_str(&format!(
+                "\n[connectors.{}]\nref = \"{}\"\ncapabilities = [{}]\n",
+                p.name.replace('-', "_"),
+                p.reference.replace(&registry.host(), &proxy.host()),
+                caps.join(", ")
+            ));
+        }
+        Project::with(&[("latticeflow.toml", &toml)])
+    };
+    proxy.clear_requests();
+    assert_ok(&project_with(2).run(&["lock"]));
+    let bounded = proxy.peak_connections();
+    assert!(
+        bounded <= 2,
+        "{bounded} connections at once with a limit of 2"
+    );
+    proxy.clear_requests();
+    assert_ok(&project_with(8).run(&["lock"]));
+    assert!(
+        proxy.peak_connections() > 2,
+        "the limit is what held it: {} with 8",
+        proxy.peak_connections()
+    );
+}
