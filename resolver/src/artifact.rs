@@ -103,6 +103,108 @@ impl DescriptorWire {
     }
 }
 
+/// The custom section holding `connector.yaml` inside a module.
+pub const CONNECTOR_SECTION: &str = crate::verify::module::CONNECTOR_SECTION;
+
+/// Why a manifest could not be embedded into a module.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The bytes are not a WebAssembly module.
+    #[error("not a WebAssembly module: {0}")]
+    Parse(#[from] wasmparser::BinaryReaderError),
+    /// A component rather than a core module.
+    #[error("this is a WebAssembly component; connectors are core modules (ABI v1)")]
+    Component,
+}
+
+/// `module` with its `latticeflow.connector` custom section(s) replaced by
+/// one holding `yaml`, appended last. Deterministic: embedding twice gives
+/// the bytes of embedding once.
+pub fn embed_manifest(module: &[u8], yaml: &str) -> Result<Vec<u8>, EmbedError> {
+    use std::borrow::Cow;
+    use wasmparser::{Encoding, Parser, Payload};
+    let mut out = wasm_encoder::Module::new();
+    for payload in Parser::new(0).parse_all(module) {
+        let payload = payload?;
+        match &payload {
+            Payload::Version {
+                encoding: Encoding::Component,
+                ..
+            } => return Err(EmbedError::Component),
+            Payload::CustomSection(section) if section.name() == CONNECTOR_SECTION => continue,
+            _ => {}
+        }
+        if let Some((id, range)) = payload.as_section() {
+            out.section(&wasm_encoder::RawSection {
+                id,
+                data: &module[range],
+            });
+        }
+    }
+    out.section(&wasm_encoder::CustomSection {
+        name: Cow::Borrowed(CONNECTOR_SECTION),
+        data: Cow::Borrowed(yaml.as_bytes()),
+    });
+    Ok(out.finish())
+}
+
+/// The manifest and config blobs of a connector artifact, exactly as `push`
+/// writes them: compact JSON in a fixed key order and no timestamps, so the
+/// same module, reference and annotations give the same digest anywhere.
+pub fn build_artifact(module: &[u8], annotations: &BTreeMap<String, String>) -> (Vec<u8>, Vec<u8>) {
+    use sha2::Digest as _;
+    let sha = |bytes: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(bytes));
+    let module_digest = sha(module);
+    // Keys in the order DESIGN.md shows them (a struct, not a JSON map,
+    // whose keys would be sorted).
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WasmConfig<'a> {
+        architecture: &'a str,
+        os: &'a str,
+        layer_digests: [&'a str; 1],
+    }
+    let config = serde_json::to_vec(&WasmConfig {
+        architecture: "wasm",
+        os: "wasip1",
+        layer_digests: [&module_digest],
+    })
+    .unwrap_or_default();
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Descriptor<'a> {
+        media_type: &'a str,
+        digest: String,
+        size: usize,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Manifest<'a> {
+        schema_version: u32,
+        media_type: &'a str,
+        config: Descriptor<'a>,
+        layers: [Descriptor<'a>; 1],
+        annotations: &'a BTreeMap<String, String>,
+    }
+    let manifest = serde_json::to_vec(&Manifest {
+        schema_version: 2,
+        media_type: OCI_MANIFEST,
+        config: Descriptor {
+            media_type: WASM_CONFIG,
+            digest: sha(&config),
+            size: config.len(),
+        },
+        layers: [Descriptor {
+            media_type: WASM_LAYER,
+            digest: module_digest,
+            size: module.len(),
+        }],
+        annotations,
+    })
+    .unwrap_or_default();
+    (manifest, config)
+}
+
 /// Reads `bytes` as a connector's manifest.
 pub fn parse_manifest(bytes: &[u8]) -> Result<WasmArtifact, ArtifactError> {
     // An index or a Docker manifest is reported by its media type first.

@@ -117,6 +117,16 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Re-hash every locked blob in the store and report each mismatch
     Verify(VerifyArgs),
+    /// Publish a connector directory (connector.yaml + module.wasm or module.wat)
+    ///
+    /// Validates the manifest, checks the module's imports and exports against
+    /// it, embeds it as the `latticeflow.connector` custom section, and pushes
+    /// the CNCF Wasm artifact. Prints the manifest digest. Reproducible: the
+    /// same inputs give the same digest on any machine.
+    #[command(
+        after_help = "Example:\n  lf-resolve push connectors/text-upper ghcr.io/acme/text-upper:1.0"
+    )]
+    Push(PushArgs),
     /// Store registry credentials in docker's config.json (password on stdin)
     ///
     /// The credentials are checked against the registry first (`GET /v2/`),
@@ -128,6 +138,19 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove stored registry credentials from docker's config.json
     Logout(LogoutArgs),
+}
+
+/// Arguments of `push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The connector directory
+    pub dir: std::path::PathBuf,
+    /// Where to push: `registry/repository:tag`
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The `org.opencontainers.image.source` annotation (a URL)
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
 }
 
 /// Arguments of `login`.

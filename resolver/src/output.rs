@@ -87,6 +87,11 @@ impl Printer {
         }
     }
 
+    /// Whether output is JSON.
+    pub fn is_json(&self) -> bool {
+        self.format == MessageFormat::Json
+    }
+
     /// A warning. Nothing with `-q`.
     pub fn warning(&self, message: impl Display) {
         if self.quiet {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use lf_lockfile::{Config, validate_registry_host};
+use lf_lockfile::validate_registry_host;
 
 use crate::cli::{LoginArgs, LogoutArgs};
 use crate::error::CliError;
@@ -50,7 +50,7 @@ pub fn login(args: &LoginArgs, settings: &Settings, printer: &Printer) -> Result
     }
 
     if !args.no_verify {
-        let config = project_config(settings);
+        let config = crate::commands::push::project_config(settings);
         let client = RegistryClient::new(&config);
         let credential = Credential::Basic {
             username: username.clone(),
@@ -160,19 +160,6 @@ fn normalise_key(key: &str) -> String {
         .trim_start_matches("http://");
     let host = host.split('/').next().unwrap_or(host);
     docker_server_key(host).to_owned()
-}
-
-/// The project's registry settings (protocol, CA files) when there is a
-/// project; defaults otherwise.
-fn project_config(settings: &Settings) -> Config {
-    settings
-        .manifest_path()
-        .ok()
-        .and_then(|path| Config::read(&path).ok())
-        .unwrap_or_else(|| {
-            Config::parse(lf_lockfile::CONFIG_FILE, "")
-                .unwrap_or_else(|_| unreachable!("an empty config is valid"))
-        })
 }
 
 fn docker_config_path() -> Result<PathBuf, CliError> {

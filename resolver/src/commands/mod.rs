@@ -6,6 +6,7 @@ pub mod check;
 pub mod init;
 pub mod lock;
 pub mod login;
+pub mod push;
 pub mod remove;
 
 use std::path::Path;

@@ -9,6 +9,7 @@
 
 pub mod credentials;
 pub mod http;
+pub mod push;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
