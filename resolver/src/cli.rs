@@ -127,6 +127,19 @@ pub enum Command {
         after_help = "Example:\n  lf-resolve push connectors/text-upper ghcr.io/acme/text-upper:1.0"
     )]
     Push(PushArgs),
+    /// Sign a pushed connector with a cosign key (cosign-compatible)
+    ///
+    /// By default adds a simple-signing signature to the `sha256-<hex>.sig`
+    /// tag, next to those already there. `--bundle` attaches a sigstore v0.3
+    /// bundle as an OCI 1.1 referrer (with the `sha256-<hex>` tag fallback
+    /// for registries without the referrers API). The key's password comes
+    /// from COSIGN_PASSWORD, or a prompt on a terminal.
+    #[command(after_help = "Example:\n  COSIGN_PASSWORD=... lf-resolve sign ghcr.io/acme/text-upper:1.0 --key cosign.key")]
+    Sign(SignArgs),
+    /// Write a cosign-compatible key pair (`cosign.key`, `cosign.pub`)
+    GenerateKey(GenerateKeyArgs),
+    /// Show a connector artifact: digests, annotations, imports, connector.yaml and signatures
+    Inspect(InspectArgs),
     /// Store registry credentials in docker's config.json (password on stdin)
     ///
     /// The credentials are checked against the registry first (`GET /v2/`),
@@ -151,6 +164,36 @@ pub struct PushArgs {
     /// The `org.opencontainers.image.source` annotation (a URL)
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
+}
+
+/// Arguments of `sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// What to sign: `registry/repository:tag` or `…@sha256:<hex>`
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The cosign private key (`cosign.key`)
+    #[arg(long, value_name = "PATH")]
+    pub key: std::path::PathBuf,
+    /// Attach a sigstore v0.3 bundle as a referrer instead of a `.sig` signature
+    #[arg(long)]
+    pub bundle: bool,
+}
+
+/// Arguments of `generate-key`.
+#[derive(Debug, Args)]
+pub struct GenerateKeyArgs {
+    /// Write `<PREFIX>.key` and `<PREFIX>.pub`
+    #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+    pub output_key_prefix: String,
+}
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The connector reference
+    #[arg(value_name = "REF")]
+    pub reference: String,
 }
 
 /// Arguments of `login`.

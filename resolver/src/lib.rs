@@ -15,6 +15,7 @@ pub mod error;
 pub mod output;
 pub mod registry;
 pub mod settings;
+pub mod sign;
 pub mod store;
 pub mod verify;
 
@@ -65,6 +66,9 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Lock(args) => commands::lock::run(args, settings, printer),
         Command::Fetch(args) => commands::lock::fetch(args, settings, printer),
         Command::Verify(args) => commands::lock::verify(args, settings, printer),
+        Command::Push(args) => commands::push::run(args, settings, printer),
+        Command::Sign(_) | Command::GenerateKey(_) => Err(error::CliError::input("WIP", None)),
+        Command::Inspect(args) => commands::inspect::run(args, settings, printer),
         Command::Login(args) => commands::login::login(args, settings, printer),
         Command::Logout(args) => commands::login::logout(args, settings, printer),
     }

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 
 use lf_lockfile::{
     BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Lockfile, Reference,
-    SidecarRef, SignatureEntry, SignatureMode, path_string,
+    SidecarRef, SignatureEntry, SignatureFormat, SignatureMode, Trust, path_string,
 };
 use lf_runtime::spec::ConnectorManifest;
 
@@ -25,7 +25,10 @@ use crate::output::{Printer, human_size};
 use crate::registry::{RegistryClient, RegistryError};
 use crate::settings::Settings;
 use crate::store::{IndexEntry, Store, StoreError, VerifiedBlob};
+use crate::registry::{SignatureKind, stored_signature};
+use crate::verify::cosign::{Keyless, TrustRoot, TrustedKey};
 use crate::verify::module::{check_abi, scan_module};
+use crate::verify::policy::{self, LoadedTrust, Outcome};
 
 /// Why one connector could not be locked or fetched.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,10 @@ struct Job {
     /// was locked before): then a HEAD can save the manifest download. For a
     /// new connector it would only add a round trip.
     probe: bool,
+    /// Whom the signature policy trusts, loaded.
+    trust: Arc<LoadedTrust>,
+    /// The signature artifact recorded for this connector when it is pinned.
+    pinned_signature: Option<(SignatureFormat, Digest)>,
 }
 
 /// `lf-resolve lock`.
@@ -203,12 +210,18 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             None => connector.reference.clone(),
         };
         let probe = old.as_ref().is_some_and(|lock| lock.get(name).is_some());
+        let pinned_signature = pinned
+            .and_then(|entry| entry.signature.verified.as_ref())
+            .map(|v| (v.format, v.digest.clone()));
+        let trust = Arc::new(load_trust(&config, connector)?);
         jobs.push(Job {
             name: name.clone(),
             configured: connector.reference.clone(),
             target,
             connector: connector.clone(),
             probe,
+            trust,
+            pinned_signature,
         });
     }
 
@@ -237,7 +250,10 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
     let mut failures = Vec::new();
     for (job, result) in results {
         match result {
-            Ok((entry, manifest_size, downloaded)) => {
+            Ok((entry, manifest_size, downloaded, warnings)) => {
+                for warning in warnings {
+                    printer.warning(format!("connector `{}`: {warning}", entry.name));
+                }
                 printer.status(
                     "Resolved",
                     format!(
@@ -270,14 +286,6 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
     }
     if !failures.is_empty() {
         return Err(connector_failures(&failures, "lock"));
-    }
-    for entry in &entries {
-        if entry.signature.policy == SignatureMode::Optional && entry.signature.verified.is_none() {
-            printer.warning(format!(
-                "connector `{}`: no signature was verified (policy `optional`)",
-                entry.name
-            ));
-        }
     }
     let lock = Lockfile::new(entries).map_err(|e| CliError::input(e.to_string(), None))?;
     store
@@ -443,10 +451,11 @@ async fn lock_one(
     job: &Job,
     mode: Mode,
     bar: &crate::output::ConnectorBar,
-) -> Result<(LockedConnector, u64, u64), ConnectorError> {
+) -> Result<(LockedConnector, u64, u64, Vec<String>), ConnectorError> {
     let mut downloaded = 0u64;
     let (manifest_digest, manifest) =
         manifest(client, store, &job.target, mode, job.probe, &mut downloaded).await?;
+    let (signature, warnings) = signature(client, store, job, &manifest_digest, mode).await?;
     let manifest_bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
     let artifact =
         artifact::parse_manifest(&manifest_bytes).map_err(|source| ConnectorError::Artifact {
@@ -479,8 +488,8 @@ async fn lock_one(
         &mut downloaded,
     )
     .await?;
-    let entry = check_connector(config, job, &manifest_digest, &artifact, &module)?;
-    Ok((entry, manifest_bytes.len() as u64, downloaded))
+    let entry = check_connector(config, job, &manifest_digest, &artifact, &module, signature)?;
+    Ok((entry, manifest_bytes.len() as u64, downloaded, warnings))
 }
 
 async fn manifest(
@@ -558,6 +567,7 @@ fn check_connector(
     manifest_digest: &Digest,
     artifact: &WasmArtifact,
     module: &VerifiedBlob,
+    signature: SignatureEntry,
 ) -> Result<LockedConnector, ConnectorError> {
     let name = &job.name;
     let file = module.open().map_err(|e| store_io(module, e))?;
@@ -670,26 +680,6 @@ fn check_connector(
             None,
         ));
     }
-    let signature = match job.connector.signature.mode {
-        SignatureMode::None => SignatureEntry {
-            policy: SignatureMode::None,
-            verified: None,
-        },
-        SignatureMode::Optional => SignatureEntry {
-            policy: SignatureMode::Optional,
-            verified: None,
-        },
-        SignatureMode::Required => {
-            return Err(ConnectorError::rejected(
-                format!(
-                    "connector `{name}` requires a verified signature, and this lf-resolve cannot verify signatures yet"
-                ),
-                format!(
-                    "set `signatures = \"none\"` (or \"optional\") under [policy] or in `{name}`'s `signature` to lock unsigned connectors"
-                ),
-            ));
-        }
-    };
     Ok(LockedConnector {
         name: name.clone(),
         id: manifest.id().clone(),
@@ -703,6 +693,97 @@ fn check_connector(
         signature,
         spec,
     })
+}
+
+/// Loads the keys (or keyless identity) a connector's policy trusts.
+fn load_trust(config: &Config, connector: &ConnectorConfig) -> Result<LoadedTrust, CliError> {
+    if connector.signature.mode == SignatureMode::None {
+        return Ok(LoadedTrust::Keys(Vec::new()));
+    }
+    match &connector.signature.trust {
+        Trust::Keyless { identity, issuer } => Ok(LoadedTrust::Keyless(Keyless {
+            identity: identity.clone(),
+            issuer: issuer.clone(),
+        })),
+        Trust::Keys(paths) => {
+            let mut keys = Vec::with_capacity(paths.len());
+            for path in paths {
+                let file = config.resolve(&path.path);
+                let pem = std::fs::read(&file).map_err(|e| {
+                    CliError::Located(config.diagnostic(
+                        path.span.clone(),
+                        format!("cannot read key file `{}`: {e}", path.path.display()),
+                    ))
+                })?;
+                let key = TrustedKey::from_pem(&pem, &path_string(&path.path)).map_err(|e| {
+                    CliError::Located(config.diagnostic(path.span.clone(), e.to_string()))
+                })?;
+                keys.push(key);
+            }
+            Ok(LoadedTrust::Keys(keys))
+        }
+    }
+}
+
+/// Finds and verifies the signatures of a connector per its policy.
+async fn signature(
+    client: &RegistryClient,
+    store: &Store,
+    job: &Job,
+    subject: &Digest,
+    mode: Mode,
+) -> Result<(SignatureEntry, Vec<String>), ConnectorError> {
+    let policy_mode = job.connector.signature.mode;
+    if policy_mode == SignatureMode::None {
+        return Ok((
+            SignatureEntry {
+                policy: SignatureMode::None,
+                verified: None,
+            },
+            Vec::new(),
+        ));
+    }
+    let stored = job.pinned_signature.as_ref().and_then(|(format, digest)| {
+        let kind = match format {
+            SignatureFormat::SimpleSigning => SignatureKind::SimpleSigning,
+            SignatureFormat::BundleV03 => SignatureKind::Referrer,
+        };
+        stored_signature(store, digest, kind, &job.target)
+    });
+    let artifacts = match stored {
+        Some(found) => vec![found],
+        None if mode.offline => {
+            return Err(ConnectorError::Missing(format!(
+                "the signatures of `{}`",
+                job.target
+            )));
+        }
+        None => client.fetch_signatures(&job.target, subject, store).await?,
+    };
+    match policy::apply(policy_mode, &job.trust, subject, &artifacts, &TrustRoot::pinned()) {
+        Outcome::Verified(entry) => Ok((entry, Vec::new())),
+        Outcome::Unverified(entry, reasons) => {
+            let mut warnings = vec!["no signature verified (policy `optional`)".to_owned()];
+            warnings.extend(reasons);
+            Ok((entry, warnings))
+        }
+        Outcome::Rejected(reasons) => Err(ConnectorError::rejected(
+            format!(
+                "connector `{}` ({subject}) requires a verified signature (policy `required`), and none verified:\n{}",
+                job.name,
+                reasons
+                    .iter()
+                    .map(|r| format!("    - {r}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            format!(
+                "sign it with `lf-resolve sign {} --key <cosign.key>`, or check the keys trusted for `{}`",
+                job.configured.without_digest(),
+                job.name
+            ),
+        )),
+    }
 }
 
 /// Makes sure every blob the lock names is in the store, downloading missing

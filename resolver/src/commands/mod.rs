@@ -4,9 +4,11 @@
 pub mod add;
 pub mod check;
 pub mod init;
+pub mod inspect;
 pub mod lock;
 pub mod login;
 pub mod push;
+// WIP pub mod sign;
 pub mod remove;
 
 use std::path::Path;

@@ -650,6 +650,258 @@ impl RegistryClient {
     }
 }
 
+/// A signature artifact found for a subject, with its blobs in the store.
+#[derive(Debug, Clone)]
+pub struct SignatureArtifact {
+    /// `sha256-<hex>.sig` (cosign simple signing) or a referrer (bundle).
+    pub kind: SignatureKind,
+    /// The signature manifest's digest and bytes (stored).
+    pub manifest: FetchedManifest,
+    /// Its layers: media type, annotations, and the verified blob.
+    pub layers: Vec<SignatureLayerBlob>,
+    /// The reference the manifest was read as (for the store index).
+    pub reference: Reference,
+}
+
+/// How a signature is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureKind {
+    /// The `sha256-<hex>.sig` tag.
+    SimpleSigning,
+    /// An OCI 1.1 referrer (or its `sha256-<hex>` tag fallback).
+    Referrer,
+}
+
+/// One layer of a signature manifest.
+#[derive(Debug, Clone)]
+pub struct SignatureLayerBlob {
+    /// Its media type.
+    pub media_type: String,
+    /// Its descriptor annotations.
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Its bytes, verified against the descriptor digest.
+    pub blob: VerifiedBlob,
+}
+
+/// The largest signature layer accepted.
+pub const MAX_SIGNATURE_LAYER: u64 = 1024 * 1024;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LayerDescriptor {
+    media_type: String,
+    digest: String,
+    size: i64,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    artifact_type: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct SignatureManifestWire {
+    #[serde(default)]
+    layers: Vec<LayerDescriptor>,
+}
+
+#[derive(serde::Deserialize)]
+struct IndexWire {
+    #[serde(default)]
+    manifests: Vec<LayerDescriptor>,
+}
+
+impl RegistryClient {
+    /// Finds the signatures attached to `subject` in `reference`'s
+    /// repository: the cosign `sha256-<hex>.sig` tag, and referrers through
+    /// the OCI 1.1 API or, where the registry lacks it (distribution 2.8),
+    /// the `sha256-<hex>` tag fallback. Every manifest and blob is verified
+    /// against its digest and kept in the store. Not finding any is `Ok(vec![])`.
+    pub async fn fetch_signatures(
+        &self,
+        reference: &Reference,
+        subject: &Digest,
+        store: &Store,
+    ) -> Result<Vec<SignatureArtifact>, RegistryError> {
+        let mut found = Vec::new();
+        let tag_base = format!("{}-{}", subject.algorithm(), subject.hex());
+        let sig_ref: Reference = format!("{}/{}:{tag_base}.sig", reference.registry(), reference.repository())
+            .parse()
+            .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
+                reference: reference.to_string(),
+                detail: e.to_string(),
+            })?;
+        if let Some(manifest) = self.optional_manifest(&sig_ref, store).await? {
+            let layers = self.signature_layers(&sig_ref, &manifest, store, |_| true).await?;
+            found.push(SignatureArtifact {
+                kind: SignatureKind::SimpleSigning,
+                manifest,
+                layers,
+                reference: sig_ref,
+            });
+        }
+        // Referrers: the fallback tag holds an index of them on registries
+        // without the API (distribution 2.8 answers the API with 404).
+        let index_ref: Reference = format!("{}/{}:{tag_base}", reference.registry(), reference.repository())
+            .parse()
+            .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
+                reference: reference.to_string(),
+                detail: e.to_string(),
+            })?;
+        let index = match self.referrers_api(reference, subject).await {
+            Some(index) => Some(index),
+            None => self.optional_manifest(&index_ref, store).await?.map(|m| m.bytes.to_vec()),
+        };
+        if let Some(index) = index {
+            let index: IndexWire = serde_json::from_slice(&index).map_err(|e| RegistryError::Other {
+                reference: index_ref.to_string(),
+                detail: format!("the referrers index is not valid JSON: {e}"),
+            })?;
+            for entry in index.manifests {
+                let Ok(digest) = entry.digest.parse::<Digest>() else { continue };
+                let by_digest = reference.without_digest().with_digest(digest);
+                let manifest = self.fetch_manifest(&by_digest).await?;
+                store.put(&manifest.digest, &manifest.bytes).map_err(|source| RegistryError::Store {
+                    reference: by_digest.to_string(),
+                    digest: manifest.digest.clone(),
+                    source,
+                })?;
+                // Match the layer media type, not only the index entry's
+                // artifactType (older cosign wrote an empty-config type there).
+                let layers = self
+                    .signature_layers(&by_digest, &manifest, store, |mt| mt.starts_with("application/vnd.dev.sigstore.bundle"))
+                    .await?;
+                if !layers.is_empty() {
+                    let _ = entry.artifact_type;
+                    found.push(SignatureArtifact {
+                        kind: SignatureKind::Referrer,
+                        manifest,
+                        layers,
+                        reference: by_digest,
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The OCI 1.1 referrers API; `None` when the registry does not offer it.
+    async fn referrers_api(&self, reference: &Reference, subject: &Digest) -> Option<Vec<u8>> {
+        let transport = self.transport(reference.registry(), reference.registry()).ok()?;
+        let options = RequestOptions {
+            accept: Some("application/vnd.oci.image.index.v1+json"),
+            range_from: None,
+        };
+        let (response, _permit) = transport
+            .send(Method::GET, reference.repository(), &format!("referrers/{subject}"), &options)
+            .await
+            .ok()?;
+        let is_index = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/vnd.oci.image.index.v1+json"));
+        if !is_index {
+            return None;
+        }
+        response.bytes().await.ok().map(|b| b.to_vec())
+    }
+
+    /// A manifest that may legitimately be absent (404 → `None`), kept in
+    /// the store when present.
+    async fn optional_manifest(
+        &self,
+        reference: &Reference,
+        store: &Store,
+    ) -> Result<Option<FetchedManifest>, RegistryError> {
+        match self.fetch_manifest(reference).await {
+            Ok(manifest) => {
+                store.put(&manifest.digest, &manifest.bytes).map_err(|source| RegistryError::Store {
+                    reference: reference.to_string(),
+                    digest: manifest.digest.clone(),
+                    source,
+                })?;
+                Ok(Some(manifest))
+            }
+            Err(RegistryError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn signature_layers(
+        &self,
+        reference: &Reference,
+        manifest: &FetchedManifest,
+        store: &Store,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<SignatureLayerBlob>, RegistryError> {
+        let wire: SignatureManifestWire = serde_json::from_slice(&manifest.bytes).map_err(|e| RegistryError::Other {
+            reference: reference.to_string(),
+            detail: format!("the signature manifest is not valid JSON: {e}"),
+        })?;
+        let mut layers = Vec::new();
+        for layer in wire.layers.into_iter().filter(|l| wanted(&l.media_type)) {
+            let digest: Digest = layer.digest.parse().map_err(|e: lf_lockfile::DigestError| RegistryError::Other {
+                reference: reference.to_string(),
+                detail: format!("a signature layer has an invalid digest: {e}"),
+            })?;
+            let size = u64::try_from(layer.size).unwrap_or(u64::MAX);
+            if size > MAX_SIGNATURE_LAYER {
+                return Err(RegistryError::Other {
+                    reference: reference.to_string(),
+                    detail: format!("signature layer {digest} is {size} bytes, over the {MAX_SIGNATURE_LAYER}-byte limit"),
+                });
+            }
+            let (blob, _) = self.pull_blob(reference, &digest, size, store, &|_| {}).await?;
+            layers.push(SignatureLayerBlob {
+                media_type: layer.media_type,
+                annotations: layer.annotations,
+                blob,
+            });
+        }
+        Ok(layers)
+    }
+}
+
+/// A signature artifact already in the store (by its manifest digest), for
+/// pinned connectors and offline runs; `None` when any part is missing.
+pub fn stored_signature(
+    store: &Store,
+    digest: &Digest,
+    kind: SignatureKind,
+    subject_reference: &Reference,
+) -> Option<SignatureArtifact> {
+    let size = std::fs::metadata(store.blob_path(digest)).ok()?.len();
+    let manifest_blob = store.get(digest, size)?;
+    let bytes = bytes::Bytes::from(manifest_blob.read().ok()?);
+    let wire: SignatureManifestWire = serde_json::from_slice(&bytes).ok()?;
+    let mut layers = Vec::new();
+    for layer in wire.layers {
+        let wanted = match kind {
+            SignatureKind::SimpleSigning => true,
+            SignatureKind::Referrer => layer.media_type.starts_with("application/vnd.dev.sigstore.bundle"),
+        };
+        if !wanted {
+            continue;
+        }
+        let layer_digest: Digest = layer.digest.parse().ok()?;
+        let blob = store.get(&layer_digest, u64::try_from(layer.size).ok()?)?;
+        layers.push(SignatureLayerBlob {
+            media_type: layer.media_type,
+            annotations: layer.annotations,
+            blob,
+        });
+    }
+    Some(SignatureArtifact {
+        kind,
+        manifest: FetchedManifest {
+            digest: digest.clone(),
+            bytes,
+        },
+        layers,
+        reference: subject_reference.without_digest().with_digest(digest.clone()),
+    })
+}
+
 /// The last part of a manifest URL: the digest if pinned, else the tag.
 fn manifest_path(reference: &Reference) -> String {
     match reference.digest() {

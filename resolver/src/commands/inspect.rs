@@ -1,0 +1,144 @@
+//! `lf-resolve inspect REF`: what a reference points at — the manifest,
+//! its digests, the connector spec and the signatures attached — without
+//! touching any project.
+
+use serde_json::json;
+
+use lf_lockfile::Reference;
+
+use crate::artifact;
+use crate::cli::InspectArgs;
+use crate::commands::push::project_config;
+use crate::error::{CliError, EXIT_CHECK_FAILED, EXIT_UNAVAILABLE};
+use crate::output::{Printer, human_size};
+use crate::registry::{RegistryClient, SignatureKind};
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::verify::module::scan_module;
+
+/// `lf-resolve inspect`.
+pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let reference: Reference = args
+        .reference
+        .parse()
+        .map_err(|e: lf_lockfile::ReferenceError| CliError::input(e.to_string(), None))?;
+    let config = project_config(settings);
+    let client = RegistryClient::new(&config);
+    let store = Store::open(&settings.cache_dir)
+        .map_err(|e| CliError::input(format!("cannot open the content store: {e}"), None))?;
+    let failed = |e: crate::registry::RegistryError| CliError::Failed {
+        message: format!("cannot inspect `{reference}`"),
+        reasons: vec![e.to_string()],
+        help: None,
+        code: if e.is_integrity_failure() { EXIT_CHECK_FAILED } else { EXIT_UNAVAILABLE },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "cannot start the async runtime",
+            path: ".".into(),
+            source,
+        })?;
+    let manifest = runtime.block_on(client.fetch_manifest(&reference)).map_err(failed)?;
+    let parsed = artifact::parse_manifest(&manifest.bytes).map_err(|e| CliError::Failed {
+        message: format!("`{reference}` is not a connector artifact"),
+        reasons: vec![e.to_string()],
+        help: None,
+        code: EXIT_CHECK_FAILED,
+    })?;
+    let pinned = reference.without_digest().with_digest(manifest.digest.clone());
+    let (module, _) = runtime
+        .block_on(client.pull_blob(&pinned, &parsed.module.digest, parsed.module.size, &store, &|_| {}))
+        .map_err(failed)?;
+    let file = module.open().map_err(|source| CliError::Io {
+        context: "cannot read",
+        path: module.path().to_owned(),
+        source,
+    })?;
+    let info = scan_module(std::io::BufReader::new(file))
+        .map_err(|e| CliError::input(format!("the module {} is not readable: {e}", parsed.module.digest), None))?;
+    let spec = info
+        .connector_section
+        .as_ref()
+        .map(|s| String::from_utf8_lossy(s).into_owned());
+    let signatures = runtime
+        .block_on(client.fetch_signatures(&pinned, &manifest.digest, &store))
+        .map_err(failed)?;
+    let signature_list: Vec<serde_json::Value> = signatures
+        .iter()
+        .map(|s| {
+            let layers: Vec<serde_json::Value> = s
+                .layers
+                .iter()
+                .map(|l| {
+                    let keyless = l.annotations.contains_key("dev.sigstore.cosign/certificate");
+                    let rekor = l.annotations.contains_key("dev.sigstore.cosign/bundle");
+                    json!({"media_type": l.media_type, "digest": l.blob.digest().to_string(), "keyless": keyless, "rekor": rekor})
+                })
+                .collect();
+            json!({
+                "format": match s.kind { SignatureKind::SimpleSigning => "simple-signing", SignatureKind::Referrer => "bundle-v0.3" },
+                "digest": s.manifest.digest.to_string(),
+                "layers": layers,
+            })
+        })
+        .collect();
+    if printer.is_json() {
+        #[allow(clippy::print_stdout, reason = "the inspection is this command's result")]
+        {
+            println!(
+                "{}",
+                json!({
+                    "type": "inspect",
+                    "ref": reference.to_string(),
+                    "digest": manifest.digest.to_string(),
+                    "config": {"digest": parsed.config.digest.to_string(), "size": parsed.config.size},
+                    "module": {"digest": parsed.module.digest.to_string(), "size": parsed.module.size},
+                    "annotations": parsed.annotations,
+                    "imports": info.imports.iter().map(|i| format!("{}.{}", i.module, i.name)).collect::<Vec<_>>(),
+                    "spec": spec,
+                    "signatures": signature_list,
+                })
+            );
+        }
+        return Ok(());
+    }
+    let mut out = String::new();
+    out.push_str(&format!("reference   {reference}\n"));
+    out.push_str(&format!("digest      {}\n", manifest.digest));
+    out.push_str(&format!("config      {} ({} B)\n", parsed.config.digest, parsed.config.size));
+    out.push_str(&format!("module      {} ({})\n", parsed.module.digest, human_size(parsed.module.size)));
+    for (k, v) in &parsed.annotations {
+        out.push_str(&format!("annotation  {k} = {v}\n"));
+    }
+    for import in &info.imports {
+        out.push_str(&format!("import      {}.{} ({})\n", import.module, import.name, import.item));
+    }
+    if signatures.is_empty() {
+        out.push_str("signatures  none found\n");
+    }
+    for s in &signature_list {
+        out.push_str(&format!(
+            "signature   {} {} ({} layer{})\n",
+            s["format"].as_str().unwrap_or_default(),
+            s["digest"].as_str().unwrap_or_default(),
+            s["layers"].as_array().map_or(0, Vec::len),
+            if s["layers"].as_array().map_or(0, Vec::len) == 1 { "" } else { "s" }
+        ));
+    }
+    match spec {
+        Some(yaml) => {
+            out.push_str("\nconnector.yaml (latticeflow.connector section):\n");
+            for line in yaml.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        None => out.push_str("\nno latticeflow.connector section: lock needs a sidecar manifest\n"),
+    }
+    #[allow(clippy::print_stdout, reason = "the inspection is this command's result")]
+    {
+        print!("{out}");
+    }
+    Ok(())
+}
