@@ -1,0 +1,1 @@
+//! Signing (placeholder until the signing module lands).
