@@ -115,7 +115,7 @@ pub enum Command {
     Lock(LockArgs),
     /// Download everything the lock names into the store, by digest only
     Fetch(FetchArgs),
-    /// Re-hash every locked blob in the store and report each mismatch
+    /// Re-hash every locked blob and re-verify every stored signature (offline)
     Verify(VerifyArgs),
     /// Publish a connector directory (connector.yaml + module.wasm or module.wat)
     ///
@@ -249,7 +249,11 @@ pub struct FetchArgs {
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {}
+pub struct VerifyArgs {
+    /// Also check that the registry still serves every locked manifest and signature
+    #[arg(long)]
+    pub remote: bool,
+}
 
 /// Arguments of `init`.
 #[derive(Debug, Args)]

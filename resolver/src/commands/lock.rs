@@ -148,14 +148,15 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                 help: Some("run `lf-resolve lock` to create it".to_owned()),
             });
         };
-        let reasons = lock.staleness(&config);
+        let mut reasons: Vec<String> = lock.staleness(&config).iter().map(ToString::to_string).collect();
+        reasons.extend(key_staleness(&config, &lock)?.into_iter().map(|(_, reason)| reason));
         if !reasons.is_empty() {
             return Err(CliError::CheckFailed {
                 message: format!(
                     "`{}` needs to be updated, but `--locked` was given",
                     lock_path.display()
                 ),
-                reasons: reasons.iter().map(ToString::to_string).collect(),
+                reasons,
                 help: Some("run `lf-resolve lock` to update it".to_owned()),
             });
         }
@@ -180,7 +181,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         return Ok(());
     }
 
-    let stale: BTreeSet<ConnectorName> = old
+    let mut stale: BTreeSet<ConnectorName> = old
         .as_ref()
         .map(|lock| {
             lock.staleness(&config)
@@ -189,6 +190,9 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(lock) = &old {
+        stale.extend(key_staleness(&config, lock)?.into_iter().map(|(name, _)| name));
+    }
     let mut jobs = Vec::new();
     for (name, connector) in config.connectors() {
         let pinned = old
@@ -342,7 +346,7 @@ pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result
 }
 
 /// `lf-resolve verify`: re-hashes every locked blob in the store.
-pub fn verify(_args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
     let config = load_config(settings)?;
     let lock_path = Settings::lock_path(config.path());
     let Some(lock) = Lockfile::read(&lock_path)? else {
@@ -354,6 +358,7 @@ pub fn verify(_args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Res
     let store = open_store(settings)?;
     let mut problems = Vec::new();
     let mut checked = 0usize;
+    let mut checked_signatures = 0usize;
     for entry in lock.connectors() {
         let manifest_size = std::fs::metadata(store.blob_path(&entry.digest))
             .map(|m| m.len())
@@ -369,12 +374,20 @@ pub fn verify(_args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Res
                 problems.push(format!("connector `{}`: {what} {digest}: {e}", entry.name));
             }
         }
+        if let Some(problem) = reverify_signature(&config, &store, entry)? {
+            problems.push(problem);
+        }
+        checked_signatures += usize::from(entry.signature.verified.is_some());
+    }
+    if args.remote && problems.is_empty() {
+        problems.extend(remote_check(&config, &lock, &store)?);
     }
     if !problems.is_empty() {
         return Err(CliError::CheckFailed {
             message: format!(
-                "{} of {checked} locked blobs in `{}` do not verify",
+                "{} problem{} with the {checked} locked blobs and {checked_signatures} signatures in `{}`",
                 problems.len(),
+                plural(problems.len()),
                 store.root().display()
             ),
             reasons: problems,
@@ -693,6 +706,90 @@ fn check_connector(
         signature,
         spec,
     })
+}
+
+/// Re-verifies the stored signature artifact a lock entry records, offline,
+/// against the keys or identity `latticeflow.toml` trusts.
+fn reverify_signature(config: &Config, store: &Store, entry: &LockedConnector) -> Result<Option<String>, CliError> {
+    let Some(verified) = &entry.signature.verified else {
+        return Ok(None);
+    };
+    let Some(connector) = config.connectors().get(&entry.name) else {
+        return Ok(None);
+    };
+    let kind = match verified.format {
+        SignatureFormat::SimpleSigning => SignatureKind::SimpleSigning,
+        SignatureFormat::BundleV03 => SignatureKind::Referrer,
+    };
+    let Some(artifact) = stored_signature(store, &verified.digest, kind, &entry.reference) else {
+        return Ok(Some(format!(
+            "connector `{}`: the signature artifact {} is not in the store",
+            entry.name, verified.digest
+        )));
+    };
+    let trust = load_trust(config, connector)?;
+    match policy::apply(entry.signature.policy, &trust, &entry.digest, &[artifact], &TrustRoot::pinned()) {
+        Outcome::Verified(found) if found.verified.as_ref().map(|v| &v.signer) == Some(&verified.signer) => Ok(None),
+        Outcome::Verified(_) => Ok(Some(format!(
+            "connector `{}`: the stored signature verifies, but not by the signer the lock records",
+            entry.name
+        ))),
+        Outcome::Unverified(_, reasons) | Outcome::Rejected(reasons) => Ok(Some(format!(
+            "connector `{}`: the stored signature {} no longer verifies: {}",
+            entry.name,
+            verified.digest,
+            reasons.join("; ")
+        ))),
+    }
+}
+
+/// `verify --remote`: the registry still serves every locked manifest and
+/// signature artifact.
+fn remote_check(config: &Config, lock: &Lockfile, store: &Store) -> Result<Vec<String>, CliError> {
+    let client = RegistryClient::new(config);
+    let mut problems = Vec::new();
+    runtime()?.block_on(async {
+        for entry in lock.connectors() {
+            let mut wanted = vec![entry.digest.clone()];
+            wanted.extend(entry.signature.verified.as_ref().map(|v| v.digest.clone()));
+            for digest in wanted {
+                let target = entry.reference.without_digest().with_digest(digest.clone());
+                if let Err(e) = client.fetch_manifest(&target).await {
+                    problems.push(format!("connector `{}`: the registry no longer serves {digest}: {e}", entry.name));
+                }
+            }
+        }
+    });
+    let _ = store;
+    Ok(problems)
+}
+
+/// Locked connectors whose recorded signing key is no longer among the keys
+/// `latticeflow.toml` trusts for them (the fingerprint check staleness in
+/// `lf-lockfile` cannot do without reading the key files).
+fn key_staleness(config: &Config, lock: &Lockfile) -> Result<Vec<(ConnectorName, String)>, CliError> {
+    let mut out = Vec::new();
+    for entry in lock.connectors() {
+        let Some(connector) = config.connectors().get(&entry.name) else { continue };
+        let Some(lf_lockfile::VerifiedSignature { signer: lf_lockfile::Signer::Key(fingerprint), .. }) =
+            entry.signature.verified.as_ref()
+        else {
+            continue;
+        };
+        if let LoadedTrust::Keys(keys) = load_trust(config, connector)?
+            && !keys.is_empty()
+            && !keys.iter().any(|k| k.fingerprint() == fingerprint)
+        {
+            out.push((
+                entry.name.clone(),
+                format!(
+                    "the key that signed connector `{}` ({fingerprint}) is no longer trusted by latticeflow.toml",
+                    entry.name
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Loads the keys (or keyless identity) a connector's policy trusts.

@@ -133,7 +133,8 @@ impl Leaf {
         )
         .map_err(|e| SignatureError::UntrustedCertificate {
             reason: format!(
-                "{e} (checked at {} against the roots of {})",
+                "{} (checked at {} against the roots of {})",
+                describe(&e),
                 format_unix(time),
                 uris.join(", ")
             ),
@@ -197,5 +198,21 @@ impl Leaf {
                 reason: e.to_string(),
             })?;
         TrustedKey::from_spki_der(&spki, "the Fulcio certificate")
+    }
+}
+
+/// Path building's verdict, in words for the common cases.
+fn describe(e: &webpki::Error) -> String {
+    match e {
+        webpki::Error::UnknownIssuer => {
+            "no path from the certificate through the chain annotation to a trusted root".to_owned()
+        }
+        webpki::Error::InvalidSignatureForPublicKey => {
+            "a certificate's signature does not verify with its issuer's key".to_owned()
+        }
+        webpki::Error::RequiredEkuNotFound | webpki::Error::RequiredEkuNotFoundContext(_) => {
+            "the certificate is not for code signing".to_owned()
+        }
+        other => format!("{other}"),
     }
 }
