@@ -24,7 +24,9 @@ const KEYLESS_IDENTITY: &str = "mitr@redhat.com";
 const KEYLESS_ISSUER: &str = "https://github.com/login/oauth";
 
 fn data(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cosign").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/cosign")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -95,8 +97,9 @@ fn keyless_policy() -> Keyless {
 fn key_signature_verifies_with_its_key() {
     let (layer, subject) = fixture("dir-img-cosign-valid");
     let cosign_pub = key("cosign.pub");
-    let signer = cosign::verify_simple_signing(&layer.view(), &subject, &[cosign_pub.clone()])
-        .unwrap();
+    let signer =
+        cosign::verify_simple_signing(&layer.view(), &subject, std::slice::from_ref(&cosign_pub))
+            .unwrap();
     assert_eq!(signer, Signer::Key(cosign_pub.fingerprint().clone()));
     // The fingerprint is the sha256 of the SPKI DER, as `openssl pkey -pubin
     // -outform DER | sha256sum` prints it.
@@ -112,14 +115,20 @@ fn key_signature_with_rekor_set_verifies_with_its_key_and_the_rekor_key() {
     assert!(layer.annotations.contains_key(BUNDLE_ANNOTATION));
     let cosign2 = key("cosign2.pub");
     let signer =
-        cosign::verify_simple_signing(&layer.view(), &subject, &[cosign2.clone()]).unwrap();
+        cosign::verify_simple_signing(&layer.view(), &subject, std::slice::from_ref(&cosign2))
+            .unwrap();
     assert_eq!(signer, Signer::Key(cosign2.fingerprint().clone()));
 
     // The pinned root's Rekor key is the fixture's `rekor.pub`.
     let rekor = key("rekor.pub");
     let root = root_with(&rekor, Some(&data("fulcio_v1.crt.pem")));
-    cosign::verify_simple_signing_with_root(&layer.view(), &subject, &[cosign2.clone()], &root)
-        .unwrap();
+    cosign::verify_simple_signing_with_root(
+        &layer.view(),
+        &subject,
+        std::slice::from_ref(&cosign2),
+        &root,
+    )
+    .unwrap();
 
     // Without that log in the trust root, the SET cannot be checked: refused.
     let other_log = key("cosign.pub");
@@ -142,8 +151,12 @@ fn must_fail_fixtures_fail_on_the_digest() {
     ] {
         let (layer, subject) = fixture(name);
         assert_ne!(subject, signed, "{name}");
-        let err = cosign::verify_simple_signing(&layer.view(), &subject, &[cosign_pub.clone()])
-            .unwrap_err();
+        let err = cosign::verify_simple_signing(
+            &layer.view(),
+            &subject,
+            std::slice::from_ref(&cosign_pub),
+        )
+        .unwrap_err();
         assert_eq!(
             err,
             SignatureError::DigestMismatch {
@@ -169,9 +182,13 @@ fn flipped_byte_in_the_manifest_fails_on_the_digest() {
     let (layer, _) = fixture("dir-img-cosign-valid");
     let mut manifest = data("dir-img-cosign-valid.manifest.json");
     manifest[10] ^= 1;
-    let err = cosign::verify_simple_signing(&layer.view(), &sha256(&manifest), &[key("cosign.pub")])
-        .unwrap_err();
-    assert!(matches!(err, SignatureError::DigestMismatch { .. }), "{err}");
+    let err =
+        cosign::verify_simple_signing(&layer.view(), &sha256(&manifest), &[key("cosign.pub")])
+            .unwrap_err();
+    assert!(
+        matches!(err, SignatureError::DigestMismatch { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -194,23 +211,29 @@ fn flipped_byte_in_the_payload_fails_the_signature() {
 fn flipped_byte_in_the_signature_fails() {
     let (mut layer, subject) = fixture("dir-img-cosign-valid");
     let sig = layer.annotations[SIGNATURE_ANNOTATION].clone();
-    let mut raw = base64::engine::general_purpose::STANDARD.decode(sig).unwrap();
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .unwrap();
     let last = raw.len() - 1;
     raw[last] ^= 1;
     layer
         .annotations
         .insert(SIGNATURE_ANNOTATION.to_owned(), b64(&raw));
-    let err = cosign::verify_simple_signing(&layer.view(), &subject, &[key("cosign.pub")])
-        .unwrap_err();
-    assert!(matches!(err, SignatureError::NotSignedByTrustedKey { .. }), "{err}");
+    let err =
+        cosign::verify_simple_signing(&layer.view(), &subject, &[key("cosign.pub")]).unwrap_err();
+    assert!(
+        matches!(err, SignatureError::NotSignedByTrustedKey { .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_other_key_fails_and_names_the_keys_tried() {
     let (layer, subject) = fixture("dir-img-cosign-valid");
     let cosign2 = key("cosign2.pub");
-    let err = cosign::verify_simple_signing(&layer.view(), &subject, &[cosign2.clone()])
-        .unwrap_err();
+    let err =
+        cosign::verify_simple_signing(&layer.view(), &subject, std::slice::from_ref(&cosign2))
+            .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -226,7 +249,9 @@ fn the_other_key_fails_and_names_the_keys_tried() {
     .unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.starts_with("signature does not verify with any of the 2 trusted keys: cosign2.pub (sha256:"),
+        msg.starts_with(
+            "signature does not verify with any of the 2 trusted keys: cosign2.pub (sha256:"
+        ),
         "{msg}"
     );
     assert!(msg.contains("rekor.pub (sha256:"), "{msg}");
@@ -235,7 +260,7 @@ fn the_other_key_fails_and_names_the_keys_tried() {
     let cosign_pub = key("cosign.pub");
     for keys in [
         [cosign2.clone(), cosign_pub.clone()],
-        [cosign_pub.clone(), cosign2.clone()],
+        [cosign_pub.clone(), cosign2],
     ] {
         let signer = cosign::verify_simple_signing(&layer.view(), &subject, &keys).unwrap();
         assert_eq!(signer, Signer::Key(cosign_pub.fingerprint().clone()));
@@ -304,9 +329,18 @@ fn several_layers_select_the_first_key_in_policy_order() {
         panic!("{err}")
     };
     assert!(matches!(errors[0], SignatureError::DigestMismatch { .. }));
-    assert!(matches!(errors[1], SignatureError::NotSignedByTrustedKey { .. }));
-    assert!(matches!(errors[2], SignatureError::NotSignedByTrustedKey { .. }));
-    assert!(err.to_string().starts_with("none of the 3 signatures verifies: #1: signature is over"));
+    assert!(matches!(
+        errors[1],
+        SignatureError::NotSignedByTrustedKey { .. }
+    ));
+    assert!(matches!(
+        errors[2],
+        SignatureError::NotSignedByTrustedKey { .. }
+    ));
+    assert!(
+        err.to_string()
+            .starts_with("none of the 3 signatures verifies: #1: signature is over")
+    );
 
     let err = cosign::verify_any_simple_signing(&[], &subject, Policy::Keys(&[cosign2]), &root)
         .unwrap_err();
@@ -337,7 +371,7 @@ fn malformed_layers_say_what_is_wrong() {
         .insert(SIGNATURE_ANNOTATION.to_owned(), "not base64!".to_owned());
     assert!(matches!(check(&l), SignatureError::MalformedBase64 { .. }));
 
-    let mut l = layer.clone();
+    let mut l = layer;
     l.payload = vec![b' '; cosign::MAX_PAYLOAD_SIZE + 1];
     assert!(matches!(check(&l), SignatureError::TooLarge { .. }));
 }
@@ -359,7 +393,10 @@ fn signed_payloads_that_are_not_cosign_signatures_are_refused() {
         }
     };
     let check = |l: Layer| cosign::verify_simple_signing(&l.view(), &subject, &keys).unwrap_err();
-    assert!(matches!(check(sign("not json")), SignatureError::MalformedPayload { .. }));
+    assert!(matches!(
+        check(sign("not json")),
+        SignatureError::MalformedPayload { .. }
+    ));
     let wrong_type = format!(
         r#"{{"critical":{{"identity":{{"docker-reference":"x"}},"image":{{"docker-manifest-digest":"{subject}"}},"type":"atomic container signature"}},"optional":null}}"#
     );
@@ -399,7 +436,10 @@ fn tampered_rekor_set_fails() {
     ] {
         let tampered = with_bundle(&layer, edit);
         let err = cosign::verify_simple_signing(&tampered.view(), &subject, &keys).unwrap_err();
-        assert!(matches!(err, SignatureError::RekorSetInvalid { .. }), "{err}");
+        assert!(
+            matches!(err, SignatureError::RekorSetInvalid { .. }),
+            "{err}"
+        );
     }
 }
 
@@ -409,17 +449,20 @@ fn a_rekor_entry_for_another_signature_fails() {
     // verifies, but the entry is for another payload.
     let (layer, subject) = fixture("dir-img-cosign-key-rekor-valid");
     let (keyless, _) = fixture("dir-img-cosign-fulcio-rekor-valid");
-    let mut mixed = layer.clone();
+    let mut mixed = layer;
     mixed.annotations.insert(
         BUNDLE_ANNOTATION.to_owned(),
         keyless.annotations[BUNDLE_ANNOTATION].clone(),
     );
-    let err = cosign::verify_simple_signing(&mixed.view(), &subject, &[key("cosign2.pub")])
-        .unwrap_err();
+    let err =
+        cosign::verify_simple_signing(&mixed.view(), &subject, &[key("cosign2.pub")]).unwrap_err();
     let SignatureError::RekorBodyMismatch { reason } = &err else {
         panic!("{err}")
     };
-    assert!(reason.contains("the payload is sha256:5f410774"), "{reason}");
+    assert!(
+        reason.contains("the payload is sha256:5f410774"),
+        "{reason}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -504,7 +547,10 @@ fn keyless_needs_the_chain_the_root_and_a_verified_set() {
     no_chain.annotations.remove(CHAIN_ANNOTATION);
     let err = cosign::verify_simple_signing_keyless(&no_chain.view(), &subject, &policy, &root)
         .unwrap_err();
-    assert!(matches!(err, SignatureError::UntrustedCertificate { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::UntrustedCertificate { .. }),
+        "{err}"
+    );
 
     // A trust root without a Fulcio CA.
     let no_ca = root_with(&key("rekor.pub"), None);
@@ -520,9 +566,12 @@ fn keyless_needs_the_chain_the_root_and_a_verified_set() {
     let late = with_bundle(&layer, |b| {
         b["Payload"]["integratedTime"] = (1_674_247_893_i64 + 3600).into();
     });
-    let err = cosign::verify_simple_signing_keyless(&late.view(), &subject, &policy, &root)
-        .unwrap_err();
-    assert!(matches!(err, SignatureError::RekorSetInvalid { .. }), "{err}");
+    let err =
+        cosign::verify_simple_signing_keyless(&late.view(), &subject, &policy, &root).unwrap_err();
+    assert!(
+        matches!(err, SignatureError::RekorSetInvalid { .. }),
+        "{err}"
+    );
 
     // No Rekor bundle: no trusted time, refused.
     let mut no_bundle = layer.clone();
@@ -537,26 +586,31 @@ fn keyless_needs_the_chain_the_root_and_a_verified_set() {
     );
 
     // The keyless layer against another manifest: the digest check.
-    let err = cosign::verify_simple_signing_keyless(
-        &layer.view(),
-        &sha256(b"other"),
-        &policy,
-        &root,
-    )
-    .unwrap_err();
-    assert!(matches!(err, SignatureError::DigestMismatch { .. }), "{err}");
+    let err =
+        cosign::verify_simple_signing_keyless(&layer.view(), &sha256(b"other"), &policy, &root)
+            .unwrap_err();
+    assert!(
+        matches!(err, SignatureError::DigestMismatch { .. }),
+        "{err}"
+    );
 
     // A tampered payload: the Rekor entry no longer matches it.
     let mut tampered = layer.clone();
     tampered.payload[20] ^= 1;
     let err = cosign::verify_simple_signing_keyless(&tampered.view(), &subject, &policy, &root)
         .unwrap_err();
-    assert!(matches!(err, SignatureError::RekorBodyMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::RekorBodyMismatch { .. }),
+        "{err}"
+    );
 
     // The keyless layer is not signed by any policy key.
-    let err = cosign::verify_simple_signing(&layer.view(), &subject, &[key("cosign.pub")])
-        .unwrap_err();
-    assert!(matches!(err, SignatureError::NotSignedByTrustedKey { .. }), "{err}");
+    let err =
+        cosign::verify_simple_signing(&layer.view(), &subject, &[key("cosign.pub")]).unwrap_err();
+    assert!(
+        matches!(err, SignatureError::NotSignedByTrustedKey { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -575,7 +629,7 @@ fn keyless_certificate_is_checked_at_the_integrated_time() {
     let canonical = serde_json_canonicalizer::to_vec(payload).unwrap();
     let set: p256::ecdsa::Signature = log_key.sign(&canonical);
     bundle["SignedEntryTimestamp"] = b64(set.to_der().as_bytes()).into();
-    let mut late = layer.clone();
+    let mut late = layer;
     late.annotations
         .insert(BUNDLE_ANNOTATION.to_owned(), bundle.to_string());
 
@@ -694,7 +748,11 @@ fn dsse_bundle_verifies_with_a_fresh_key() {
     let key = trusted(&signing, "fresh.pub");
     let subject = sha256(b"the manifest");
     for with_name in [false, true] {
-        let b = bundle(&signing, IN_TOTO, &statement(&subject, with_name, PREDICATE));
+        let b = bundle(
+            &signing,
+            IN_TOTO,
+            &statement(&subject, with_name, PREDICATE),
+        );
         assert_eq!(
             verify_bundle(&b, &subject, std::slice::from_ref(&key)).unwrap(),
             Signer::Key(key.fingerprint().clone())
@@ -715,17 +773,28 @@ fn dsse_bundle_tampering_fails_with_the_check_that_caught_it() {
     let mut b = good.clone();
     b["dsseEnvelope"]["payload"] = b64(&statement(&sha256(b"other"), false, PREDICATE)).into();
     let err = verify_bundle(&b, &subject, &keys).unwrap_err();
-    assert!(matches!(err, SignatureError::NotSignedByTrustedKey { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::NotSignedByTrustedKey { .. }),
+        "{err}"
+    );
 
     // Signature flipped.
     let mut b = good.clone();
-    let sig = b["dsseEnvelope"]["signatures"][0]["sig"].as_str().unwrap().to_owned();
-    let mut raw = base64::engine::general_purpose::STANDARD.decode(sig).unwrap();
+    let sig = b["dsseEnvelope"]["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .unwrap();
     let n = raw.len();
     raw[n - 1] ^= 1;
     b["dsseEnvelope"]["signatures"][0]["sig"] = b64(&raw).into();
     let err = verify_bundle(&b, &subject, &keys).unwrap_err();
-    assert!(matches!(err, SignatureError::NotSignedByTrustedKey { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::NotSignedByTrustedKey { .. }),
+        "{err}"
+    );
 
     // Payload type changed.
     let mut b = good.clone();
@@ -748,7 +817,10 @@ fn dsse_bundle_tampering_fails_with_the_check_that_caught_it() {
     // Same, with the statement signed over another subject.
     let b = bundle(&signing, IN_TOTO, &statement(&other, true, PREDICATE));
     let err = verify_bundle(&b, &subject, &keys).unwrap_err();
-    assert!(matches!(err, SignatureError::StatementSubjectMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::StatementSubjectMismatch { .. }),
+        "{err}"
+    );
 
     // Signed, but another predicate.
     let b = bundle(
@@ -757,13 +829,19 @@ fn dsse_bundle_tampering_fails_with_the_check_that_caught_it() {
         &statement(&subject, false, "https://slsa.dev/provenance/v1"),
     );
     let err = verify_bundle(&b, &subject, &keys).unwrap_err();
-    assert!(matches!(err, SignatureError::WrongPredicateType { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::WrongPredicateType { .. }),
+        "{err}"
+    );
 
     // Another bundle version.
     let mut b = good.clone();
     b["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1".into();
     let err = verify_bundle(&b, &subject, &keys).unwrap_err();
-    assert!(matches!(err, SignatureError::WrongBundleMediaType { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::WrongBundleMediaType { .. }),
+        "{err}"
+    );
 
     // Another key.
     let err = verify_bundle(&good, &subject, &[trusted(&fresh_key(), "other.pub")]).unwrap_err();
@@ -771,7 +849,10 @@ fn dsse_bundle_tampering_fails_with_the_check_that_caught_it() {
 
     // Not a bundle at all.
     let err = cosign::verify_bundle_v03(b"[]", &subject, &keys).unwrap_err();
-    assert!(matches!(err, SignatureError::MalformedBundle { .. }), "{err}");
+    assert!(
+        matches!(err, SignatureError::MalformedBundle { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -783,8 +864,7 @@ fn dsse_bundles_select_the_first_key_in_policy_order() {
     let by_b = bundle(&b, IN_TOTO, &statement(&subject, false, PREDICATE)).to_string();
     let bundles = [by_a.as_bytes(), by_b.as_bytes()];
     let picked =
-        cosign::verify_any_bundle_v03(&bundles, &subject, &[b_pub.clone(), a_pub.clone()])
-            .unwrap();
+        cosign::verify_any_bundle_v03(&bundles, &subject, &[b_pub.clone(), a_pub.clone()]).unwrap();
     assert_eq!(
         picked,
         Selected {
@@ -792,7 +872,6 @@ fn dsse_bundles_select_the_first_key_in_policy_order() {
             signer: Signer::Key(b_pub.fingerprint().clone())
         }
     );
-    let picked = cosign::verify_any_bundle_v03(&bundles, &subject, &[a_pub.clone(), b_pub]).unwrap();
+    let picked = cosign::verify_any_bundle_v03(&bundles, &subject, &[a_pub, b_pub]).unwrap();
     assert_eq!(picked.index, 0);
 }
-

@@ -538,7 +538,7 @@ fn verify_names_each_corrupted_blob_in_the_store() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("1 of 15 locked blobs"),
+        run.stderr.contains("1 problem with the 15 locked blobs"),
         "{}",
         run.stderr
     );

@@ -303,7 +303,9 @@ pub enum SignatureError {
         reason: String,
     },
     /// The statement is another kind of attestation.
-    #[error("in-toto statement has predicate type `{found}`, expected `{COSIGN_SIGN_PREDICATE_TYPE}`")]
+    #[error(
+        "in-toto statement has predicate type `{found}`, expected `{COSIGN_SIGN_PREDICATE_TYPE}`"
+    )]
     WrongPredicateType {
         /// The predicate type found.
         found: String,
@@ -493,7 +495,7 @@ pub fn verify_simple_signing_keyless(
     let chain = layer.annotations.get(CHAIN_ANNOTATION).map(String::as_str);
     leaf.verify_chain(chain, root, entry.integrated_time)?;
     let identities = leaf.identities()?;
-    if !identities.iter().any(|i| *i == policy.identity) {
+    if !identities.contains(&policy.identity) {
         return Err(SignatureError::IdentityMismatch {
             found: identities,
             wanted: policy.identity.clone(),

@@ -150,8 +150,8 @@ pub(crate) fn verify(
             keys: keys.iter().map(ToString::to_string).collect(),
         })?;
 
-    let statement: Statement = serde_json::from_slice(&payload)
-        .map_err(|e| SignatureError::MalformedStatement {
+    let statement: Statement =
+        serde_json::from_slice(&payload).map_err(|e| SignatureError::MalformedStatement {
             reason: e.to_string(),
         })?;
     if !STATEMENT_TYPES.contains(&statement.type_.as_str()) {

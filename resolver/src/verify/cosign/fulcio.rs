@@ -54,7 +54,9 @@ impl Leaf {
         let (label, der) =
             x509_cert::der::pem::decode_vec(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
         if label != "CERTIFICATE" {
-            return Err(bad(format!("PEM block is `{label}`, expected `CERTIFICATE`")));
+            return Err(bad(format!(
+                "PEM block is `{label}`, expected `CERTIFICATE`"
+            )));
         }
         let cert = Certificate::from_der(&der).map_err(|e| bad(e.to_string()))?;
         Ok(Leaf { der, cert })
@@ -172,15 +174,19 @@ impl Leaf {
             what: "the signing certificate's OIDC issuer extension".to_owned(),
             reason,
         };
-        let extensions = self.cert.tbs_certificate().extensions().map_or(&[][..], Vec::as_slice);
+        let extensions = self
+            .cert
+            .tbs_certificate()
+            .extensions()
+            .map_or(&[][..], Vec::as_slice);
         if let Some(ext) = extensions.iter().find(|e| e.extn_id == OIDC_ISSUER_V2) {
             let s = Utf8StringRef::from_der(ext.extn_value.as_bytes())
                 .map_err(|e| bad(e.to_string()))?;
             return Ok(Some(s.as_str().to_owned()));
         }
         if let Some(ext) = extensions.iter().find(|e| e.extn_id == OIDC_ISSUER_V1) {
-            let s = std::str::from_utf8(ext.extn_value.as_bytes())
-                .map_err(|e| bad(e.to_string()))?;
+            let s =
+                std::str::from_utf8(ext.extn_value.as_bytes()).map_err(|e| bad(e.to_string()))?;
             return Ok(Some(s.to_owned()));
         }
         Ok(None)
@@ -210,7 +216,7 @@ fn describe(e: &webpki::Error) -> String {
         webpki::Error::InvalidSignatureForPublicKey => {
             "a certificate's signature does not verify with its issuer's key".to_owned()
         }
-        webpki::Error::RequiredEkuNotFound | webpki::Error::RequiredEkuNotFoundContext(_) => {
+        webpki::Error::RequiredEkuNotFoundContext(_) => {
             "the certificate is not for code signing".to_owned()
         }
         other => format!("{other}"),

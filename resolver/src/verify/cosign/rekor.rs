@@ -99,7 +99,10 @@ fn malformed(reason: impl Into<String>) -> SignatureError {
 
 /// Verifies the SET in the `dev.sigstore.cosign/bundle` annotation with the
 /// trust root's key for its log, at a time the key was valid.
-pub(crate) fn verify_set(annotation: &str, root: &TrustRoot) -> Result<VerifiedEntry, SignatureError> {
+pub(crate) fn verify_set(
+    annotation: &str,
+    root: &TrustRoot,
+) -> Result<VerifiedEntry, SignatureError> {
     let bundle: RekorBundle =
         serde_json::from_str(annotation).map_err(|e| malformed(e.to_string()))?;
     let payload = &bundle.payload;
@@ -119,8 +122,12 @@ pub(crate) fn verify_set(annotation: &str, root: &TrustRoot) -> Result<VerifiedE
             log: log.base_url.clone(),
         });
     }
-    let integrated_time = u64::try_from(payload.integrated_time)
-        .map_err(|_| malformed(format!("integratedTime {} is negative", payload.integrated_time)))?;
+    let integrated_time = u64::try_from(payload.integrated_time).map_err(|_| {
+        malformed(format!(
+            "integratedTime {} is negative",
+            payload.integrated_time
+        ))
+    })?;
     if !log.valid_for.contains(integrated_time) {
         return Err(SignatureError::RekorKeyNotValidAt {
             log: log.base_url.clone(),

@@ -69,12 +69,11 @@ impl TrustedKey {
 
     /// Reads a DER `SubjectPublicKeyInfo`.
     pub fn from_spki_der(der: &[u8], label: &str) -> Result<TrustedKey, SignatureError> {
-        let key = CosignVerificationKey::try_from_der(der).map_err(|e| {
-            SignatureError::InvalidKey {
+        let key =
+            CosignVerificationKey::try_from_der(der).map_err(|e| SignatureError::InvalidKey {
                 label: label.to_owned(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         Ok(TrustedKey {
             label: label.to_owned(),
             fingerprint: sha256(der),
@@ -122,7 +121,9 @@ pub enum TrustRootError {
     #[error("trusted root is not a sigstore trusted_root.json: {0}")]
     Malformed(String),
     /// A media type other than `application/vnd.dev.sigstore.trustedroot…`.
-    #[error("trusted root has media type `{0}`, expected `{TRUSTED_ROOT_MEDIA_TYPE_PREFIX}+json;version=0.1`")]
+    #[error(
+        "trusted root has media type `{0}`, expected `{TRUSTED_ROOT_MEDIA_TYPE_PREFIX}+json;version=0.1`"
+    )]
     WrongMediaType(String),
     /// A transparency log entry whose key cannot be read, or whose `logId`
     /// is not the sha256 of its key.
@@ -214,10 +215,10 @@ impl TrustRoot {
             };
             let der = base64_decode(&tlog.public_key.raw_bytes)
                 .map_err(|e| bad(format!("publicKey.rawBytes: {e}")))?;
-            let key = TrustedKey::from_spki_der(&der, &tlog.base_url)
-                .map_err(|e| bad(e.to_string()))?;
-            let key_id = base64_decode(&tlog.log_id.key_id)
-                .map_err(|e| bad(format!("logId.keyId: {e}")))?;
+            let key =
+                TrustedKey::from_spki_der(&der, &tlog.base_url).map_err(|e| bad(e.to_string()))?;
+            let key_id =
+                base64_decode(&tlog.log_id.key_id).map_err(|e| bad(format!("logId.keyId: {e}")))?;
             let log_id = key.fingerprint().hex().to_owned();
             if hex(&key_id) != log_id {
                 return Err(bad(format!(
@@ -468,8 +469,14 @@ mod tests {
     fn rfc3339() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Ok(0));
         assert_eq!(parse_rfc3339("2021-01-12T11:53:27.000Z"), Ok(1_610_452_407));
-        assert_eq!(parse_rfc3339("2021-01-12T12:53:27+01:00"), Ok(1_610_452_407));
-        assert_eq!(parse_rfc3339("2021-01-12T10:53:27.5-01:00"), Ok(1_610_452_407));
+        assert_eq!(
+            parse_rfc3339("2021-01-12T12:53:27+01:00"),
+            Ok(1_610_452_407)
+        );
+        assert_eq!(
+            parse_rfc3339("2021-01-12T10:53:27.5-01:00"),
+            Ok(1_610_452_407)
+        );
         for bad in [
             "",
             "2021-01-12",
@@ -498,8 +505,7 @@ mod tests {
     }
 
     fn root_json(key_id: &str, media_type: &str) -> String {
-        let pinned: serde_json::Value = serde_json::from_str(PINNED_TRUSTED_ROOT).unwrap();
-        let mut v = pinned.clone();
+        let mut v: serde_json::Value = serde_json::from_str(PINNED_TRUSTED_ROOT).unwrap();
         v["mediaType"] = media_type.into();
         v["tlogs"][0]["logId"]["keyId"] = key_id.into();
         v.to_string()
@@ -509,7 +515,8 @@ mod tests {
     fn refuses_wrong_media_type_and_log_id() {
         let pinned: serde_json::Value = serde_json::from_str(PINNED_TRUSTED_ROOT).unwrap();
         let key_id = pinned["tlogs"][0]["logId"]["keyId"].as_str().unwrap();
-        let err = TrustRoot::from_json(root_json(key_id, "application/json").as_bytes()).unwrap_err();
+        let err =
+            TrustRoot::from_json(root_json(key_id, "application/json").as_bytes()).unwrap_err();
         assert!(matches!(err, TrustRootError::WrongMediaType(_)), "{err}");
         let err = TrustRoot::from_json(
             root_json(
