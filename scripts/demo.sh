@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The main job, end to end, on a throwaway registry and project.
 #
-# It grows with the product. Today: start a real registry, publish the fixture
-# connectors to it, create a project, lock it (resolve → download → verify →
-# check capabilities and ABI), show that a relock is a no-op, that CI's
-# `lock --locked` and an offline `lock --frozen` need no network, and that
-# `verify` re-hashes the store. Signing, generating wrapper crates, the
-# offline build and invoking a connector join as they land (README, "Status").
+# It grows with the product. Today: start a real registry; generate a cosign
+# key; push and sign the fixture connectors; create a project; lock it with
+# signatures required (resolve → verify signatures and digests → check
+# capabilities and ABI); show that a relock is a no-op, that an ungranted or
+# unsigned connector is refused, that CI's `lock --locked` and an offline
+# `lock --frozen` need no network, and that `verify` re-checks the store.
+# Generating wrapper crates, the offline build and invoking a connector join
+# with the next issue (README, "Status").
 set -euo pipefail
 exec </dev/null
 cd "$(dirname "$0")/.."
@@ -41,20 +43,35 @@ trap cleanup EXIT
 export LF_CACHE_DIR="$work/cache"
 cd "$work"
 
-step "publish the fixture connectors (WAT sources in registry-fixtures/connectors/)"
-"$root/target/debug/lf-push-fixtures" "$registry" | column -t >&2
+step "lf-resolve generate-key: a cosign-compatible key pair for signing"
+export COSIGN_PASSWORD=demo-password
+"$lf" generate-key --output-key-prefix "$work/cosign"
+
+step "lf-resolve push + sign: publish four connectors (WAT sources in registry-fixtures/connectors/)"
+for name in text-upper json-reshape kv-counter hash; do
+    "$lf" push "$root/registry-fixtures/connectors/$name" "$registry/latticeflow/$name:1.0" >/dev/null
+done
+for name in text-upper json-reshape kv-counter; do
+    "$lf" sign "$registry/latticeflow/$name:1.0" --key "$work/cosign.key"
+done
+# One as a sigstore v0.3 bundle (an OCI referrer, through the tag fallback on distribution 2.8).
+"$lf" sign "$registry/latticeflow/hash:1.0" --key "$work/cosign.key" --bundle
+# And one left unsigned.
+"$lf" push "$root/registry-fixtures/connectors/http-fetch" "$registry/latticeflow/http-fetch:1.0" >/dev/null
+
+step "lf-resolve inspect: what the registry holds for one connector"
+"$lf" inspect "$registry/latticeflow/kv-counter:1.0"
 
 step "lf-resolve init, then add four connectors with the capabilities they need"
 "$lf" init --name demo-flow
-# Signature verification lands with the signing issue; until then the demo
-# locks unsigned connectors explicitly.
-sed -i 's/^signatures = "required"/signatures = "none"/' latticeflow.toml
+# Trust the key we signed with (signatures are required by default).
+sed -i "s|^keys = \[\]|keys = [\"$work/cosign.pub\"]|" latticeflow.toml
 "$lf" add text_upper "$registry/latticeflow/text-upper:1.0"
 "$lf" add reshape "$registry/latticeflow/json-reshape:1.0"
 "$lf" add counter "$registry/latticeflow/kv-counter:1.0" -c kv.read -c kv.write
 "$lf" add hash "$registry/latticeflow/hash:1.0"
 
-step "lf-resolve lock: resolve tags, download, verify digests, check capabilities and imports"
+step "lf-resolve lock: resolve tags, verify signatures and digests, check capabilities and imports"
 "$lf" lock
 cat latticeflow.lock
 
@@ -67,6 +84,14 @@ step "lf-resolve check and lock --locked (what CI runs)"
 
 step "a connector asking for more than it is granted is refused"
 "$lf" add fetch "$registry/latticeflow/http-fetch:1.0"
+set +e
+"$lf" lock
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "demo: expected exit 1, got $status" >&2; exit 1; }
+
+step "granted, it is still refused: it is not signed"
+"$lf" add fetch "$registry/latticeflow/http-fetch:1.0" -c http.read
 set +e
 "$lf" lock
 status=$?
@@ -85,4 +110,4 @@ if command -v skopeo >/dev/null 2>&1; then
     echo >&2
 fi
 
-step "done: locked, verified, offline-ready; generate/build/invoke land with issue 7"
+step "done: signed, locked, verified, offline-ready; generate/build/invoke land with issue 7"

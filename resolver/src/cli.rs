@@ -134,7 +134,9 @@ pub enum Command {
     /// bundle as an OCI 1.1 referrer (with the `sha256-<hex>` tag fallback
     /// for registries without the referrers API). The key's password comes
     /// from COSIGN_PASSWORD, or a prompt on a terminal.
-    #[command(after_help = "Example:\n  COSIGN_PASSWORD=... lf-resolve sign ghcr.io/acme/text-upper:1.0 --key cosign.key")]
+    #[command(
+        after_help = "Example:\n  COSIGN_PASSWORD=... lf-resolve sign ghcr.io/acme/text-upper:1.0 --key cosign.key"
+    )]
     Sign(SignArgs),
     /// Write a cosign-compatible key pair (`cosign.key`, `cosign.pub`)
     GenerateKey(GenerateKeyArgs),

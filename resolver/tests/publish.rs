@@ -96,3 +96,249 @@ fn push_refuses_a_module_that_does_not_match_its_manifest() {
         missing.stderr
     );
 }
+
+/// A registry with `hash` pushed as `signing/hash:1.0` and `text-upper` as
+/// `signing/hash:2.0` (same repository), a project, and two key pairs.
+struct Signing {
+    registry: Registry,
+    project: Project,
+    first: String,
+    second: String,
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn signing_setup() -> Signing {
+    let registry = Registry::start().unwrap();
+    let project = Project::new();
+    let first = format!("{}/signing/hash:1.0", registry.host());
+    let second = format!("{}/signing/hash:2.0", registry.host());
+    for (dir, reference) in [("hash", &first), ("text-upper", &second)] {
+        let run = project.run(&["push", fixture_dir(dir).to_str().unwrap(), reference]);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    for prefix in ["keys/good", "keys/other"] {
+        std::fs::create_dir_all(project.path().join("keys")).unwrap();
+        let run = run_with_password(&project, &["generate-key", "--output-key-prefix", prefix]);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    Signing {
+        registry,
+        project,
+        first,
+        second,
+    }
+}
+
+fn run_with_password(p: &Project, args: &[&str]) -> common::Run {
+    let out = std::process::Command::new(common::BIN)
+        .args(args)
+        .current_dir(p.path())
+        .env("LF_CACHE_DIR", p.cache())
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn require(s: &Signing, reference: &str, keys: &[&str]) {
+    let keys: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    s.project.write(
+        "latticeflow.toml",
+        &format!(
+            "[policy]\nsignatures = \"required\"\nkeys = [{}]\n\n[connectors.hash]\nref = \"{reference}\"\n",
+            keys.join(", ")
+        ),
+    );
+    let _ = std::fs::remove_file(s.project.path().join("latticeflow.lock"));
+}
+
+#[test]
+fn signed_connectors_lock_and_record_the_signer() {
+    let s = signing_setup();
+    let p = &s.project;
+    let sign = run_with_password(p, &["sign", &s.first, "--key", "keys/good.key"]);
+    assert_eq!(sign.code, 0, "{sign:?}");
+
+    require(&s, &s.first, &["keys/good.pub"]);
+    let lock = p.run(&["lock"]);
+    assert_eq!(lock.code, 0, "{lock:?}");
+    let text = p.read("latticeflow.lock");
+    assert!(
+        text.contains(
+            "signature = { policy = \"required\", format = \"simple-signing\", key = \"sha256:"
+        ),
+        "{text}"
+    );
+    assert_eq!(p.run(&["verify"]).code, 0);
+    assert_eq!(p.run(&["lock", "--locked"]).code, 0);
+
+    // The trusted key changes: --locked notices, and a relock fails.
+    require(&s, &s.first, &["keys/other.pub"]);
+    p.write("latticeflow.lock", &text);
+    let locked = p.run(&["lock", "--locked"]);
+    assert_eq!(locked.code, 1, "{locked:?}");
+    assert!(
+        locked.stderr.contains("is no longer trusted"),
+        "{}",
+        locked.stderr
+    );
+
+    // Unsigned (the other tag): fails closed, naming what is missing.
+    require(&s, &s.second, &["keys/good.pub"]);
+    let unsigned = p.run(&["lock"]);
+    assert_eq!(unsigned.code, 1, "{unsigned:?}");
+    assert!(
+        unsigned.stderr.contains("requires a verified signature"),
+        "{}",
+        unsigned.stderr
+    );
+    assert!(
+        unsigned.stderr.contains("no signature found"),
+        "{}",
+        unsigned.stderr
+    );
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
+
+#[test]
+fn the_wrong_key_and_a_copied_signature_fail_and_one_valid_signature_is_enough() {
+    let s = signing_setup();
+    let p = &s.project;
+    assert_eq!(
+        run_with_password(p, &["sign", &s.first, "--key", "keys/other.key"]).code,
+        0
+    );
+
+    // Signed with another key: fails.
+    require(&s, &s.first, &["keys/good.pub"]);
+    let wrong = p.run(&["lock"]);
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(
+        wrong.stderr.contains("keys/good.pub"),
+        "names the key it tried: {}",
+        wrong.stderr
+    );
+
+    // Two signatures, one valid: passes, and the good key is recorded.
+    assert_eq!(
+        run_with_password(p, &["sign", &s.first, "--key", "keys/good.key"]).code,
+        0
+    );
+    let two = p.run(&["lock"]);
+    assert_eq!(two.code, 0, "{two:?}");
+
+    // A signature copied from another digest: the `.sig` of 1.0 put under 2.0's tag.
+    let client = reqwest::blocking::Client::new();
+    let base = s.registry.url();
+    let digest_of = |tag: &str| {
+        client
+            .head(format!("{base}/v2/signing/hash/manifests/{tag}"))
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .unwrap()
+            .headers()["docker-content-digest"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let sig_tag = |digest: &str| digest.replace(':', "-") + ".sig";
+    let first_sig = client
+        .get(format!(
+            "{base}/v2/signing/hash/manifests/{}",
+            sig_tag(&digest_of("1.0"))
+        ))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let put = client
+        .put(format!(
+            "{base}/v2/signing/hash/manifests/{}",
+            sig_tag(&digest_of("2.0"))
+        ))
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(first_sig)
+        .send()
+        .unwrap();
+    assert!(put.status().is_success(), "{put:?}");
+    require(&s, &s.second, &["keys/good.pub"]);
+    let copied = p.run(&["lock"]);
+    assert_eq!(copied.code, 1, "{copied:?}");
+    assert!(
+        copied.stderr.contains("signature is over"),
+        "says which check failed: {}",
+        copied.stderr
+    );
+}
+
+#[test]
+fn bundles_verify_through_the_tag_fallback() {
+    let s = signing_setup();
+    let p = &s.project;
+    let sign = run_with_password(p, &["sign", &s.first, "--key", "keys/good.key", "--bundle"]);
+    assert_eq!(sign.code, 0, "{sign:?}");
+    require(&s, &s.first, &["keys/good.pub"]);
+    let lock = p.run(&["lock"]);
+    assert_eq!(lock.code, 0, "{lock:?}");
+    assert!(
+        p.read("latticeflow.lock")
+            .contains("format = \"bundle-v0.3\"")
+    );
+    assert_eq!(p.run(&["verify"]).code, 0);
+    let inspect = p.run(&["inspect", &s.first]);
+    assert_eq!(inspect.code, 0, "{inspect:?}");
+    assert!(
+        inspect.stdout.contains("signature   bundle-v0.3"),
+        "{}",
+        inspect.stdout
+    );
+}
+
+#[test]
+fn bad_keys_and_passwords_are_clear_errors_that_write_nothing() {
+    let s = signing_setup();
+    let p = &s.project;
+    p.write("keys/garbage.key", "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nnot base64\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+    let garbage = run_with_password(p, &["sign", &s.first, "--key", "keys/garbage.key"]);
+    assert_eq!(garbage.code, 2, "{garbage:?}");
+    assert!(
+        garbage.stderr.contains("keys/garbage.key"),
+        "{}",
+        garbage.stderr
+    );
+
+    let out = std::process::Command::new(common::BIN)
+        .args(["sign", &s.first, "--key", "keys/good.key"])
+        .current_dir(p.path())
+        .env("COSIGN_PASSWORD", "wrong")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("password"),
+        "{out:?}"
+    );
+
+    // Nothing was written: the artifact is still unsigned.
+    require(&s, &s.first, &["keys/good.pub"]);
+    assert_eq!(p.run(&["lock"]).code, 1);
+
+    // A malformed public key in the policy is located in latticeflow.toml.
+    p.write(
+        "keys/bad.pub",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    );
+    require(&s, &s.first, &["keys/bad.pub"]);
+    let bad = p.run(&["lock"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("latticeflow.toml:3:"), "{}", bad.stderr);
+}

@@ -30,7 +30,11 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
         message: format!("cannot inspect `{reference}`"),
         reasons: vec![e.to_string()],
         help: None,
-        code: if e.is_integrity_failure() { EXIT_CHECK_FAILED } else { EXIT_UNAVAILABLE },
+        code: if e.is_integrity_failure() {
+            EXIT_CHECK_FAILED
+        } else {
+            EXIT_UNAVAILABLE
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -40,24 +44,38 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
             path: ".".into(),
             source,
         })?;
-    let manifest = runtime.block_on(client.fetch_manifest(&reference)).map_err(failed)?;
+    let manifest = runtime
+        .block_on(client.fetch_manifest(&reference))
+        .map_err(failed)?;
     let parsed = artifact::parse_manifest(&manifest.bytes).map_err(|e| CliError::Failed {
         message: format!("`{reference}` is not a connector artifact"),
         reasons: vec![e.to_string()],
         help: None,
         code: EXIT_CHECK_FAILED,
     })?;
-    let pinned = reference.without_digest().with_digest(manifest.digest.clone());
+    let pinned = reference
+        .without_digest()
+        .with_digest(manifest.digest.clone());
     let (module, _) = runtime
-        .block_on(client.pull_blob(&pinned, &parsed.module.digest, parsed.module.size, &store, &|_| {}))
+        .block_on(client.pull_blob(
+            &pinned,
+            &parsed.module.digest,
+            parsed.module.size,
+            &store,
+            &|_| {},
+        ))
         .map_err(failed)?;
     let file = module.open().map_err(|source| CliError::Io {
         context: "cannot read",
         path: module.path().to_owned(),
         source,
     })?;
-    let info = scan_module(std::io::BufReader::new(file))
-        .map_err(|e| CliError::input(format!("the module {} is not readable: {e}", parsed.module.digest), None))?;
+    let info = scan_module(std::io::BufReader::new(file)).map_err(|e| {
+        CliError::input(
+            format!("the module {} is not readable: {e}", parsed.module.digest),
+            None,
+        )
+    })?;
     let spec = info
         .connector_section
         .as_ref()
@@ -85,7 +103,10 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
         })
         .collect();
     if printer.is_json() {
-        #[allow(clippy::print_stdout, reason = "the inspection is this command's result")]
+        #[allow(
+            clippy::print_stdout,
+            reason = "the inspection is this command's result"
+        )]
         {
             println!(
                 "{}",
@@ -107,13 +128,23 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
     let mut out = String::new();
     out.push_str(&format!("reference   {reference}\n"));
     out.push_str(&format!("digest      {}\n", manifest.digest));
-    out.push_str(&format!("config      {} ({} B)\n", parsed.config.digest, parsed.config.size));
-    out.push_str(&format!("module      {} ({})\n", parsed.module.digest, human_size(parsed.module.size)));
+    out.push_str(&format!(
+        "config      {} ({} B)\n",
+        parsed.config.digest, parsed.config.size
+    ));
+    out.push_str(&format!(
+        "module      {} ({})\n",
+        parsed.module.digest,
+        human_size(parsed.module.size)
+    ));
     for (k, v) in &parsed.annotations {
         out.push_str(&format!("annotation  {k} = {v}\n"));
     }
     for import in &info.imports {
-        out.push_str(&format!("import      {}.{} ({})\n", import.module, import.name, import.item));
+        out.push_str(&format!(
+            "import      {}.{} ({})\n",
+            import.module, import.name, import.item
+        ));
     }
     if signatures.is_empty() {
         out.push_str("signatures  none found\n");
@@ -124,7 +155,11 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
             s["format"].as_str().unwrap_or_default(),
             s["digest"].as_str().unwrap_or_default(),
             s["layers"].as_array().map_or(0, Vec::len),
-            if s["layers"].as_array().map_or(0, Vec::len) == 1 { "" } else { "s" }
+            if s["layers"].as_array().map_or(0, Vec::len) == 1 {
+                ""
+            } else {
+                "s"
+            }
         ));
     }
     match spec {
@@ -136,7 +171,10 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
         }
         None => out.push_str("\nno latticeflow.connector section: lock needs a sidecar manifest\n"),
     }
-    #[allow(clippy::print_stdout, reason = "the inspection is this command's result")]
+    #[allow(
+        clippy::print_stdout,
+        reason = "the inspection is this command's result"
+    )]
     {
         print!("{out}");
     }

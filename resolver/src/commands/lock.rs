@@ -23,9 +23,9 @@ use crate::commands::{check_named_files, load_config};
 use crate::error::CliError;
 use crate::output::{Printer, human_size};
 use crate::registry::{RegistryClient, RegistryError};
+use crate::registry::{SignatureKind, stored_signature};
 use crate::settings::Settings;
 use crate::store::{IndexEntry, Store, StoreError, VerifiedBlob};
-use crate::registry::{SignatureKind, stored_signature};
 use crate::verify::cosign::{Keyless, TrustRoot, TrustedKey};
 use crate::verify::module::{check_abi, scan_module};
 use crate::verify::policy::{self, LoadedTrust, Outcome};
@@ -148,8 +148,16 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                 help: Some("run `lf-resolve lock` to create it".to_owned()),
             });
         };
-        let mut reasons: Vec<String> = lock.staleness(&config).iter().map(ToString::to_string).collect();
-        reasons.extend(key_staleness(&config, &lock)?.into_iter().map(|(_, reason)| reason));
+        let mut reasons: Vec<String> = lock
+            .staleness(&config)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        reasons.extend(
+            key_staleness(&config, &lock)?
+                .into_iter()
+                .map(|(_, reason)| reason),
+        );
         if !reasons.is_empty() {
             return Err(CliError::CheckFailed {
                 message: format!(
@@ -191,7 +199,11 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         })
         .unwrap_or_default();
     if let Some(lock) = &old {
-        stale.extend(key_staleness(&config, lock)?.into_iter().map(|(name, _)| name));
+        stale.extend(
+            key_staleness(&config, lock)?
+                .into_iter()
+                .map(|(name, _)| name),
+        );
     }
     let mut jobs = Vec::new();
     for (name, connector) in config.connectors() {
@@ -391,7 +403,10 @@ pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Resu
                 store.root().display()
             ),
             reasons: problems,
-            help: Some("run `lf-resolve fetch` to download them again".to_owned()),
+            help: Some(
+                "delete the files named above, then run `lf-resolve fetch` to download them again"
+                    .to_owned(),
+            ),
         });
     }
     printer.status(
@@ -710,7 +725,11 @@ fn check_connector(
 
 /// Re-verifies the stored signature artifact a lock entry records, offline,
 /// against the keys or identity `latticeflow.toml` trusts.
-fn reverify_signature(config: &Config, store: &Store, entry: &LockedConnector) -> Result<Option<String>, CliError> {
+fn reverify_signature(
+    config: &Config,
+    store: &Store,
+    entry: &LockedConnector,
+) -> Result<Option<String>, CliError> {
     let Some(verified) = &entry.signature.verified else {
         return Ok(None);
     };
@@ -728,8 +747,18 @@ fn reverify_signature(config: &Config, store: &Store, entry: &LockedConnector) -
         )));
     };
     let trust = load_trust(config, connector)?;
-    match policy::apply(entry.signature.policy, &trust, &entry.digest, &[artifact], &TrustRoot::pinned()) {
-        Outcome::Verified(found) if found.verified.as_ref().map(|v| &v.signer) == Some(&verified.signer) => Ok(None),
+    match policy::apply(
+        entry.signature.policy,
+        &trust,
+        &entry.digest,
+        &[artifact],
+        &TrustRoot::pinned(),
+    ) {
+        Outcome::Verified(found)
+            if found.verified.as_ref().map(|v| &v.signer) == Some(&verified.signer) =>
+        {
+            Ok(None)
+        }
         Outcome::Verified(_) => Ok(Some(format!(
             "connector `{}`: the stored signature verifies, but not by the signer the lock records",
             entry.name
@@ -755,7 +784,10 @@ fn remote_check(config: &Config, lock: &Lockfile, store: &Store) -> Result<Vec<S
             for digest in wanted {
                 let target = entry.reference.without_digest().with_digest(digest.clone());
                 if let Err(e) = client.fetch_manifest(&target).await {
-                    problems.push(format!("connector `{}`: the registry no longer serves {digest}: {e}", entry.name));
+                    problems.push(format!(
+                        "connector `{}`: the registry no longer serves {digest}: {e}",
+                        entry.name
+                    ));
                 }
             }
         }
@@ -767,12 +799,19 @@ fn remote_check(config: &Config, lock: &Lockfile, store: &Store) -> Result<Vec<S
 /// Locked connectors whose recorded signing key is no longer among the keys
 /// `latticeflow.toml` trusts for them (the fingerprint check staleness in
 /// `lf-lockfile` cannot do without reading the key files).
-fn key_staleness(config: &Config, lock: &Lockfile) -> Result<Vec<(ConnectorName, String)>, CliError> {
+fn key_staleness(
+    config: &Config,
+    lock: &Lockfile,
+) -> Result<Vec<(ConnectorName, String)>, CliError> {
     let mut out = Vec::new();
     for entry in lock.connectors() {
-        let Some(connector) = config.connectors().get(&entry.name) else { continue };
-        let Some(lf_lockfile::VerifiedSignature { signer: lf_lockfile::Signer::Key(fingerprint), .. }) =
-            entry.signature.verified.as_ref()
+        let Some(connector) = config.connectors().get(&entry.name) else {
+            continue;
+        };
+        let Some(lf_lockfile::VerifiedSignature {
+            signer: lf_lockfile::Signer::Key(fingerprint),
+            ..
+        }) = entry.signature.verified.as_ref()
         else {
             continue;
         };
@@ -857,7 +896,13 @@ async fn signature(
         }
         None => client.fetch_signatures(&job.target, subject, store).await?,
     };
-    match policy::apply(policy_mode, &job.trust, subject, &artifacts, &TrustRoot::pinned()) {
+    match policy::apply(
+        policy_mode,
+        &job.trust,
+        subject,
+        &artifacts,
+        &TrustRoot::pinned(),
+    ) {
         Outcome::Verified(entry) => Ok((entry, Vec::new())),
         Outcome::Unverified(entry, reasons) => {
             let mut warnings = vec!["no signature verified (policy `optional`)".to_owned()];

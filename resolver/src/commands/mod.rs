@@ -8,8 +8,8 @@ pub mod inspect;
 pub mod lock;
 pub mod login;
 pub mod push;
-// WIP pub mod sign;
 pub mod remove;
+pub mod sign;
 
 use std::path::Path;
 

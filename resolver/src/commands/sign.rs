@@ -81,19 +81,39 @@ pub fn run(args: &SignArgs, settings: &Settings, printer: &Printer) -> Result<()
     let client = RegistryClient::new(&config);
     let publisher = Publisher::new(&config, &reference).map_err(unavailable)?;
     let rt = runtime()?;
-    let subject = rt.block_on(client.fetch_manifest(&reference)).map_err(unavailable)?;
+    let subject = rt
+        .block_on(client.fetch_manifest(&reference))
+        .map_err(unavailable)?;
     let name = reference.name();
     let (format, written) = if args.bundle {
-        let bundle = sign::dsse_bundle_v03(&key, &subject.digest, Some(&name));
+        let bundle = sign::dsse_bundle_v03(&key, &subject.digest, Some(&name))
+            .map_err(|e| CliError::input(e.to_string(), None))?;
         let written = rt
-            .block_on(push_bundle(&client, &publisher, &reference, &subject.digest, subject.bytes.len(), &bundle))
+            .block_on(push_bundle(
+                &client,
+                &publisher,
+                &reference,
+                &subject.digest,
+                subject.bytes.len(),
+                &bundle,
+            ))
             .map_err(unavailable)?;
         ("bundle-v0.3", written)
     } else {
         let payload = sign::simple_signing_payload(&name, &subject.digest);
-        let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
+        let signature = base64::engine::general_purpose::STANDARD.encode(
+            key.sign(&payload)
+                .map_err(|e| CliError::input(e.to_string(), None))?,
+        );
         let written = rt
-            .block_on(push_simple_signing(&client, &publisher, &reference, &subject.digest, &payload, &signature))
+            .block_on(push_simple_signing(
+                &client,
+                &publisher,
+                &reference,
+                &subject.digest,
+                &payload,
+                &signature,
+            ))
             .map_err(unavailable)?;
         ("simple-signing", written)
     };
@@ -119,12 +139,12 @@ async fn push_simple_signing(
     signature: &str,
 ) -> Result<Digest, crate::registry::RegistryError> {
     let tag = format!("{}-{}.sig", subject.algorithm(), subject.hex());
-    let sig_ref: Reference = format!("{}:{tag}", reference.name())
-        .parse()
-        .map_err(|e: lf_lockfile::ReferenceError| crate::registry::RegistryError::Other {
+    let sig_ref: Reference = format!("{}:{tag}", reference.name()).parse().map_err(
+        |e: lf_lockfile::ReferenceError| crate::registry::RegistryError::Other {
             reference: reference.to_string(),
             detail: e.to_string(),
-        })?;
+        },
+    )?;
     let mut layers: Vec<Value> = match client.fetch_manifest(&sig_ref).await {
         Ok(existing) => serde_json::from_slice::<Value>(&existing.bytes)
             .ok()
@@ -135,7 +155,8 @@ async fn push_simple_signing(
     };
     let payload_digest = sha256(payload);
     let already = layers.iter().any(|l| {
-        l["digest"] == payload_digest.to_string() && l["annotations"][SIGNATURE_ANNOTATION] == signature
+        l["digest"] == payload_digest.to_string()
+            && l["annotations"][SIGNATURE_ANNOTATION] == signature
     });
     publisher.authenticate().await?;
     if !already {
@@ -167,7 +188,9 @@ async fn push_simple_signing(
         "layers": layers,
     }))
     .unwrap_or_default();
-    publisher.push_manifest(&manifest, OCI_MANIFEST, Some(&tag)).await
+    publisher
+        .push_manifest(&manifest, OCI_MANIFEST, Some(&tag))
+        .await
 }
 
 /// Pushes a bundle as a referrer of `subject`, and records it in the
@@ -197,16 +220,18 @@ async fn push_bundle(
         "annotations": annotations,
     }))
     .unwrap_or_default();
-    let manifest_digest = publisher.push_manifest(&manifest, OCI_MANIFEST, None).await?;
+    let manifest_digest = publisher
+        .push_manifest(&manifest, OCI_MANIFEST, None)
+        .await?;
 
     // The tag fallback: an index of the subject's referrers.
     let tag = format!("{}-{}", subject.algorithm(), subject.hex());
-    let index_ref: Reference = format!("{}:{tag}", reference.name())
-        .parse()
-        .map_err(|e: lf_lockfile::ReferenceError| crate::registry::RegistryError::Other {
+    let index_ref: Reference = format!("{}:{tag}", reference.name()).parse().map_err(
+        |e: lf_lockfile::ReferenceError| crate::registry::RegistryError::Other {
             reference: reference.to_string(),
             detail: e.to_string(),
-        })?;
+        },
+    )?;
     let mut entries: Vec<Value> = match client.fetch_manifest(&index_ref).await {
         Ok(existing) => serde_json::from_slice::<Value>(&existing.bytes)
             .ok()
@@ -215,7 +240,10 @@ async fn push_bundle(
         Err(crate::registry::RegistryError::NotFound { .. }) => Vec::new(),
         Err(e) => return Err(e),
     };
-    if !entries.iter().any(|e| e["digest"] == manifest_digest.to_string()) {
+    if !entries
+        .iter()
+        .any(|e| e["digest"] == manifest_digest.to_string())
+    {
         entries.push(json!({
             "mediaType": OCI_MANIFEST,
             "size": manifest.len(),
@@ -230,7 +258,9 @@ async fn push_bundle(
         "manifests": entries,
     }))
     .unwrap_or_default();
-    publisher.push_manifest(&index, OCI_INDEX, Some(&tag)).await?;
+    publisher
+        .push_manifest(&index, OCI_INDEX, Some(&tag))
+        .await?;
     Ok(manifest_digest)
 }
 
@@ -247,13 +277,17 @@ pub fn generate_key(args: &GenerateKeyArgs, printer: &Printer) -> Result<(), Cli
             ));
         }
     }
-    let password = sign::password_from_env_or_prompt(true).map_err(|e| CliError::input(e.to_string(), None))?;
-    let key = SigningKey::generate();
+    let password = sign::password_from_env_or_prompt(true)
+        .map_err(|e| CliError::input(e.to_string(), None))?;
+    let key = SigningKey::generate().map_err(|e| CliError::input(e.to_string(), None))?;
     let pem = key
         .to_cosign_pem(password.as_bytes())
         .map_err(|e| CliError::input(e.to_string(), None))?;
     write_private(&private, pem.as_bytes())?;
-    std::fs::write(&public, key.public_key_pem()).map_err(|source| CliError::Io {
+    let public_pem = key
+        .public_key_pem()
+        .map_err(|e| CliError::input(e.to_string(), None))?;
+    std::fs::write(&public, public_pem).map_err(|source| CliError::Io {
         context: "cannot write",
         path: public.clone(),
         source,

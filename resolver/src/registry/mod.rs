@@ -724,14 +724,20 @@ impl RegistryClient {
     ) -> Result<Vec<SignatureArtifact>, RegistryError> {
         let mut found = Vec::new();
         let tag_base = format!("{}-{}", subject.algorithm(), subject.hex());
-        let sig_ref: Reference = format!("{}/{}:{tag_base}.sig", reference.registry(), reference.repository())
-            .parse()
-            .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
-                reference: reference.to_string(),
-                detail: e.to_string(),
-            })?;
+        let sig_ref: Reference = format!(
+            "{}/{}:{tag_base}.sig",
+            reference.registry(),
+            reference.repository()
+        )
+        .parse()
+        .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
+            reference: reference.to_string(),
+            detail: e.to_string(),
+        })?;
         if let Some(manifest) = self.optional_manifest(&sig_ref, store).await? {
-            let layers = self.signature_layers(&sig_ref, &manifest, store, |_| true).await?;
+            let layers = self
+                .signature_layers(&sig_ref, &manifest, store, |_| true)
+                .await?;
             found.push(SignatureArtifact {
                 kind: SignatureKind::SimpleSigning,
                 manifest,
@@ -741,34 +747,48 @@ impl RegistryClient {
         }
         // Referrers: the fallback tag holds an index of them on registries
         // without the API (distribution 2.8 answers the API with 404).
-        let index_ref: Reference = format!("{}/{}:{tag_base}", reference.registry(), reference.repository())
-            .parse()
-            .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
-                reference: reference.to_string(),
-                detail: e.to_string(),
-            })?;
+        let index_ref: Reference = format!(
+            "{}/{}:{tag_base}",
+            reference.registry(),
+            reference.repository()
+        )
+        .parse()
+        .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
+            reference: reference.to_string(),
+            detail: e.to_string(),
+        })?;
         let index = match self.referrers_api(reference, subject).await {
             Some(index) => Some(index),
-            None => self.optional_manifest(&index_ref, store).await?.map(|m| m.bytes.to_vec()),
+            None => self
+                .optional_manifest(&index_ref, store)
+                .await?
+                .map(|m| m.bytes.to_vec()),
         };
         if let Some(index) = index {
-            let index: IndexWire = serde_json::from_slice(&index).map_err(|e| RegistryError::Other {
-                reference: index_ref.to_string(),
-                detail: format!("the referrers index is not valid JSON: {e}"),
-            })?;
+            let index: IndexWire =
+                serde_json::from_slice(&index).map_err(|e| RegistryError::Other {
+                    reference: index_ref.to_string(),
+                    detail: format!("the referrers index is not valid JSON: {e}"),
+                })?;
             for entry in index.manifests {
-                let Ok(digest) = entry.digest.parse::<Digest>() else { continue };
+                let Ok(digest) = entry.digest.parse::<Digest>() else {
+                    continue;
+                };
                 let by_digest = reference.without_digest().with_digest(digest);
                 let manifest = self.fetch_manifest(&by_digest).await?;
-                store.put(&manifest.digest, &manifest.bytes).map_err(|source| RegistryError::Store {
-                    reference: by_digest.to_string(),
-                    digest: manifest.digest.clone(),
-                    source,
-                })?;
+                store
+                    .put(&manifest.digest, &manifest.bytes)
+                    .map_err(|source| RegistryError::Store {
+                        reference: by_digest.to_string(),
+                        digest: manifest.digest.clone(),
+                        source,
+                    })?;
                 // Match the layer media type, not only the index entry's
                 // artifactType (older cosign wrote an empty-config type there).
                 let layers = self
-                    .signature_layers(&by_digest, &manifest, store, |mt| mt.starts_with("application/vnd.dev.sigstore.bundle"))
+                    .signature_layers(&by_digest, &manifest, store, |mt| {
+                        mt.starts_with("application/vnd.dev.sigstore.bundle")
+                    })
                     .await?;
                 if !layers.is_empty() {
                     let _ = entry.artifact_type;
@@ -786,13 +806,20 @@ impl RegistryClient {
 
     /// The OCI 1.1 referrers API; `None` when the registry does not offer it.
     async fn referrers_api(&self, reference: &Reference, subject: &Digest) -> Option<Vec<u8>> {
-        let transport = self.transport(reference.registry(), reference.registry()).ok()?;
+        let transport = self
+            .transport(reference.registry(), reference.registry())
+            .ok()?;
         let options = RequestOptions {
             accept: Some("application/vnd.oci.image.index.v1+json"),
             range_from: None,
         };
         let (response, _permit) = transport
-            .send(Method::GET, reference.repository(), &format!("referrers/{subject}"), &options)
+            .send(
+                Method::GET,
+                reference.repository(),
+                &format!("referrers/{subject}"),
+                &options,
+            )
             .await
             .ok()?;
         let is_index = response
@@ -815,11 +842,13 @@ impl RegistryClient {
     ) -> Result<Option<FetchedManifest>, RegistryError> {
         match self.fetch_manifest(reference).await {
             Ok(manifest) => {
-                store.put(&manifest.digest, &manifest.bytes).map_err(|source| RegistryError::Store {
-                    reference: reference.to_string(),
-                    digest: manifest.digest.clone(),
-                    source,
-                })?;
+                store
+                    .put(&manifest.digest, &manifest.bytes)
+                    .map_err(|source| RegistryError::Store {
+                        reference: reference.to_string(),
+                        digest: manifest.digest.clone(),
+                        source,
+                    })?;
                 Ok(Some(manifest))
             }
             Err(RegistryError::NotFound { .. }) => Ok(None),
@@ -834,24 +863,32 @@ impl RegistryClient {
         store: &Store,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<Vec<SignatureLayerBlob>, RegistryError> {
-        let wire: SignatureManifestWire = serde_json::from_slice(&manifest.bytes).map_err(|e| RegistryError::Other {
-            reference: reference.to_string(),
-            detail: format!("the signature manifest is not valid JSON: {e}"),
-        })?;
+        let wire: SignatureManifestWire =
+            serde_json::from_slice(&manifest.bytes).map_err(|e| RegistryError::Other {
+                reference: reference.to_string(),
+                detail: format!("the signature manifest is not valid JSON: {e}"),
+            })?;
         let mut layers = Vec::new();
         for layer in wire.layers.into_iter().filter(|l| wanted(&l.media_type)) {
-            let digest: Digest = layer.digest.parse().map_err(|e: lf_lockfile::DigestError| RegistryError::Other {
-                reference: reference.to_string(),
-                detail: format!("a signature layer has an invalid digest: {e}"),
-            })?;
+            let digest: Digest = layer
+                .digest
+                .parse()
+                .map_err(|e: lf_lockfile::DigestError| RegistryError::Other {
+                    reference: reference.to_string(),
+                    detail: format!("a signature layer has an invalid digest: {e}"),
+                })?;
             let size = u64::try_from(layer.size).unwrap_or(u64::MAX);
             if size > MAX_SIGNATURE_LAYER {
                 return Err(RegistryError::Other {
                     reference: reference.to_string(),
-                    detail: format!("signature layer {digest} is {size} bytes, over the {MAX_SIGNATURE_LAYER}-byte limit"),
+                    detail: format!(
+                        "signature layer {digest} is {size} bytes, over the {MAX_SIGNATURE_LAYER}-byte limit"
+                    ),
                 });
             }
-            let (blob, _) = self.pull_blob(reference, &digest, size, store, &|_| {}).await?;
+            let (blob, _) = self
+                .pull_blob(reference, &digest, size, store, &|_| {})
+                .await?;
             layers.push(SignatureLayerBlob {
                 media_type: layer.media_type,
                 annotations: layer.annotations,
@@ -878,7 +915,9 @@ pub fn stored_signature(
     for layer in wire.layers {
         let wanted = match kind {
             SignatureKind::SimpleSigning => true,
-            SignatureKind::Referrer => layer.media_type.starts_with("application/vnd.dev.sigstore.bundle"),
+            SignatureKind::Referrer => layer
+                .media_type
+                .starts_with("application/vnd.dev.sigstore.bundle"),
         };
         if !wanted {
             continue;
@@ -898,7 +937,9 @@ pub fn stored_signature(
             bytes,
         },
         layers,
-        reference: subject_reference.without_digest().with_digest(digest.clone()),
+        reference: subject_reference
+            .without_digest()
+            .with_digest(digest.clone()),
     })
 }
 

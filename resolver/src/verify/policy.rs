@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use lf_lockfile::{Digest, SignatureEntry, SignatureFormat, SignatureMode, Signer, VerifiedSignature};
+use lf_lockfile::{
+    Digest, SignatureEntry, SignatureFormat, SignatureMode, Signer, VerifiedSignature,
+};
 
 use crate::registry::{SignatureArtifact, SignatureKind};
-use crate::verify::cosign::{
-    self, Keyless, SignatureError, SignatureLayer, TrustRoot, TrustedKey,
-};
+use crate::verify::cosign::{self, Keyless, SignatureError, SignatureLayer, TrustRoot, TrustedKey};
 
 /// Whom the policy trusts, loaded.
 #[derive(Debug)]
@@ -67,7 +67,8 @@ pub fn apply(
             'keys: for key in keys {
                 for artifact in artifacts {
                     for layer in &artifact.layers {
-                        match verify_layer(artifact.kind, layer, subject, std::slice::from_ref(key)) {
+                        match verify_layer(artifact.kind, layer, subject, std::slice::from_ref(key))
+                        {
                             Ok(signer) => {
                                 found = Some(verified(artifact, signer));
                                 break 'keys;
@@ -137,10 +138,12 @@ fn verify_layer(
 }
 
 fn read_layer(layer: &crate::registry::SignatureLayerBlob) -> Result<Vec<u8>, SignatureError> {
-    layer.blob.read().map_err(|e| SignatureError::Io(format!(
-        "cannot read signature layer {}: {e}",
-        layer.blob.digest()
-    )))
+    layer.blob.read().map_err(|e| {
+        SignatureError::Io(format!(
+            "cannot read signature layer {}: {e}",
+            layer.blob.digest()
+        ))
+    })
 }
 
 fn verified(artifact: &SignatureArtifact, signer: cosign::Signer) -> VerifiedSignature {
