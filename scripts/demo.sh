@@ -82,16 +82,17 @@ step "lf-resolve check and lock --locked (what CI runs)"
 "$lf" check
 "$lf" lock --locked
 
-step "a connector asking for more than it is granted is refused"
-"$lf" add fetch "$registry/latticeflow/http-fetch:1.0"
+step "an unsigned connector is refused (signatures are required)"
+"$lf" add fetch "$registry/latticeflow/http-fetch:1.0" -c http.read
 set +e
 "$lf" lock
 status=$?
 set -e
 [ "$status" -eq 1 ] || { echo "demo: expected exit 1, got $status" >&2; exit 1; }
 
-step "granted, it is still refused: it is not signed"
-"$lf" add fetch "$registry/latticeflow/http-fetch:1.0" -c http.read
+step "signed, but asking for more than it is granted: refused too"
+"$lf" sign "$registry/latticeflow/http-fetch:1.0" --key "$work/cosign.key"
+"$lf" add fetch "$registry/latticeflow/http-fetch:1.0"
 set +e
 "$lf" lock
 status=$?

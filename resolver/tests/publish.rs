@@ -179,6 +179,24 @@ fn signed_connectors_lock_and_record_the_signer() {
     assert_eq!(p.run(&["verify"]).code, 0);
     assert_eq!(p.run(&["lock", "--locked"]).code, 0);
 
+    // A fresh cache: `fetch` brings the signature too, so offline checks pass.
+    std::fs::remove_dir_all(p.cache()).unwrap();
+    assert_eq!(p.run(&["fetch"]).code, 0);
+    let frozen = p.run(&["lock", "--frozen"]);
+    assert_eq!(frozen.code, 0, "{frozen:?}");
+    let verify = p.run(&["verify"]);
+    assert_eq!(verify.code, 0, "{verify:?}");
+    assert!(
+        verify.stderr.contains("and 1 signature of 1 connector"),
+        "{}",
+        verify.stderr
+    );
+    let index = std::fs::read_to_string(p.cache().join("index.json")).unwrap();
+    assert!(
+        index.contains(".sig\""),
+        "the signature is named in the store index: {index}"
+    );
+
     // The trusted key changes: --locked notices, and a relock fails.
     require(&s, &s.first, &["keys/other.pub"]);
     p.write("latticeflow.lock", &text);

@@ -295,6 +295,9 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                     }),
                 );
                 index.push(index_entry(&entry.reference, &entry.digest, manifest_size));
+                if let Some(signature) = signature_index_entry(&store, &entry) {
+                    index.push(signature);
+                }
                 entries.push(entry);
             }
             Err(e) => failures.push((job.name, e)),
@@ -412,12 +415,13 @@ pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Resu
     printer.status(
         "Verified",
         format!(
-            "{checked} blobs of {} connector{} in {}",
+            "{checked} blobs and {checked_signatures} signature{} of {} connector{} in {}",
+            plural(checked_signatures),
             lock.connectors().len(),
             plural(lock.connectors().len()),
             store.root().display()
         ),
-        &json!({"type": "verify", "status": "ok", "blobs": checked}),
+        &json!({"type": "verify", "status": "ok", "blobs": checked, "signatures": checked_signatures}),
     );
     Ok(())
 }
@@ -945,6 +949,10 @@ fn ensure_locked(
             !store.blob_path(&c.digest).is_file()
                 || store.get(&c.config.digest, c.config.size).is_none()
                 || store.get(&c.module.digest, c.module.size).is_none()
+                || c.signature.verified.as_ref().is_some_and(|v| {
+                    stored_signature(store, &v.digest, signature_kind(v.format), &c.reference)
+                        .is_none()
+                })
         })
         .collect();
     if missing.is_empty() {
@@ -992,7 +1000,12 @@ fn ensure_locked(
                 }
                 bar.set_length(entry.module.size + entry.config.size);
                 blob(&client, &store, &target, &entry.config, Mode { offline: false }, &bar, &mut downloaded).await?;
-                blob(&client, &store, &target, &entry.module, Mode { offline: false }, &bar, &mut downloaded).await?;
+                blob(&client, &store, &target, &entry.module, Mode { offline: false }, &bar, &mut downloaded).await?;                if let Some(verified) = &entry.signature.verified {
+                    client
+                        .fetch_signature_by_digest(&entry.reference, &verified.digest, signature_kind(verified.format), &store)
+                        .await?;
+                }
+
                 Ok::<_, ConnectorError>(bytes.len() as u64)
             }
             .await;
@@ -1012,6 +1025,7 @@ fn ensure_locked(
             Ok((manifest_size, downloaded)) => {
                 total += downloaded;
                 index.push(index_entry(&entry.reference, &entry.digest, manifest_size));
+                index.extend(signature_index_entry(store, &entry));
             }
             Err(e) => failures.push((entry.name, e)),
         }
@@ -1053,6 +1067,41 @@ fn connector_failures(failures: &[(ConnectorName, ConnectorError)], verb: &str) 
         help: helps.first().cloned(),
         code,
     }
+}
+
+/// How a locked signature format is attached.
+fn signature_kind(format: SignatureFormat) -> SignatureKind {
+    match format {
+        SignatureFormat::SimpleSigning => SignatureKind::SimpleSigning,
+        SignatureFormat::BundleV03 => SignatureKind::Referrer,
+    }
+}
+
+/// The store's index entry for a locked signature artifact, named after the
+/// tag cosign uses (`…:sha256-<hex>.sig`; `.bundle` for a referrer), so
+/// `skopeo inspect --raw oci:<store>:<name>` finds it next to what it signs.
+fn signature_index_entry(store: &Store, entry: &LockedConnector) -> Option<IndexEntry> {
+    let verified = entry.signature.verified.as_ref()?;
+    let size = std::fs::metadata(store.blob_path(&verified.digest))
+        .ok()?
+        .len();
+    let suffix = match verified.format {
+        SignatureFormat::SimpleSigning => "sig",
+        SignatureFormat::BundleV03 => "bundle",
+    };
+    Some(IndexEntry {
+        ref_name: format!(
+            "{}:{}-{}.{suffix}",
+            entry.reference.name(),
+            entry.digest.algorithm(),
+            entry.digest.hex()
+        ),
+        media_type: OCI_MANIFEST.to_owned(),
+        digest: verified.digest.clone(),
+        size,
+        artifact_type: (verified.format == SignatureFormat::BundleV03)
+            .then(|| "application/vnd.dev.sigstore.bundle.v0.3+json".to_owned()),
+    })
 }
 
 fn index_entry(reference: &Reference, digest: &Digest, size: u64) -> IndexEntry {

@@ -58,3 +58,18 @@ pub(crate) fn write_file(path: &Path, content: &str) -> Result<(), CliError> {
         source,
     })
 }
+
+/// A registry failure as the error a command ends with (exit 1 when the
+/// bytes were wrong, 3 when the registry could not be used).
+pub(crate) fn registry_failed(message: &str, e: &crate::registry::RegistryError) -> CliError {
+    CliError::Failed {
+        message: message.to_owned(),
+        reasons: vec![e.to_string()],
+        help: None,
+        code: if e.is_integrity_failure() {
+            crate::error::EXIT_CHECK_FAILED
+        } else {
+            crate::error::EXIT_UNAVAILABLE
+        },
+    }
+}

@@ -16,19 +16,25 @@ use lf_runtime::spec::ConnectorManifest;
 
 use crate::artifact::{self, CONNECTOR_ID_ANNOTATION, OCI_MANIFEST};
 use crate::cli::PushArgs;
-use crate::error::{CliError, EXIT_CHECK_FAILED, EXIT_UNAVAILABLE};
+use crate::error::{CliError, EXIT_CHECK_FAILED};
 use crate::output::{Printer, human_size};
 use crate::registry::push::Publisher;
 use crate::settings::Settings;
 use crate::verify::module::{check_abi, scan_module};
 
+/// A connector directory made ready to push.
+pub struct Built {
+    /// The module, with `connector.yaml` embedded.
+    pub module: Vec<u8>,
+    /// The connector manifest.
+    pub manifest: ConnectorManifest,
+    /// The OCI manifest annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
 /// Builds the artifact from `dir`: the module with its manifest embedded,
 /// and the manifest's annotations.
-pub fn build(
-    dir: &Path,
-    reference: &Reference,
-    source: Option<&str>,
-) -> Result<(Vec<u8>, ConnectorManifest, BTreeMap<String, String>), CliError> {
+pub fn build(dir: &Path, reference: &Reference, source: Option<&str>) -> Result<Built, CliError> {
     let yaml_path = dir.join("connector.yaml");
     let yaml = std::fs::read_to_string(&yaml_path).map_err(|source| CliError::Io {
         context: "cannot read",
@@ -108,7 +114,11 @@ pub fn build(
             source.to_owned(),
         );
     }
-    Ok((module, manifest, annotations))
+    Ok(Built {
+        module,
+        manifest,
+        annotations,
+    })
 }
 
 /// `lf-resolve push`.
@@ -123,10 +133,15 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
             None,
         ));
     }
-    let (module, manifest, annotations) = build(&args.dir, &reference, args.source.as_deref())?;
+    let Built {
+        module,
+        manifest,
+        annotations,
+    } = build(&args.dir, &reference, args.source.as_deref())?;
     let (manifest_json, config_json) = artifact::build_artifact(&module, &annotations);
     let config = project_config(settings);
-    let publisher = Publisher::new(&config, &reference).map_err(unavailable)?;
+    let publisher = Publisher::new(&config, &reference)
+        .map_err(|e| crate::commands::registry_failed("push failed", &e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -148,7 +163,7 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
                 )
                 .await
         })
-        .map_err(unavailable)?;
+        .map_err(|e| crate::commands::registry_failed("push failed", &e))?;
     printer.status(
         "Pushed",
         format!(
@@ -168,15 +183,6 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
         println!("{digest}");
     }
     Ok(())
-}
-
-fn unavailable(e: crate::registry::RegistryError) -> CliError {
-    CliError::Failed {
-        message: "push failed".to_owned(),
-        reasons: vec![e.to_string()],
-        help: None,
-        code: EXIT_UNAVAILABLE,
-    }
 }
 
 /// The project's settings when run inside a project; defaults otherwise.

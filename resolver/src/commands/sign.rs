@@ -16,7 +16,7 @@ use lf_lockfile::{Digest, Reference};
 use crate::artifact::{OCI_INDEX, OCI_MANIFEST};
 use crate::cli::{GenerateKeyArgs, SignArgs};
 use crate::commands::push::project_config;
-use crate::error::{CliError, EXIT_UNAVAILABLE};
+use crate::error::CliError;
 use crate::output::Printer;
 use crate::registry::RegistryClient;
 use crate::registry::push::Publisher;
@@ -42,15 +42,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
             path: ".".into(),
             source,
         })
-}
-
-fn unavailable(e: crate::registry::RegistryError) -> CliError {
-    CliError::Failed {
-        message: "signing failed".to_owned(),
-        reasons: vec![e.to_string()],
-        help: None,
-        code: EXIT_UNAVAILABLE,
-    }
 }
 
 fn read_key(path: &Path) -> Result<SigningKey, CliError> {
@@ -79,11 +70,12 @@ pub fn run(args: &SignArgs, settings: &Settings, printer: &Printer) -> Result<()
     let key = read_key(&args.key)?;
     let config = project_config(settings);
     let client = RegistryClient::new(&config);
-    let publisher = Publisher::new(&config, &reference).map_err(unavailable)?;
+    let publisher = Publisher::new(&config, &reference)
+        .map_err(|e| crate::commands::registry_failed("signing failed", &e))?;
     let rt = runtime()?;
     let subject = rt
         .block_on(client.fetch_manifest(&reference))
-        .map_err(unavailable)?;
+        .map_err(|e| crate::commands::registry_failed("signing failed", &e))?;
     let name = reference.name();
     let (format, written) = if args.bundle {
         let bundle = sign::dsse_bundle_v03(&key, &subject.digest, Some(&name))
@@ -97,7 +89,7 @@ pub fn run(args: &SignArgs, settings: &Settings, printer: &Printer) -> Result<()
                 subject.bytes.len(),
                 &bundle,
             ))
-            .map_err(unavailable)?;
+            .map_err(|e| crate::commands::registry_failed("signing failed", &e))?;
         ("bundle-v0.3", written)
     } else {
         let payload = sign::simple_signing_payload(&name, &subject.digest);
@@ -114,7 +106,7 @@ pub fn run(args: &SignArgs, settings: &Settings, printer: &Printer) -> Result<()
                 &payload,
                 &signature,
             ))
-            .map_err(unavailable)?;
+            .map_err(|e| crate::commands::registry_failed("signing failed", &e))?;
         ("simple-signing", written)
     };
     printer.status(

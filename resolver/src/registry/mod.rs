@@ -804,6 +804,38 @@ impl RegistryClient {
         Ok(found)
     }
 
+    /// Downloads a signature artifact the lock names, by its manifest digest
+    /// (never by tag), into the store.
+    pub async fn fetch_signature_by_digest(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        kind: SignatureKind,
+        store: &Store,
+    ) -> Result<SignatureArtifact, RegistryError> {
+        let by_digest = reference.without_digest().with_digest(digest.clone());
+        let manifest = self.fetch_manifest(&by_digest).await?;
+        store
+            .put(&manifest.digest, &manifest.bytes)
+            .map_err(|source| RegistryError::Store {
+                reference: by_digest.to_string(),
+                digest: manifest.digest.clone(),
+                source,
+            })?;
+        let layers = self
+            .signature_layers(&by_digest, &manifest, store, |mt| match kind {
+                SignatureKind::SimpleSigning => true,
+                SignatureKind::Referrer => mt.starts_with("application/vnd.dev.sigstore.bundle"),
+            })
+            .await?;
+        Ok(SignatureArtifact {
+            kind,
+            manifest,
+            layers,
+            reference: by_digest,
+        })
+    }
+
     /// The OCI 1.1 referrers API; `None` when the registry does not offer it.
     async fn referrers_api(&self, reference: &Reference, subject: &Digest) -> Option<Vec<u8>> {
         let transport = self
