@@ -57,7 +57,9 @@ impl SigningKey {
             // sigstore reports a failed secretbox open as an *encrypt* error.
             Err(SigstoreError::PrivateKeyEncryptError(_)) => return Err(KeyError::WrongPassword),
             Err(e) => {
-                return Err(malformed(format!("the encrypted key could not be opened ({e})")));
+                return Err(malformed(format!(
+                    "the encrypted key could not be opened ({e})"
+                )));
             }
         };
         let keys = SigStoreKeyPair::from_der(&der).map_err(|_| {
@@ -68,14 +70,11 @@ impl SigningKey {
 
     /// Generates a new random ECDSA P-256 key, as `cosign generate-key-pair` does.
     ///
-    /// # Panics
-    /// If the operating system's random number generator fails.
-    pub fn generate() -> SigningKey {
-        #[allow(clippy::expect_used)]
-        let keys = ECDSAKeys::new(EllipticCurve::P256).expect("generating an ECDSA P-256 key");
-        #[allow(clippy::expect_used)]
+    /// # Errors
+    /// [`KeyError::Crypto`] if the random number generator fails.
+    pub fn generate() -> Result<SigningKey, KeyError> {
+        let keys = ECDSAKeys::new(EllipticCurve::P256).map_err(crypto("generate a key"))?;
         SigningKey::from_keypair(SigStoreKeyPair::ECDSA(keys))
-            .expect("a freshly generated P-256 key is usable")
     }
 
     fn from_keypair(keys: SigStoreKeyPair) -> Result<SigningKey, KeyError> {
@@ -121,20 +120,24 @@ impl SigningKey {
     /// writes N=2^16.
     ///
     /// # Errors
-    /// [`KeyError::Encrypt`] if the key cannot be exported or encrypted.
+    /// [`KeyError::Crypto`] if the key cannot be exported or encrypted.
     pub fn to_cosign_pem(&self, password: &[u8]) -> Result<String, KeyError> {
-        let encrypt = |e: SigstoreError| KeyError::Encrypt {
-            reason: e.to_string(),
-        };
-        let der = self.keys.private_key_to_der().map_err(encrypt)?;
-        let envelope = kdf::encrypt(&der, password).map_err(encrypt)?;
+        let der = self
+            .keys
+            .private_key_to_der()
+            .map_err(crypto("encrypt the key"))?;
+        let envelope = kdf::encrypt(&der, password).map_err(crypto("encrypt the key"))?;
         Ok(encode_pem(SIGSTORE_PRIVATE_KEY_PEM_LABEL, envelope))
     }
 
     /// The public key as a `PUBLIC KEY` (SPKI) PEM with LF line endings, the
     /// content of the `cosign.pub` cosign writes beside `cosign.key`.
-    pub fn public_key_pem(&self) -> String {
-        encode_pem(PUBLIC_KEY_PEM_LABEL, self.spki_der.clone())
+    ///
+    /// # Errors
+    /// None today (the SPKI was encoded when the key was loaded); fallible so
+    /// that the `generate-key` command handles every step the same way.
+    pub fn public_key_pem(&self) -> Result<String, KeyError> {
+        Ok(encode_pem(PUBLIC_KEY_PEM_LABEL, self.spki_der.clone()))
     }
 
     /// The DER-encoded SubjectPublicKeyInfo of the public key.
@@ -157,14 +160,11 @@ impl SigningKey {
     /// what cosign puts (base64) in the `dev.cosignproject.cosign/signature`
     /// annotation.
     ///
-    /// # Panics
-    /// If the operating system's random number generator fails (the key itself
-    /// was validated when it was loaded).
-    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        #[allow(clippy::expect_used)]
-        self.signer
-            .sign(message)
-            .expect("ECDSA P-256 signing with a validated key")
+    /// # Errors
+    /// [`KeyError::Crypto`] if the random number generator fails (the key
+    /// itself was validated when it was loaded).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.signer.sign(message).map_err(crypto("sign"))
     }
 }
 
@@ -178,6 +178,13 @@ impl fmt::Debug for SigningKey {
 
 fn malformed(reason: String) -> KeyError {
     KeyError::Malformed { reason }
+}
+
+fn crypto(action: &'static str) -> impl Fn(SigstoreError) -> KeyError {
+    move |e| KeyError::Crypto {
+        action,
+        reason: e.to_string(),
+    }
 }
 
 fn encode_pem(label: &str, contents: Vec<u8>) -> String {
@@ -256,7 +263,10 @@ fn parse_envelope(pem_bytes: &[u8]) -> Result<Vec<u8>, KeyError> {
     Ok(block.into_contents())
 }
 
-fn field<'a>(json: &'a serde_json::Value, path: &[&str]) -> Result<&'a serde_json::Value, KeyError> {
+fn field<'a>(
+    json: &'a serde_json::Value,
+    path: &[&str],
+) -> Result<&'a serde_json::Value, KeyError> {
     let mut at = json;
     for key in path {
         at = at
@@ -273,9 +283,12 @@ fn str_field<'a>(json: &'a serde_json::Value, path: &[&str]) -> Result<&'a str, 
 }
 
 fn u64_field(json: &serde_json::Value, path: &[&str]) -> Result<u64, KeyError> {
-    field(json, path)?
-        .as_u64()
-        .ok_or_else(|| malformed(format!("`{}` is not a non-negative integer", path.join("."))))
+    field(json, path)?.as_u64().ok_or_else(|| {
+        malformed(format!(
+            "`{}` is not a non-negative integer",
+            path.join(".")
+        ))
+    })
 }
 
 fn base64_field(json: &serde_json::Value, path: &[&str]) -> Result<Vec<u8>, KeyError> {
@@ -297,58 +310,26 @@ fn truncate(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::process::Command;
 
-    use sigstore::crypto::{CosignVerificationKey, Signature};
-
     use super::*;
+    use crate::sign::test_support::{hex, openssl_verifies, sigstore_verifies};
 
     /// Written by `cosign generate-key-pair` with an empty password.
     const COSIGN_KEY: &[u8] =
         include_bytes!("../../tests/data/sign/cosign_generated_encrypted_empty_private.key");
 
-    fn cosign_key() -> SigningKey {
-        SigningKey::from_cosign_pem(COSIGN_KEY, b"").unwrap()
-    }
-
-    /// Verifies with the `openssl` command line: an implementation that shares
-    /// no code with ours or sigstore's.
-    pub(crate) fn openssl_verifies(public_pem: &str, message: &[u8], der_sig: &[u8]) -> bool {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, bytes: &[u8]| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, bytes).unwrap();
-            path
-        };
-        let pub_pem = write("pub.pem", public_pem.as_bytes());
-        let sig = write("sig.der", der_sig);
-        let payload = write("payload", message);
-        let out = Command::new("openssl")
-            .args(["dgst", "-sha256", "-verify"])
-            .arg(&pub_pem)
-            .arg("-signature")
-            .arg(&sig)
-            .arg(&payload)
-            .output()
-            .expect("the `openssl` command must be installed for this test");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        out.status.success() && stdout.trim() == "Verified OK"
-    }
-
-    pub(crate) fn sigstore_verifies(public_pem: &str, message: &[u8], der_sig: &[u8]) -> bool {
-        let key = CosignVerificationKey::from_pem(
-            public_pem.as_bytes(),
-            &SigningScheme::ECDSA_P256_SHA256_ASN1,
-        )
-        .unwrap();
-        key.verify_signature(Signature::Raw(der_sig), message).is_ok()
+    /// The fixture key, decrypted once: scrypt at cosign's N=2^16 takes seconds
+    /// in an unoptimised build.
+    fn cosign_key() -> &'static SigningKey {
+        static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| SigningKey::from_cosign_pem(COSIGN_KEY, b"").unwrap())
     }
 
     #[test]
     fn cosign_generated_key_loads_and_signs_verifiably() {
         let key = cosign_key();
-        let pem = key.public_key_pem();
+        let pem = key.public_key_pem().unwrap();
         assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{pem}");
         assert!(!pem.contains('\r'));
         assert_eq!(
@@ -357,10 +338,16 @@ mod tests {
         );
 
         let message = b"{\"critical\":{}}";
-        let sig = key.sign(message);
+        let sig = key.sign(message).unwrap();
         assert_eq!(sig[0], 0x30, "an ASN.1 DER SEQUENCE");
-        assert!(openssl_verifies(&pem, message, &sig), "openssl rejected our signature");
-        assert!(sigstore_verifies(&pem, message, &sig), "sigstore rejected our signature");
+        assert!(
+            openssl_verifies(&pem, message, &sig),
+            "openssl rejected our signature"
+        );
+        assert!(
+            sigstore_verifies(&pem, message, &sig),
+            "sigstore rejected our signature"
+        );
         assert!(!openssl_verifies(&pem, b"another message", &sig));
         assert!(!sigstore_verifies(&pem, b"another message", &sig));
     }
@@ -370,7 +357,10 @@ mod tests {
         let err = SigningKey::from_cosign_pem(COSIGN_KEY, b"not the password").unwrap_err();
         assert!(matches!(err, KeyError::WrongPassword), "{err:?}");
         let msg = err.to_string();
-        assert!(msg.contains("wrong password") && msg.contains("COSIGN_PASSWORD"), "{msg}");
+        assert!(
+            msg.contains("wrong password") && msg.contains("COSIGN_PASSWORD"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -482,7 +472,7 @@ mod tests {
 
     #[test]
     fn generated_keys_round_trip_through_the_cosign_format() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let pem = key.to_cosign_pem(b"correct horse").unwrap();
         assert!(
             pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"),
@@ -498,9 +488,11 @@ mod tests {
         let shape = |v: &serde_json::Value| -> Vec<String> {
             v.as_object().unwrap().keys().cloned().collect()
         };
-        let text = String::from_utf8(json.clone()).unwrap();
+        let text = std::str::from_utf8(&json).unwrap();
         assert!(
-            text.starts_with(r#"{"kdf":{"name":"scrypt","params":{"N":32768,"r":8,"p":1},"salt":""#),
+            text.starts_with(
+                r#"{"kdf":{"name":"scrypt","params":{"N":32768,"r":8,"p":1},"salt":""#
+            ),
             "{text}"
         );
         assert!(text.contains(r#""cipher":{"name":"nacl/secretbox","nonce":""#));
@@ -510,32 +502,49 @@ mod tests {
 
         let loaded = SigningKey::from_cosign_pem(pem.as_bytes(), b"correct horse").unwrap();
         assert_eq!(loaded.fingerprint(), key.fingerprint());
-        assert_eq!(loaded.public_key_pem(), key.public_key_pem());
+        assert_eq!(
+            loaded.public_key_pem().unwrap(),
+            key.public_key_pem().unwrap()
+        );
         assert!(matches!(
             SigningKey::from_cosign_pem(pem.as_bytes(), b"Correct horse"),
             Err(KeyError::WrongPassword)
         ));
-        let sig = loaded.sign(b"payload");
-        assert!(openssl_verifies(&key.public_key_pem(), b"payload", &sig));
+        let sig = loaded.sign(b"payload").unwrap();
+        assert!(openssl_verifies(
+            &key.public_key_pem().unwrap(),
+            b"payload",
+            &sig
+        ));
 
         // Two generated keys differ.
-        assert_ne!(SigningKey::generate().fingerprint(), key.fingerprint());
+        assert_ne!(
+            SigningKey::generate().unwrap().fingerprint(),
+            key.fingerprint()
+        );
     }
 
     #[test]
     fn the_public_key_pem_is_what_openssl_derives_from_the_private_key() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let der = key.keys.private_key_to_der().unwrap();
         let priv_path = dir.path().join("key.der");
         std::fs::write(&priv_path, der.as_slice()).unwrap();
         let out = Command::new("openssl")
             .args(["pkey", "-inform", "DER", "-pubout", "-in"])
-            .arg(Path::new(&priv_path))
+            .arg(&priv_path)
             .output()
             .expect("the `openssl` command must be installed for this test");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), key.public_key_pem());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            key.public_key_pem().unwrap()
+        );
     }
 
     #[test]
@@ -553,9 +562,5 @@ mod tests {
             debug,
             format!("SigningKey {{ fingerprint: {:?}, .. }}", key.fingerprint())
         );
-    }
-
-    pub(crate) fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

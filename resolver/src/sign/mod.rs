@@ -1,39 +1,36 @@
-//! Signing connector artifacts the way cosign does, so that `cosign verify`
-//! accepts what `lf-resolve sign` writes and `lf-resolve` accepts cosign's keys.
+//! Cosign-compatible signing for connector authors, so that `cosign verify`
+//! accepts what `lf-resolve sign` writes and `lf-resolve` signs with the keys
+//! `cosign generate-key-pair` writes.
 //!
-//! Three pieces, all pure (no registry, no files):
+//! Three pieces, all without I/O beyond the terminal prompt (no registry, no
+//! files: the `sign` and `generate-key` commands do that):
 //!
 //! - [`SigningKey`]: an ECDSA P-256 key in cosign's encrypted key format
-//!   (`cosign.key`, `ENCRYPTED SIGSTORE PRIVATE KEY` or the older
-//!   `ENCRYPTED COSIGN PRIVATE KEY`), loaded and written through `sigstore`'s
-//!   public API rather than our own scrypt + secretbox code;
+//!   (`cosign.key`: `ENCRYPTED SIGSTORE PRIVATE KEY`, or the older
+//!   `ENCRYPTED COSIGN PRIVATE KEY`), decrypted and encrypted by `sigstore`'s
+//!   public key API, so scrypt and secretbox are not reimplemented here;
 //! - the bytes that get signed and published: the simple-signing payload of
 //!   the `sha256-<hex>.sig` tag ([`simple_signing_payload`]) and the sigstore
-//!   v0.3 bundle with a DSSE envelope over an in-toto statement
-//!   ([`dsse_bundle_v03`]);
-//! - where the key's password comes from ([`password_from_env_or_prompt`]):
-//!   `COSIGN_PASSWORD`, else a no-echo prompt on a terminal, as cosign does.
+//!   v0.3 bundle, a DSSE envelope over an in-toto statement
+//!   ([`dsse_bundle_v03`]); both are read back by `verify::cosign`, whose
+//!   constants and PAE they share;
+//! - the key's password ([`password_from_env_or_prompt`]): `COSIGN_PASSWORD`,
+//!   else a no-echo prompt on a terminal, as cosign does.
 //!
-//! This module must never print, log or put into an error any secret: not a
-//! password, not private key bytes, not the decrypted key. Verification lives
-//! in `verify`, registry writes in the CLI's `sign` command.
+//! This module must never print, log or put into an error a secret: not a
+//! password, not private key bytes, not the decrypted key.
 
 mod key;
 mod password;
 mod payload;
+#[cfg(test)]
+mod test_support;
 
 pub use key::SigningKey;
-pub use password::{PasswordUse, password_from_env_or_prompt};
-pub use payload::{
-    BUNDLE_V03_MEDIA_TYPE, COSIGN_SIGN_PREDICATE_TYPE, IN_TOTO_PAYLOAD_TYPE,
-    IN_TOTO_STATEMENT_TYPE, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SIMPLE_SIGNING_TYPE,
-    dsse_bundle_v03, dsse_pae, simple_signing_payload,
-};
+pub use password::{PASSWORD_ENV, Password, password_from_env_or_prompt};
+pub use payload::{dsse_bundle_v03, in_toto_statement, simple_signing_payload};
 
-/// The environment variable cosign reads a private key's password from.
-pub const PASSWORD_ENV: &str = "COSIGN_PASSWORD";
-
-/// Why a cosign private key could not be loaded, written or unlocked.
+/// Why a cosign private key could not be loaded, written, unlocked or used.
 ///
 /// No message carries secret material; each says what to do next. The caller
 /// adds the key file's path.
@@ -77,10 +74,13 @@ pub enum KeyError {
     /// Reading the password from the terminal failed.
     #[error("could not read the password from the terminal: {0}; set COSIGN_PASSWORD instead")]
     Prompt(#[source] std::io::Error),
-    /// Encrypting the private key for writing failed.
-    #[error("could not encrypt the private key: {reason}")]
-    Encrypt {
-        /// The underlying failure.
+    /// The crypto backend failed to generate, encrypt or sign (a broken random
+    /// number generator, not a problem with the key or its password).
+    #[error("the crypto backend failed to {action}: {reason}")]
+    Crypto {
+        /// What was being done, e.g. `sign`.
+        action: &'static str,
+        /// The backend's message.
         reason: String,
     },
 }
