@@ -360,3 +360,128 @@ fn bad_keys_and_passwords_are_clear_errors_that_write_nothing() {
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(bad.stderr.contains("latticeflow.toml:3:"), "{}", bad.stderr);
 }
+
+/// Puts a hand-made `.sig` manifest with one layer (`media_type`, `payload`,
+/// signature annotation `signature`) under the signature tag of `tag`.
+fn put_signature(s: &Signing, tag: &str, media_type: &str, payload: &[u8], signature: &str) {
+    use lf_registry_fixtures::artifact::{Descriptor, RawArtifact};
+    let client = reqwest::blocking::Client::new();
+    let digest = client
+        .head(format!(
+            "{}/v2/signing/hash/manifests/{tag}",
+            s.registry.url()
+        ))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap()
+        .headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let config =
+        br#"{"architecture":"","config":{},"os":"","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
+    let config_desc = Descriptor::of("application/vnd.oci.image.config.v1+json", &config);
+    let layer = Descriptor::of(media_type, payload);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": config_desc.media_type, "digest": config_desc.digest, "size": config_desc.size},
+        "layers": [{"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size,
+                    "annotations": {"dev.cosignproject.cosign/signature": signature}}],
+    }))
+    .unwrap();
+    let raw = RawArtifact::image(manifest, vec![config, payload.to_vec()]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(lf_registry_fixtures::push_raw(
+            &s.registry.host(),
+            "signing/hash",
+            &format!("{}.sig", digest.replace(':', "-")),
+            &raw,
+            &Default::default(),
+        ))
+        .unwrap();
+}
+
+#[test]
+fn malformed_signature_artifacts_fail_with_the_check_that_caught_them() {
+    let s = signing_setup();
+    let p = &s.project;
+    // A real signature made for 1.0, to reuse its payload and signature.
+    assert_eq!(
+        run_with_password(p, &["sign", &s.first, "--key", "keys/good.key"]).code,
+        0
+    );
+    let client = reqwest::blocking::Client::new();
+    let base = s.registry.url();
+    let accept = "application/vnd.oci.image.manifest.v1+json";
+    let digest = client
+        .head(format!("{base}/v2/signing/hash/manifests/1.0"))
+        .header("Accept", accept)
+        .send()
+        .unwrap()
+        .headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let sig: serde_json::Value = client
+        .get(format!(
+            "{base}/v2/signing/hash/manifests/{}.sig",
+            digest.replace(':', "-")
+        ))
+        .header("Accept", accept)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let layer = &sig["layers"][0];
+    let signature = layer["annotations"]["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let payload = client
+        .get(format!(
+            "{base}/v2/signing/hash/blobs/{}",
+            layer["digest"].as_str().unwrap()
+        ))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap()
+        .to_vec();
+    require(&s, &s.first, &["keys/good.pub"]);
+    assert_eq!(p.run(&["lock"]).code, 0, "the real one verifies");
+
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("application/octet-stream", payload.clone(), "media type"),
+        (
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            [payload.clone(), b" ".to_vec()].concat(),
+            "does not verify with the trusted key",
+        ),
+        (
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            vec![b' '; 2 * 1024 * 1024],
+            "limit",
+        ),
+    ];
+    for (media_type, body, expected) in cases {
+        put_signature(&s, "1.0", media_type, &body, &signature);
+        require(&s, &s.first, &["keys/good.pub"]);
+        let run = p.run(&["lock"]);
+        assert_ne!(run.code, 0, "{media_type}: {run:?}");
+        assert!(
+            run.stderr.to_lowercase().contains(expected),
+            "{media_type}: expected {expected:?} in {}",
+            run.stderr
+        );
+        assert!(
+            !p.path().join("latticeflow.lock").exists(),
+            "nothing written"
+        );
+    }
+}

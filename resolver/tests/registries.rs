@@ -436,3 +436,84 @@ fn https_with_a_private_ca_needs_the_ca_file() {
     let auto = project_for(reference, "");
     assert_eq!(run_env(&auto, &["lock"], &[], None).code, 3);
 }
+
+#[test]
+fn docker_credential_helpers_are_asked() {
+    let registry = Registry::builder()
+        .htpasswd(USER, PASSWORD)
+        .start()
+        .unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let p = project_for(&hash_fixture(&pushed).reference, "");
+    let host = registry.host();
+    // A credential helper speaking docker's protocol: the server on stdin,
+    // JSON on stdout.
+    p.write(
+        "bin/docker-credential-lftest",
+        &format!("#!/bin/sh\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\n"),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            p.path().join("bin/docker-credential-lftest"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    p.write(
+        "docker/config.json",
+        &format!(r#"{{"credHelpers":{{"{host}":"lftest"}}}}"#),
+    );
+    let path = format!(
+        "{}:{}",
+        p.path().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = run_env(&p, &["lock", "-vv"], &[("PATH", path.as_str())], None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("docker config.json"),
+        "-vv names the source: {}",
+        run.stderr
+    );
+    assert_no_secret("output", &run.stderr);
+}
+
+#[test]
+fn http_proxy_and_no_proxy_are_honoured() {
+    use lf_registry_fixtures::proxy::{FaultProxy, Method};
+    let registry = Registry::start().unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    // The fault proxy forwards whatever it receives to the registry, so it
+    // serves as a forward proxy that records what went through it.
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let proxy_url = proxy.url();
+    let p = project_for(&hash_fixture(&pushed).reference, "");
+    let run = run_env(
+        &p,
+        &["lock"],
+        &[("HTTP_PROXY", proxy_url.as_str()), ("NO_PROXY", "")],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        proxy.count(&Method::GET, "/manifests/") > 0,
+        "requests went through the proxy"
+    );
+
+    std::fs::remove_dir_all(p.cache()).unwrap();
+    std::fs::remove_file(p.path().join("latticeflow.lock")).unwrap();
+    proxy.clear_requests();
+    let run = run_env(
+        &p,
+        &["lock"],
+        &[
+            ("HTTP_PROXY", proxy_url.as_str()),
+            ("NO_PROXY", "127.0.0.1"),
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(proxy.requests().len(), 0, "NO_PROXY bypasses the proxy");
+}
