@@ -460,7 +460,7 @@ fn malformed_signature_artifacts_fail_with_the_check_that_caught_them() {
         ("application/octet-stream", payload.clone(), "media type"),
         (
             "application/vnd.dev.cosign.simplesigning.v1+json",
-            [payload.clone(), b" ".to_vec()].concat(),
+            [payload, b" ".to_vec()].concat(),
             "does not verify with the trusted key",
         ),
         (
