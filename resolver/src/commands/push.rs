@@ -69,7 +69,7 @@ pub fn build(dir: &Path, reference: &Reference, source: Option<&str>) -> Result<
     };
     let module = artifact::embed_manifest(&module, &yaml)
         .map_err(|e| CliError::input(format!("the module in `{}`: {e}", dir.display()), None))?;
-    let info = scan_module(module.as_slice())
+    let info = scan_module(std::io::Cursor::new(module.as_slice()))
         .map_err(|e| CliError::input(format!("the module in `{}`: {e}", dir.display()), None))?;
     let declared: BTreeSet<_> = manifest.capabilities().clone();
     let violations = check_abi(&info, &declared);

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 use lf_runtime::spec::Capability;
 use wasmparser::{
@@ -148,10 +148,16 @@ pub enum ModuleError {
 }
 
 /// Reads imports, exports and the connector section from a module stream.
-pub fn scan_module(reader: impl Read) -> Result<ModuleInfo, ModuleError> {
+///
+/// Sections it does not decode (code, data, other custom sections) are
+/// skipped with a seek, so a 512 MiB module costs a few reads.
+pub fn scan_module(mut reader: impl Read + Seek) -> Result<ModuleInfo, ModuleError> {
+    let len = reader.seek(SeekFrom::End(0))?;
+    reader.seek(SeekFrom::Start(0))?;
     let mut r = Counting {
         inner: reader,
         offset: 0,
+        len,
     };
     let mut header = [0u8; 8];
     read_exact(&mut r, &mut header, "the header")?;
@@ -211,7 +217,7 @@ pub fn scan_module(reader: impl Read) -> Result<ModuleInfo, ModuleError> {
                     read_exact(&mut r, &mut payload, "the connector section")?;
                     info.connector_section = Some(payload);
                 } else {
-                    skip(&mut r, rest)?;
+                    r.skip(rest)?;
                 }
             }
             1 => {
@@ -270,7 +276,7 @@ pub fn scan_module(reader: impl Read) -> Result<ModuleInfo, ModuleError> {
                     exports.push((export.name.to_owned(), export.kind, export.index));
                 }
             }
-            id if id <= 13 => skip(&mut r, u64::from(size))?,
+            id if id <= 13 => r.skip(u64::from(size))?,
             other => {
                 return Err(ModuleError::Malformed {
                     section: "unknown",
@@ -449,6 +455,25 @@ pub fn check_abi(info: &ModuleInfo, declared: &BTreeSet<Capability>) -> Vec<Viol
 struct Counting<R> {
     inner: R,
     offset: u64,
+    /// The stream's length, to notice a section that claims more bytes
+    /// than follow without reading them.
+    len: u64,
+}
+
+impl<R: Read + Seek> Counting<R> {
+    fn skip(&mut self, n: u64) -> Result<(), ModuleError> {
+        let left = self.len.saturating_sub(self.offset);
+        if n > left {
+            return Err(ModuleError::Truncated(format!(
+                "a section declares {n} bytes but only {left} follow"
+            )));
+        }
+        let step = i64::try_from(n)
+            .map_err(|_| ModuleError::NotWasm("a section is too large".to_owned()))?;
+        self.inner.seek(SeekFrom::Current(step))?;
+        self.offset += n;
+        Ok(())
+    }
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -478,7 +503,7 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), Modul
 }
 
 fn read_section(
-    r: &mut Counting<impl Read>,
+    r: &mut Counting<impl Read + Seek>,
     size: u32,
     section: &'static str,
 ) -> Result<Vec<u8>, ModuleError> {
@@ -492,16 +517,6 @@ fn read_section(
     let mut data = vec![0; size as usize];
     read_exact(r, &mut data, "a section")?;
     Ok(data)
-}
-
-fn skip(r: &mut impl Read, n: u64) -> Result<(), ModuleError> {
-    let copied = std::io::copy(&mut r.take(n), &mut std::io::sink())?;
-    if copied != n {
-        return Err(ModuleError::Truncated(format!(
-            "a section declares {n} bytes but only {copied} follow"
-        )));
-    }
-    Ok(())
 }
 
 fn read_leb_u32(r: &mut impl Read) -> Result<u32, ModuleError> {
@@ -544,7 +559,7 @@ mod tests {
 
     #[test]
     fn reads_imports_exports_and_the_connector_section() {
-        let info = scan_module(wasm(GOOD).as_slice()).unwrap();
+        let info = scan_module(std::io::Cursor::new(wasm(GOOD))).unwrap();
         assert_eq!(info.imports.len(), 1);
         assert_eq!(info.imports[0].name, "http_read");
         assert_eq!(
@@ -558,7 +573,7 @@ mod tests {
 
     #[test]
     fn names_undeclared_and_foreign_imports_and_missing_exports() {
-        let info = scan_module(
+        let info = scan_module(std::io::Cursor::new(
             wasm(
                 r#"(module
                 (import "lf:cap" "kv_write" (func (param i32 i32) (result i64)))
@@ -567,9 +582,8 @@ mod tests {
                 (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
                 (memory (export "memory") 1)
                 (func (export "lf_alloc") (param i64) (result i32) i32.const 0))"#,
-            )
-            .as_slice(),
-        )
+            ),
+        ))
         .unwrap();
         let violations: Vec<String> = check_abi(&info, &BTreeSet::from([Capability::Log]))
             .iter()
@@ -591,19 +605,19 @@ mod tests {
     fn rejects_truncated_and_foreign_bytes() {
         let bytes = wasm(GOOD);
         for cut in [3, 9, 12, bytes.len() - 3] {
-            let err = scan_module(&bytes[..cut]).unwrap_err();
+            let err = scan_module(std::io::Cursor::new(&bytes[..cut])).unwrap_err();
             assert!(
                 matches!(err, ModuleError::Truncated(_) | ModuleError::NotWasm(_)),
                 "cut at {cut}: {err}"
             );
         }
         assert!(matches!(
-            scan_module(&b"PK\x03\x04zipfile"[..]).unwrap_err(),
+            scan_module(std::io::Cursor::new(&b"PK\x03\x04zipfile"[..])).unwrap_err(),
             ModuleError::NotWasm(_)
         ));
         let component = [0, b'a', b's', b'm', 0x0d, 0, 1, 0];
         assert!(matches!(
-            scan_module(&component[..]).unwrap_err(),
+            scan_module(std::io::Cursor::new(&component[..])).unwrap_err(),
             ModuleError::Component
         ));
     }
@@ -612,7 +626,7 @@ mod tests {
     fn a_second_connector_section_is_an_error() {
         let twice = r#"(module (@custom "latticeflow.connector" "a") (@custom "latticeflow.connector" "b"))"#;
         assert!(matches!(
-            scan_module(wasm(twice).as_slice()).unwrap_err(),
+            scan_module(std::io::Cursor::new(wasm(twice))).unwrap_err(),
             ModuleError::DuplicateConnectorSection
         ));
     }
