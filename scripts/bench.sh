@@ -47,10 +47,10 @@ done
 
 if [ "$QUICK" = 1 ]; then
     A_COUNT=10; B_COUNT=2; C_SIZE=64MiB
-    COLD_RUNS=3; WARM_RUNS=10; PEER_RUNS=2; SLOW_PEER_RUNS=1
+    COLD_RUNS=3; WARM_RUNS=10; SLOW_PEER_RUNS=1
 else
     A_COUNT=100; B_COUNT=20; C_SIZE=512MiB
-    COLD_RUNS=5; WARM_RUNS=20; PEER_RUNS=5; SLOW_PEER_RUNS=3
+    COLD_RUNS=15; WARM_RUNS=20; SLOW_PEER_RUNS=3
 fi
 STEP_TIMEOUT=900   # seconds, for any one measured step
 
@@ -61,19 +61,26 @@ have() { command -v "$1" >/dev/null 2>&1; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lf-bench.XXXXXX")
 REG_PID=
 REG_IN=
+REG_STORAGE=
 cleanup() {
     set +e
     if [ -n "$REG_IN" ]; then
         eval "exec $REG_IN>&-"   # stdin closes: lf-test-registry stops its registry
     fi
     if [ -n "$REG_PID" ]; then
-        for _ in $(seq 50); do kill -0 "$REG_PID" 2>/dev/null || break; sleep 0.1; done
+        # It removes its storage (about 1 GiB here) before it exits: give it time.
+        for _ in $(seq 600); do kill -0 "$REG_PID" 2>/dev/null || break; sleep 0.1; done
         if kill -0 "$REG_PID" 2>/dev/null; then
             # Its child (docker-registry) first, by pid, then itself.
             for child in $(ps -o pid= --ppid "$REG_PID" 2>/dev/null); do kill "$child" 2>/dev/null; done
             kill "$REG_PID" 2>/dev/null
         fi
         wait "$REG_PID" 2>/dev/null
+    fi
+    # Whatever it could not remove (killed, or interrupted): its temp dir is
+    # the parent of the storage dir it printed.
+    if [ -n "$REG_STORAGE" ] && [ -d "$REG_STORAGE" ]; then
+        case $REG_STORAGE in */lf-registry-*/storage) rm -rf "$(dirname "$REG_STORAGE")" ;; esac
     fi
     rm -rf "$WORK"
 }
@@ -120,6 +127,7 @@ HOST=
 for _ in $(seq 200); do
     if grep -q '^LF_REGISTRY_STORAGE=' "$WORK/registry.out" 2>/dev/null; then
         HOST=$(sed -n 's/^LF_REGISTRY=//p' "$WORK/registry.out")
+        REG_STORAGE=$(sed -n 's/^LF_REGISTRY_STORAGE=//p' "$WORK/registry.out")
         break
     fi
     kill -0 "$REG_PID" 2>/dev/null || break
@@ -185,6 +193,40 @@ measure() {
 }
 t() { cat "$WORK/t/$1" 2>/dev/null || echo FAILED; }
 
+# interleaved RUNS NAME PREPARE CMD [NAME PREPARE CMD]...: runs the commands
+# in turns (round 0 is an untimed warm-up), so that they share whatever the
+# machine is doing at that moment; median wall time of each into $WORK/t/NAME.
+# This VM's disk and CPU drift by tens of percent over minutes, so a ratio
+# is only meaningful between runs taken side by side.
+interleaved() {
+    local runs=$1; shift
+    local -a names=() preps=() cmds=()
+    while [ $# -gt 0 ]; do names+=("$1"); preps+=("$2"); cmds+=("$3"); shift 3; done
+    say "${names[*]} (interleaved, $runs runs each)"
+    local i k start end
+    for k in "${!names[@]}"; do : >"$WORK/t/${names[$k]}.us"; done
+    for ((i = 0; i <= runs; i++)); do
+        for k in "${!names[@]}"; do
+            [ -e "$WORK/t/${names[$k]}.failed" ] && continue
+            bash -c "${preps[$k]}"
+            start=${EPOCHREALTIME/./}
+            # shellcheck disable=SC2086 # the command is a word list
+            if ! timeout "$STEP_TIMEOUT" ${cmds[$k]} >"$WORK/t/${names[$k]}.log" 2>&1; then
+                touch "$WORK/t/${names[$k]}.failed"; tail -5 "$WORK/t/${names[$k]}.log" >&2; continue
+            fi
+            end=${EPOCHREALTIME/./}
+            [ "$i" -gt 0 ] && echo $(( end - start )) >>"$WORK/t/${names[$k]}.us"
+        done
+    done
+    for k in "${!names[@]}"; do
+        if [ -e "$WORK/t/${names[$k]}.failed" ]; then echo FAILED >"$WORK/t/${names[$k]}"; continue; fi
+        sort -n "$WORK/t/${names[$k]}.us" |
+            awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.4f\n", m/1e6}' \
+            >"$WORK/t/${names[$k]}"
+        echo "    ${names[$k]}: $(cat "$WORK/t/${names[$k]}") s" >&2
+    done
+}
+
 # Expected bytes of one scenario: manifests + configs + modules.
 expected_bytes() { awk -F'\t' '{s += $5} END {print s}' "$1/refs.tsv"; }
 
@@ -228,16 +270,17 @@ scenario() { # scenario NAME DIR LABEL
     # One untimed pass, so that no tool pays for the registry's first touch.
     mkdir -p "$dir/out-curl"
     timeout "$STEP_TIMEOUT" curl --parallel --parallel-max 16 -K "$dir/curl.cfg" || true
-    # curl and the cold lock back to back: the ratio is what counts, and
-    # this machine's speed drifts over minutes.
-    measure "$name-curl" "$PEER_RUNS" 1 "rm -rf $dir/out-curl; mkdir -p $dir/out-curl; sync" \
-        "curl --parallel --parallel-max 16 -K $dir/curl.cfg"
+    # curl and the cold lock in turns: the ratio is what counts, and this
+    # machine's speed drifts over minutes.
+    interleaved "$COLD_RUNS" \
+        "$name-curl" "rm -rf $dir/out-curl; mkdir -p $dir/out-curl; sync" \
+        "curl --parallel --parallel-max 16 -K $dir/curl.cfg" \
+        "$name-lock-cold" "rm -rf $dir/cache $dir/latticeflow.lock; sync" "$(lf_cmd "$dir")"
     # Check curl fetched everything (module bytes against refs.tsv).
     local got want
     got=$(cat "$dir"/out-curl/*.module 2>/dev/null | wc -c)
     want=$(expected_bytes "$dir")
     [ "$got" = "$want" ] || { echo "bench.sh: curl fetched $got module bytes, expected $want" >&2; echo FAILED >"$WORK/t/$name-curl"; }
-    measure "$name-lock-cold" "$COLD_RUNS" 1 "rm -rf $dir/cache $dir/latticeflow.lock; sync" "$(lf_cmd "$dir")"
     # Leave a warm cache and a lock behind for the warm runs.
     rm -rf "$dir/cache" "$dir/latticeflow.lock"
     eval "$(lf_cmd "$dir")"
@@ -293,11 +336,15 @@ verdict() { [ "$1" = 1 ] && echo "met" || echo "**MISSED**"; }
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
     echo "- kernel: $(uname -r); file system of the temp dir: $(df -T "$WORK" | awk 'NR==2 {print $2}')"
-    [ -n "$LF_OVERRIDE" ] && echo "- lf-resolve under test: $LF_OVERRIDE (--lf-resolve)"
-    echo "- lf-resolve: $("$LF" --version 2>/dev/null | head -1) (workspace commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ', with local changes'))"
+    if [ -n "$LF_OVERRIDE" ]; then
+        echo "- lf-resolve under test: $LF_OVERRIDE ($("$LF" --version 2>/dev/null | head -1), given with --lf-resolve)"
+        echo "- bench.sh and the seeding tools: $BIN (workspace commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    else
+        echo "- lf-resolve: $("$LF" --version 2>/dev/null | head -1) (workspace commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ', with local changes'))"
+    fi
     echo "- registry: $(/usr/bin/docker-registry --version 2>/dev/null | head -1) on $HOST, storage on the same disk"
     echo "- peers: $(skopeo --version), $(curl --version | head -1 | cut -d' ' -f1-2), oras-py $([ -n "$ORAS_PY" ] && "$ORAS_PY" -c 'import importlib.metadata as m; print(m.version("oras"))' || echo 'not installed')"
-    echo "- timing: $([ "$HYPERFINE" = 1 ] && hyperfine --version || echo 'repeated runs'), median of $COLD_RUNS cold / $WARM_RUNS warm / $PEER_RUNS curl / $SLOW_PEER_RUNS oras and skopeo runs$([ "$QUICK" = 1 ] && echo ' (--quick)')"
+    echo "- timing: $([ "$HYPERFINE" = 1 ] && hyperfine --version || echo 'no hyperfine: repeated runs'); medians: $COLD_RUNS cold \`lock\` and curl runs taken in turns (bench.sh's own timer), $WARM_RUNS warm and $SLOW_PEER_RUNS oras and skopeo runs (hyperfine)$([ "$QUICK" = 1 ] && echo ' (--quick)')"
     echo
     echo "Cold = empty \`LF_CACHE_DIR\` and no lock file; warm = the cache and lock of a cold run."
     echo "Every tool fetches the same manifest (by tag), config and module of each artifact."
@@ -331,6 +378,11 @@ done
     echo
     echo "## Targets (issue 4)"
     echo
+    if [ "$QUICK" = 1 ]; then
+        echo "(--quick: a smoke run. The targets are set for the full sizes; at these sizes a"
+        echo "run takes tens of milliseconds and process start-up dominates the ratios.)"
+        echo
+    fi
     for line in "${TARGETS[@]}"; do echo "- $line"; done
     if [ -n "$C_RSS" ]; then
         ok=$(awk -v k="$C_RSS" 'BEGIN { print (k < 64*1024) ? 1 : 0 }')
