@@ -36,14 +36,7 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
             EXIT_UNAVAILABLE
         },
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "cannot start the async runtime",
-            path: ".".into(),
-            source,
-        })?;
+    let runtime = crate::commands::runtime()?;
     let manifest = runtime
         .block_on(client.fetch_manifest(&reference))
         .map_err(failed)?;

@@ -19,7 +19,7 @@ use lf_runtime::spec::ConnectorManifest;
 
 use crate::artifact::{self, OCI_MANIFEST, WasmArtifact};
 use crate::cli::{FetchArgs, LockArgs, VerifyArgs};
-use crate::commands::{check_named_files, load_config};
+use crate::commands::{check_named_files, existing_lock, load_config, runtime};
 use crate::error::CliError;
 use crate::output::{Printer, human_size};
 use crate::registry::{RegistryClient, RegistryError};
@@ -329,13 +329,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
 /// `lf-resolve fetch`: brings the store up to the lockfile, by digest only.
 pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
     let config = load_config(settings)?;
-    let lock_path = Settings::lock_path(config.path());
-    let Some(lock) = Lockfile::read(&lock_path)? else {
-        return Err(CliError::input(
-            format!("`{}` does not exist", lock_path.display()),
-            "run `lf-resolve lock` to create it".to_owned(),
-        ));
-    };
+    let (lock_path, lock) = existing_lock(&config)?;
     let store = open_store(settings)?;
     let mode = Mode { offline: false };
     let fetched = ensure_locked(
@@ -363,13 +357,7 @@ pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result
 /// `lf-resolve verify`: re-hashes every locked blob in the store.
 pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
     let config = load_config(settings)?;
-    let lock_path = Settings::lock_path(config.path());
-    let Some(lock) = Lockfile::read(&lock_path)? else {
-        return Err(CliError::input(
-            format!("`{}` does not exist", lock_path.display()),
-            "run `lf-resolve lock` to create it".to_owned(),
-        ));
-    };
+    let (_, lock) = existing_lock(&config)?;
     let store = open_store(settings)?;
     let mut problems = Vec::new();
     let mut checked = 0usize;
@@ -433,18 +421,6 @@ fn open_store(settings: &Settings) -> Result<Store, CliError> {
             "pass another `--cache-dir` (or LF_CACHE_DIR)".to_owned(),
         )
     })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "cannot start the async runtime",
-            path: ".".into(),
-            source,
-        })
 }
 
 /// Runs `work` on every job, at most `jobs` at a time; results in job order.

@@ -56,14 +56,7 @@ pub fn login(args: &LoginArgs, settings: &Settings, printer: &Printer) -> Result
             username: username.clone(),
             password: Secret::new(password.clone()),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| CliError::Io {
-                context: "cannot start the async runtime",
-                path: PathBuf::from("."),
-                source,
-            })?;
+        let runtime = crate::commands::runtime()?;
         runtime
             .block_on(client.ping(&host, credential))
             .map_err(|e| CliError::Failed {

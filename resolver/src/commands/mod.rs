@@ -73,3 +73,31 @@ pub(crate) fn registry_failed(message: &str, e: &crate::registry::RegistryError)
         },
     }
 }
+
+/// The async runtime commands run their network work on: two workers, the
+/// machine size this tool is measured on (more showed no gain).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "cannot start the async runtime",
+            path: ".".into(),
+            source,
+        })
+}
+
+/// `latticeflow.lock` beside the configuration, which must exist.
+pub(crate) fn existing_lock(
+    config: &Config,
+) -> Result<(std::path::PathBuf, lf_lockfile::Lockfile), CliError> {
+    let lock_path = crate::settings::Settings::lock_path(config.path());
+    match lf_lockfile::Lockfile::read(&lock_path)? {
+        Some(lock) => Ok((lock_path, lock)),
+        None => Err(CliError::input(
+            format!("`{}` does not exist", lock_path.display()),
+            "run `lf-resolve lock` to create it".to_owned(),
+        )),
+    }
+}

@@ -142,14 +142,7 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
     let config = project_config(settings);
     let publisher = Publisher::new(&config, &reference)
         .map_err(|e| crate::commands::registry_failed("push failed", &e))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "cannot start the async runtime",
-            path: ".".into(),
-            source,
-        })?;
+    let runtime = crate::commands::runtime()?;
     let digest = runtime
         .block_on(async {
             publisher.authenticate().await?;

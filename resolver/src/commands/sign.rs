@@ -33,17 +33,6 @@ pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY_BLOB: &[u8] = b"{}";
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "cannot start the async runtime",
-            path: ".".into(),
-            source,
-        })
-}
-
 fn read_key(path: &Path) -> Result<SigningKey, CliError> {
     let pem = std::fs::read(path).map_err(|source| CliError::Io {
         context: "cannot read the key",
@@ -72,7 +61,7 @@ pub fn run(args: &SignArgs, settings: &Settings, printer: &Printer) -> Result<()
     let client = RegistryClient::new(&config);
     let publisher = Publisher::new(&config, &reference)
         .map_err(|e| crate::commands::registry_failed("signing failed", &e))?;
-    let rt = runtime()?;
+    let rt = crate::commands::runtime()?;
     let subject = rt
         .block_on(client.fetch_manifest(&reference))
         .map_err(|e| crate::commands::registry_failed("signing failed", &e))?;
