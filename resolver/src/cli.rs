@@ -117,6 +117,12 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Re-hash every locked blob and re-verify every stored signature (offline)
     Verify(VerifyArgs),
+    /// Copy exactly the locked artifacts into an OCI layout (default `vendor/oci`)
+    ///
+    /// Manifests, configs, modules and signature artifacts, each re-hashed as
+    /// it is copied; anything the lock does not name is removed. When
+    /// `vendor/oci` exists, `lock --offline`/`--frozen` and `verify` use it.
+    Vendor(VendorArgs),
     /// Publish a connector directory (connector.yaml + module.wasm or module.wat)
     ///
     /// Validates the manifest, checks the module's imports and exports against
@@ -153,6 +159,16 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove stored registry credentials from docker's config.json
     Logout(LogoutArgs),
+}
+
+/// Arguments of `vendor`.
+#[derive(Debug, Args)]
+pub struct VendorArgs {
+    /// Where to write the layout [default: `vendor/oci` beside latticeflow.toml]
+    pub dir: Option<std::path::PathBuf>,
+    /// Copy from the store only; never download what is missing
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Arguments of `push`.

@@ -485,3 +485,66 @@ fn malformed_signature_artifacts_fail_with_the_check_that_caught_them() {
         );
     }
 }
+
+#[test]
+fn vendor_holds_exactly_the_locked_artifacts_and_serves_offline_builds() {
+    let mut s = signing_setup();
+    let p = &s.project;
+    assert_eq!(
+        run_with_password(p, &["sign", &s.first, "--key", "keys/good.key"]).code,
+        0
+    );
+    require(&s, &s.first, &["keys/good.pub"]);
+    assert_eq!(p.run(&["lock"]).code, 0);
+    let vendor = p.run(&["vendor"]);
+    assert_eq!(vendor.code, 0, "{vendor:?}");
+    let layout = p.path().join("vendor/oci");
+    assert!(layout.join("oci-layout").is_file());
+    assert!(
+        !layout.join("CACHEDIR.TAG").exists(),
+        "a vendor dir is meant to be committed"
+    );
+    // manifest, config, module, signature manifest and its payload layer
+    let blobs = p.files_under("vendor/oci/blobs");
+    assert_eq!(blobs.len(), 5, "{:?}", blobs.keys().collect::<Vec<_>>());
+    let index = p.read("vendor/oci/index.json");
+    assert!(index.contains("signing/hash:1.0\""), "{index}");
+    assert!(index.contains(".sig\""), "{index}");
+    if std::path::Path::new("/usr/bin/skopeo").exists() {
+        let name = s.first.clone();
+        let out = std::process::Command::new("skopeo")
+            .args([
+                "inspect",
+                "--raw",
+                &format!("oci:{}:{name}", layout.display()),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("application/wasm"));
+    }
+
+    // No cache, no registry: the vendor dir alone.
+    s.registry.stop();
+    std::fs::remove_dir_all(p.cache()).unwrap();
+    let frozen = p.run(&["lock", "--frozen"]);
+    assert_eq!(frozen.code, 0, "{frozen:?}");
+    let verify = p.run(&["verify"]);
+    assert_eq!(verify.code, 0, "{verify:?}");
+
+    // A tampered module in the vendor dir is named.
+    let module = p
+        .read("latticeflow.lock")
+        .lines()
+        .find(|l| l.starts_with("module = "))
+        .unwrap()
+        .to_owned();
+    let hex = module.split("sha256:").nth(1).unwrap()[..64].to_owned();
+    let path = layout.join("blobs/sha256").join(&hex);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let tampered = p.run(&["verify"]);
+    assert_eq!(tampered.code, 1, "{tampered:?}");
+    assert!(tampered.stderr.contains(&hex), "{}", tampered.stderr);
+}

@@ -78,8 +78,9 @@ impl ConnectorError {
 
 /// What to do with the network and the lock.
 #[derive(Debug, Clone, Copy)]
-struct Mode {
-    offline: bool,
+pub(crate) struct Mode {
+    /// No network: only the store.
+    pub(crate) offline: bool,
 }
 
 /// Everything one connector job needs.
@@ -136,7 +137,11 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         ));
     }
 
-    let store = open_store(settings)?;
+    // Offline, a vendor directory (when the project has one) is the store.
+    let store = match crate::commands::vendor::existing(&config) {
+        Some(vendor) if mode.offline => vendor,
+        _ => open_store(settings)?,
+    };
     if locked {
         let Some(lock) = old else {
             return Err(CliError::CheckFailed {
@@ -358,7 +363,11 @@ pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result
 pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
     let config = load_config(settings)?;
     let (_, lock) = existing_lock(&config)?;
-    let store = open_store(settings)?;
+    // With a vendor directory, that is what builds read: verify it.
+    let store = match crate::commands::vendor::existing(&config) {
+        Some(vendor) => vendor,
+        None => open_store(settings)?,
+    };
     let mut problems = Vec::new();
     let mut checked = 0usize;
     let mut checked_signatures = 0usize;
@@ -910,7 +919,7 @@ async fn signature(
 
 /// Makes sure every blob the lock names is in the store, downloading missing
 /// ones by digest (never by tag) unless offline. Returns bytes downloaded.
-fn ensure_locked(
+pub(crate) fn ensure_locked(
     config: &Config,
     lock: &Lockfile,
     store: &Store,
@@ -1045,8 +1054,20 @@ fn connector_failures(failures: &[(ConnectorName, ConnectorError)], verb: &str) 
     }
 }
 
+/// The store index entries of every locked artifact and signature.
+pub(crate) fn lock_index_entries(store: &Store, lock: &Lockfile) -> Vec<IndexEntry> {
+    let mut out = Vec::new();
+    for entry in lock.connectors() {
+        if let Ok(meta) = std::fs::metadata(store.blob_path(&entry.digest)) {
+            out.push(index_entry(&entry.reference, &entry.digest, meta.len()));
+        }
+        out.extend(signature_index_entry(store, entry));
+    }
+    out
+}
+
 /// How a locked signature format is attached.
-fn signature_kind(format: SignatureFormat) -> SignatureKind {
+pub(crate) fn signature_kind(format: SignatureFormat) -> SignatureKind {
     match format {
         SignatureFormat::SimpleSigning => SignatureKind::SimpleSigning,
         SignatureFormat::BundleV03 => SignatureKind::Referrer,

@@ -10,6 +10,7 @@ pub mod login;
 pub mod push;
 pub mod remove;
 pub mod sign;
+pub mod vendor;
 
 use std::path::Path;
 

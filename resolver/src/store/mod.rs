@@ -103,6 +103,16 @@ impl Store {
     /// where missing. Existing files are never rewritten. Also removes
     /// temporary files older than a day (best effort).
     pub fn open(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, true)
+    }
+
+    /// Opens a vendor directory: the same layout, but without `CACHEDIR.TAG`
+    /// (a vendor directory is meant to be committed and backed up).
+    pub fn open_vendor(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, false)
+    }
+
+    fn open_with(root: &Path, cache: bool) -> Result<Store, StoreError> {
         let store = Store {
             root: root.to_path_buf(),
         };
@@ -110,11 +120,13 @@ impl Store {
             let dir = store.blob_dir(algorithm);
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         }
-        let files = [
+        let mut files = vec![
             ("oci-layout", OCI_LAYOUT.to_vec()),
             ("index.json", Index::empty().render(&store.index_path())?),
-            ("CACHEDIR.TAG", CACHEDIR_TAG.to_vec()),
         ];
+        if cache {
+            files.push(("CACHEDIR.TAG", CACHEDIR_TAG.to_vec()));
+        }
         if files
             .iter()
             .any(|(name, _)| !store.root.join(name).exists())

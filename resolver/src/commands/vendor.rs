@@ -1,0 +1,164 @@
+//! `lf-resolve vendor [DIR]`: exactly the locked artifacts — manifests,
+//! configs, modules and signature artifacts — in an OCI image layout
+//! (default `vendor/oci` beside `latticeflow.toml`), for fully offline
+//! builds. Every blob is re-hashed as it is copied; blobs and index entries
+//! the lock does not name are removed.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use lf_lockfile::{Config, Digest, LockedConnector};
+
+use crate::cli::VendorArgs;
+use crate::commands::lock::{lock_index_entries, signature_kind};
+use crate::commands::{existing_lock, load_config};
+use crate::error::CliError;
+use crate::output::{Printer, human_size};
+use crate::registry::stored_signature;
+use crate::settings::Settings;
+use crate::store::{Store, StoreError};
+
+/// The vendor directory of a project: `vendor/oci` beside `latticeflow.toml`.
+pub fn default_dir(config: &Config) -> PathBuf {
+    config.resolve(std::path::Path::new("vendor/oci"))
+}
+
+/// A vendor directory, when the project has one.
+pub fn existing(config: &Config) -> Option<Store> {
+    let dir = default_dir(config);
+    dir.join("oci-layout")
+        .is_file()
+        .then(|| Store::open_vendor(&dir).ok())
+        .flatten()
+}
+
+/// Every blob a locked connector needs, with its size.
+fn blobs_of(cache: &Store, entry: &LockedConnector) -> Result<Vec<(Digest, u64)>, CliError> {
+    let size_of = |digest: &Digest| {
+        std::fs::metadata(cache.blob_path(digest))
+            .map(|m| m.len())
+            .map_err(|_| missing(entry, digest))
+    };
+    let mut blobs = vec![
+        (entry.digest.clone(), size_of(&entry.digest)?),
+        (entry.config.digest.clone(), entry.config.size),
+        (entry.module.digest.clone(), entry.module.size),
+    ];
+    if let Some(verified) = &entry.signature.verified {
+        let artifact = stored_signature(
+            cache,
+            &verified.digest,
+            signature_kind(verified.format),
+            &entry.reference,
+        )
+        .ok_or_else(|| missing(entry, &verified.digest))?;
+        blobs.push((verified.digest.clone(), size_of(&verified.digest)?));
+        // The signature manifest's config blob, when stored, goes along too.
+        for layer in &artifact.layers {
+            blobs.push((layer.blob.digest().clone(), layer.blob.size()));
+        }
+    }
+    Ok(blobs)
+}
+
+fn missing(entry: &LockedConnector, digest: &Digest) -> CliError {
+    CliError::input(
+        format!(
+            "blob {digest} of connector `{}` is not in the store",
+            entry.name
+        ),
+        "run `lf-resolve fetch` first".to_owned(),
+    )
+}
+
+/// `lf-resolve vendor`.
+pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let config = load_config(settings)?;
+    let (_, lock) = existing_lock(&config)?;
+    let cache = Store::open(&settings.cache_dir)
+        .map_err(|e| CliError::input(format!("cannot open the content store: {e}"), None))?;
+    crate::commands::lock::ensure_locked(
+        &config,
+        &lock,
+        &cache,
+        crate::commands::lock::Mode {
+            offline: args.offline,
+        },
+        None,
+        printer,
+    )?;
+    let dir = args.dir.clone().unwrap_or_else(|| default_dir(&config));
+    let vendor = Store::open_vendor(&dir)
+        .map_err(|e| CliError::input(format!("cannot open the vendor directory: {e}"), None))?;
+    let store_error =
+        |e: StoreError| CliError::input(format!("vendoring into `{}`: {e}", dir.display()), None);
+
+    let mut wanted: BTreeSet<Digest> = BTreeSet::new();
+    let mut copied = 0u64;
+    for entry in lock.connectors() {
+        for (digest, size) in blobs_of(&cache, entry)? {
+            wanted.insert(digest.clone());
+            if vendor.get(&digest, size).is_some() {
+                continue;
+            }
+            let source = cache
+                .get(&digest, size)
+                .ok_or_else(|| missing(entry, &digest))?;
+            let mut reader = source.open().map_err(|e| CliError::Io {
+                context: "cannot read",
+                path: source.path().to_owned(),
+                source: e,
+            })?;
+            let mut writer = vendor.writer(&digest, size).map_err(store_error)?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = std::io::Read::read(&mut reader, &mut buf).map_err(|e| CliError::Io {
+                    context: "cannot read",
+                    path: source.path().to_owned(),
+                    source: e,
+                })?;
+                if n == 0 {
+                    break;
+                }
+                writer.write(&buf[..n]).map_err(store_error)?;
+            }
+            writer.finish().map_err(store_error)?;
+            copied += size;
+        }
+    }
+    // Exactly the locked artifacts: a fresh index, and no other blobs.
+    let index_path = dir.join("index.json");
+    let _ = std::fs::remove_file(&index_path);
+    let vendor = Store::open_vendor(&dir).map_err(store_error)?;
+    vendor
+        .update_index(lock_index_entries(&cache, &lock))
+        .map_err(store_error)?;
+    let mut removed = 0usize;
+    for digest in vendor.blobs().map_err(store_error)? {
+        if !wanted.contains(&digest) {
+            let path = vendor.blob_path(&digest);
+            std::fs::remove_file(&path).map_err(|e| CliError::Io {
+                context: "cannot remove",
+                path,
+                source: e,
+            })?;
+            removed += 1;
+        }
+    }
+    printer.status(
+        "Vendored",
+        format!(
+            "{} connector{} ({} blobs, {} copied{}) into {}",
+            lock.connectors().len(),
+            if lock.connectors().len() == 1 { "" } else { "s" },
+            wanted.len(),
+            human_size(copied),
+            if removed > 0 { format!(", {removed} stale removed") } else { String::new() },
+            dir.display()
+        ),
+        &json!({"type": "vendor", "dir": dir, "connectors": lock.connectors().len(), "blobs": wanted.len(), "copied": copied, "removed": removed}),
+    );
+    Ok(())
+}
