@@ -548,3 +548,49 @@ fn vendor_holds_exactly_the_locked_artifacts_and_serves_offline_builds() {
     assert_eq!(tampered.code, 1, "{tampered:?}");
     assert!(tampered.stderr.contains(&hex), "{}", tampered.stderr);
 }
+
+#[test]
+fn remote_verification_and_truncated_signature_manifests() {
+    use lf_registry_fixtures::proxy::{Fault, FaultProxy, Method, Rule};
+    let mut s = signing_setup();
+    let p = &s.project;
+    assert_eq!(
+        run_with_password(p, &["sign", &s.first, "--key", "keys/good.key"]).code,
+        0
+    );
+
+    // Through a proxy that cuts the `.sig` manifest short: a clear error, no lock.
+    let proxy = FaultProxy::start(s.registry.addr()).unwrap();
+    proxy.add(Rule::new(".sig", Fault::Truncate { keep: 40 }).method(Method::GET));
+    let through = s.first.replace(&s.registry.host(), &proxy.host());
+    require(&s, &through, &["keys/good.pub"]);
+    let cut = p.run(&["lock"]);
+    assert_ne!(cut.code, 0, "{cut:?}");
+    assert!(
+        cut.stderr.contains(".sig"),
+        "names the signature manifest: {}",
+        cut.stderr
+    );
+    assert!(!p.path().join("latticeflow.lock").exists());
+    drop(proxy);
+
+    // `verify --remote`: fine while the registry serves everything, an
+    // error naming what it no longer serves afterwards.
+    require(&s, &s.first, &["keys/good.pub"]);
+    assert_eq!(p.run(&["lock"]).code, 0);
+    let remote = p.run(&["verify", "--remote"]);
+    assert_eq!(remote.code, 0, "{remote:?}");
+    s.registry.stop();
+    assert_eq!(
+        p.run(&["verify"]).code,
+        0,
+        "offline verification needs no registry"
+    );
+    let gone = p.run(&["verify", "--remote"]);
+    assert_eq!(gone.code, 1, "{gone:?}");
+    assert!(
+        gone.stderr.contains("the registry no longer serves"),
+        "{}",
+        gone.stderr
+    );
+}
