@@ -117,6 +117,14 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Re-hash every locked blob and re-verify every stored signature (offline)
     Verify(VerifyArgs),
+    /// Write the wrapper crates of the locked connectors (default `vendor/crates`)
+    ///
+    /// One crate per connector vendor with typed Input/Output structs and the
+    /// module embedded from `vendor/oci` (vendored first when needed), plus
+    /// the umbrella crate `latticeflow_connectors` with `register_all` and one
+    /// cargo feature per connector. `--check` exits 1 when the files on disk
+    /// differ (for CI).
+    Generate(GenerateArgs),
     /// Copy exactly the locked artifacts into an OCI layout (default `vendor/oci`)
     ///
     /// Manifests, configs, modules and signature artifacts, each re-hashed as
@@ -159,6 +167,17 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove stored registry credentials from docker's config.json
     Logout(LogoutArgs),
+}
+
+/// Arguments of `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Where to write the crates [default: `[generate] out`, `vendor/crates`]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Write nothing; exit 1 when the files on disk differ from what would be written
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Arguments of `vendor`.

@@ -66,6 +66,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Lock(args) => commands::lock::run(args, settings, printer),
         Command::Fetch(args) => commands::lock::fetch(args, settings, printer),
         Command::Verify(args) => commands::lock::verify(args, settings, printer),
+        Command::Generate(args) => commands::generate::run(args, settings, printer),
         Command::Vendor(args) => commands::vendor::run(args, settings, printer),
         Command::Push(args) => commands::push::run(args, settings, printer),
         Command::Sign(args) => commands::sign::run(args, settings, printer),

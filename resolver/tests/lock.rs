@@ -598,3 +598,55 @@ fn required_signatures_fail_closed_until_verification_lands() {
     );
     assert!(!p.path().join("latticeflow.lock").exists());
 }
+
+#[test]
+fn generate_writes_the_wrapper_crates_and_check_notices_drift() {
+    let s = setup();
+    let p = &s.project;
+    assert_ok(&p.run(&["lock"]));
+    let run = p.run(&["generate"]);
+    assert_ok(&run);
+    assert!(
+        p.path().join("vendor/oci/oci-layout").is_file(),
+        "generate vendors first"
+    );
+    let umbrella = p.read("vendor/crates/latticeflow_connectors/Cargo.toml");
+    for feature in [
+        "hash",
+        "http_fetch",
+        "json_reshape",
+        "kv_counter",
+        "text_upper",
+    ] {
+        assert!(
+            umbrella.contains(&format!("{feature} = [")),
+            "feature {feature}: {umbrella}"
+        );
+    }
+    let lib = p.read("vendor/crates/connector_latticeflow/src/text.rs");
+    assert!(lib.contains("include_bytes!"), "{lib}");
+    assert!(
+        lib.contains("../../oci/blobs/sha256/"),
+        "embeds from the vendor dir: {lib}"
+    );
+    assert_ok(&p.run(&["generate", "--check"]));
+    let again = p.run(&["generate"]);
+    assert_ok(&again);
+    assert!(
+        again.stderr.contains("(0 written)"),
+        "deterministic: {}",
+        again.stderr
+    );
+
+    p.write(
+        "vendor/crates/connector_latticeflow/src/text.rs",
+        &format!("{lib}\n// edited\n"),
+    );
+    let drift = p.run(&["generate", "--check"]);
+    assert_eq!(drift.code, 1, "{drift:?}");
+    assert!(
+        drift.stderr.contains("text.rs` differs"),
+        "{}",
+        drift.stderr
+    );
+}

@@ -3,10 +3,12 @@
 //! [`spec`] is the vocabulary — capabilities, effects, value types, the
 //! connector manifest — and is cheap to compile, so `lf-lockfile` and
 //! `lf-wrapper-gen` depend on this crate with `default-features = false`.
-//! The `host` feature will carry the node registry and the wasmtime host for
-//! ABI v1 (DESIGN.md, "ABI").
+//! `host` (feature `host`, on by default) is the node registry and the
+//! wasmtime host for ABI v1 (DESIGN.md, "ABI").
 //!
 //! This crate must never depend on the resolver, and `spec` must never make its
 //! users compile wasmtime.
 
+#[cfg(feature = "host")]
+pub mod host;
 pub mod spec;

@@ -92,3 +92,118 @@ fn a_project_is_created_locked_and_rebuilt_offline_from_the_store() {
         locked
     );
 }
+
+/// FNV-1a 64 of `bytes`, as the `hash` fixture computes it.
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Builds `examples/flow` beside `dir`'s vendor directory, offline, and runs it.
+fn build_and_run_flow(dir: &Path, workspace: &Path) -> Vec<serde_json::Value> {
+    let flow = dir.join("flow");
+    std::fs::create_dir_all(flow.join("src")).unwrap();
+    let template = std::fs::read_to_string(workspace.join("examples/flow/Cargo.toml.in")).unwrap();
+    std::fs::write(
+        flow.join("Cargo.toml"),
+        template.replace(
+            "@LF_RUNTIME@",
+            &workspace.join("runtime").display().to_string(),
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        workspace.join("examples/flow/src/main.rs"),
+        flow.join("src/main.rs"),
+    )
+    .unwrap();
+    std::fs::copy(workspace.join("Cargo.lock"), flow.join("Cargo.lock")).unwrap();
+    let target = workspace.join("target");
+    let build = Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(&flow)
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "offline build of the flow: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let run = Command::new(
+        target
+            .join("debug")
+            .join(format!("lf-example-flow{}", std::env::consts::EXE_SUFFIX)),
+    )
+    .arg("hello, flow")
+    .output()
+    .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    String::from_utf8(run.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn locked_connectors_are_generated_built_offline_and_invoked() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut registry = Registry::start().unwrap();
+    let pushed = lf_registry_fixtures::push_all_blocking(&registry).unwrap();
+    let reference = |name: &str| {
+        pushed
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.reference.clone())
+            .unwrap()
+    };
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    std::fs::write(
+        dir.join("latticeflow.toml"),
+        format!(
+            "[policy]\nsignatures = \"none\"\n\n[connectors.text_upper]\nref = \"{}\"\n\n[connectors.counter]\nref = \"{}\"\ncapabilities = [\"kv.read\", \"kv.write\"]\n\n[connectors.hash]\nref = \"{}\"\n\n[generate]\nruntime = {{ path = \"{}\" }}\n",
+            reference("text-upper"),
+            reference("kv-counter"),
+            reference("hash"),
+            workspace.join("runtime").display()
+        ),
+    )
+    .unwrap();
+    for args in [&["lock"][..], &["vendor"][..], &["generate"][..]] {
+        let out = lf(dir, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    let check = |outputs: &[serde_json::Value]| {
+        assert_eq!(outputs.len(), 4, "{outputs:?}");
+        assert_eq!(outputs[0]["output"]["text"], "HELLO, FLOW");
+        assert_eq!(outputs[1]["output"]["count"], 1);
+        assert_eq!(outputs[2]["output"]["count"], 2);
+        assert_eq!(outputs[3]["output"]["digest"], fnv1a(b"HELLO, FLOW"));
+        assert_eq!(outputs[3]["output"]["length"], 11);
+    };
+    check(&build_and_run_flow(dir, &workspace));
+
+    // No registry, no cache: the vendor directory alone.
+    registry.stop();
+    std::fs::remove_dir_all(dir.join(".cache")).unwrap();
+    for args in [
+        &["lock", "--frozen"][..],
+        &["verify"][..],
+        &["generate", "--check"][..],
+    ] {
+        let out = lf(dir, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    std::fs::remove_dir_all(dir.join("flow")).unwrap();
+    check(&build_and_run_flow(dir, &workspace));
+}

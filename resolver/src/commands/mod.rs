@@ -3,6 +3,7 @@
 
 pub mod add;
 pub mod check;
+pub mod generate;
 pub mod init;
 pub mod inspect;
 pub mod lock;

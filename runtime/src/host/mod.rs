@@ -1,0 +1,30 @@
+//! The node host: the [`NodeRegistry`] and the wasmtime host for ABI v1
+//! (DESIGN.md, "ABI").
+//!
+//! - [`Node`] is what the registry holds: [`WasmNode`] (a connector module,
+//!   compiled once on one shared engine, instantiated per call) and
+//!   [`NativeNode`] (a Rust closure) implement it the same way, and
+//!   [`NodeExt::invoke_typed`] adds typed calls to both.
+//! - [`Capabilities`] is the one trait the embedding application implements
+//!   to offer `http.read`, `kv.*`, `clock`, …; a module reaches only the
+//!   capabilities its spec lists, because only those are linked.
+//! - Every call runs under [`Limits`] (fuel, a memory cap, output and request
+//!   sizes), and every way a module can misbehave is a [`NodeError`] naming
+//!   the connector — never a panic of the host.
+//!
+//! Only compiled with the `host` feature (the default): `spec` users never
+//! build wasmtime.
+
+mod capabilities;
+mod digest;
+mod error;
+mod node;
+mod registry;
+mod wasm;
+
+pub use capabilities::{Capabilities, HostError, HostResult, NoCapabilities, dispatch};
+pub use digest::{DigestCheck, check_sha256, sha256_hex};
+pub use error::{NodeError, RegistryError};
+pub use node::{NativeNode, Node, NodeExt};
+pub use registry::NodeRegistry;
+pub use wasm::{ABI_VERSION, Limits, WasmNode};

@@ -1,0 +1,848 @@
+//! The host against real connectors and misbehaving ones: the fixture
+//! connectors' contract vectors pass through `WasmNode` with a canned
+//! `Capabilities`; traps, runaway loops, garbage output, contract breaches,
+//! ungranted imports and tampered bytes each end in a typed error naming the
+//! connector.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lf_runtime::host::{
+    Capabilities, HostError, HostResult, Limits, NativeNode, NoCapabilities, Node, NodeError,
+    NodeExt, NodeRegistry, RegistryError, WasmNode, sha256_hex,
+};
+use lf_runtime::spec::{Capability, ConnectorId, ConnectorManifest, NodeSpec, ValueErrorKind};
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------
+// The fixture connectors
+// ---------------------------------------------------------------------------
+
+struct Fixture {
+    name: &'static str,
+    wat: &'static str,
+    yaml: &'static str,
+    vectors: &'static str,
+}
+
+macro_rules! fixture {
+    ($name:literal) => {
+        Fixture {
+            name: $name,
+            wat: include_str!(concat!(
+                "../../registry-fixtures/connectors/",
+                $name,
+                "/module.wat"
+            )),
+            yaml: include_str!(concat!(
+                "../../registry-fixtures/connectors/",
+                $name,
+                "/connector.yaml"
+            )),
+            vectors: include_str!(concat!(
+                "../../registry-fixtures/connectors/",
+                $name,
+                "/vectors.json"
+            )),
+        }
+    };
+}
+
+const FIXTURES: [Fixture; 5] = [
+    fixture!("text-upper"),
+    fixture!("json-reshape"),
+    fixture!("http-fetch"),
+    fixture!("kv-counter"),
+    fixture!("hash"),
+];
+
+fn fixture(name: &str) -> &'static Fixture {
+    FIXTURES.iter().find(|f| f.name == name).unwrap()
+}
+
+impl Fixture {
+    /// The compiled module, leaked so it can stand in for `include_bytes!`.
+    fn module(&self) -> &'static [u8] {
+        Box::leak(wat::parse_str(self.wat).unwrap().into_boxed_slice())
+    }
+
+    fn spec(&self, module: &[u8]) -> NodeSpec {
+        let manifest = ConnectorManifest::from_yaml(self.yaml).unwrap();
+        NodeSpec::from_manifest(&manifest, format!("sha256:{}", sha256_hex(module)))
+    }
+
+    fn node(&self) -> WasmNode {
+        let module = self.module();
+        let spec = self.spec(module);
+        let digest = spec.module_digest.clone();
+        WasmNode::from_locked(module, &digest, spec).unwrap()
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Vector {
+    name: String,
+    input: Value,
+    #[serde(default)]
+    host: BTreeMap<String, Vec<HostCall>>,
+    output: Value,
+}
+
+#[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostCall {
+    request: Value,
+    reply: Value,
+}
+
+/// Answers each host function from its list of canned calls, in order, and
+/// records what went wrong instead of panicking inside the guest call.
+#[derive(Default)]
+struct Canned {
+    pending: Mutex<BTreeMap<String, VecDeque<HostCall>>>,
+    problems: Mutex<Vec<String>>,
+    connectors: Mutex<Vec<String>>,
+}
+
+impl Canned {
+    fn new(host: &BTreeMap<String, Vec<HostCall>>) -> Arc<Self> {
+        Arc::new(Canned {
+            pending: Mutex::new(
+                host.iter()
+                    .map(|(name, calls)| (name.clone(), calls.iter().cloned().collect()))
+                    .collect(),
+            ),
+            ..Canned::default()
+        })
+    }
+
+    fn answer(
+        &self,
+        capability: Capability,
+        connector: &ConnectorId,
+        request: &Value,
+    ) -> HostResult {
+        self.connectors.lock().unwrap().push(connector.to_string());
+        let function = capability.host_function();
+        let next = self
+            .pending
+            .lock()
+            .unwrap()
+            .get_mut(function)
+            .and_then(VecDeque::pop_front);
+        let Some(call) = next else {
+            self.problems
+                .lock()
+                .unwrap()
+                .push(format!("unexpected call {function} {request}"));
+            return Err(HostError::new("unexpected", "no canned reply"));
+        };
+        if call.request != *request {
+            self.problems.lock().unwrap().push(format!(
+                "{function}: request {request}, want {}",
+                call.request
+            ));
+        }
+        if let Some(ok) = call.reply.get("ok") {
+            Ok(ok.clone())
+        } else {
+            Err(serde_json::from_value(call.reply["error"].clone()).unwrap())
+        }
+    }
+
+    fn unfinished(&self) -> Vec<String> {
+        self.pending
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, calls)| !calls.is_empty())
+            .map(|(name, calls)| format!("{name}: {} call(s) not made", calls.len()))
+            .collect()
+    }
+}
+
+macro_rules! canned_methods {
+    ($($method:ident => $capability:ident),* $(,)?) => {
+        impl Capabilities for Canned {
+            $(fn $method(&self, connector: &ConnectorId, request: &Value) -> HostResult {
+                self.answer(Capability::$capability, connector, request)
+            })*
+        }
+    };
+}
+
+canned_methods! {
+    http_read => HttpRead, http_write => HttpWrite,
+    kv_read => KvRead, kv_write => KvWrite,
+    db_read => DbRead, db_write => DbWrite,
+    clock => Clock, random => Random, log => Log,
+}
+
+/// The expected result of a vector, as the host reports it.
+fn expected(output: &Value, connector: &ConnectorId) -> Result<Value, NodeError> {
+    if let Some(ok) = output.get("ok") {
+        return Ok(ok.clone());
+    }
+    let error = &output["error"];
+    Err(NodeError::Connector {
+        connector: connector.clone(),
+        code: error["code"].as_str().unwrap().to_owned(),
+        message: error["message"].as_str().unwrap().to_owned(),
+        retryable: error["retryable"].as_bool().unwrap(),
+    })
+}
+
+#[test]
+fn contract_vectors_pass_through_the_host() {
+    let mut count = 0;
+    for fixture in &FIXTURES {
+        let node = fixture.node();
+        let vectors: Vec<Vector> = serde_json::from_str(fixture.vectors).unwrap();
+        assert!(vectors.len() >= 4, "{}", fixture.name);
+        for vector in &vectors {
+            let canned = Canned::new(&vector.host);
+            let caps: Arc<dyn Capabilities> = canned.clone();
+            let got = node.invoke(vector.input.clone(), &caps);
+            let label = format!("{} / {}", fixture.name, vector.name);
+            assert_eq!(got, expected(&vector.output, &node.spec().id), "{label}");
+            assert_eq!(
+                *canned.problems.lock().unwrap(),
+                Vec::<String>::new(),
+                "{label}"
+            );
+            assert_eq!(canned.unfinished(), Vec::<String>::new(), "{label}");
+            assert!(
+                canned
+                    .connectors
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .all(|c| c == node.spec().id.as_str()),
+                "{label}: capabilities see the calling connector"
+            );
+            count += 1;
+        }
+    }
+    assert!(count >= 30, "{count} vectors");
+}
+
+#[test]
+fn one_node_serves_many_calls_and_threads() {
+    let node = Arc::new(fixture("text-upper").node());
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let node = Arc::clone(&node);
+            let caps = Arc::clone(&caps);
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let text = format!("thread {t} call {i}");
+                    let out = node.invoke(json!({ "text": text }), &caps).unwrap();
+                    assert_eq!(out, json!({ "text": text.to_ascii_uppercase() }));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+#[derive(serde::Serialize)]
+struct HashInput<'a> {
+    text: &'a str,
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct HashOutput {
+    digest: String,
+    length: i64,
+}
+
+#[test]
+fn typed_calls() {
+    let node = fixture("hash").node();
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    let out: HashOutput = node
+        .invoke_typed(
+            &HashInput {
+                text: "hello world",
+            },
+            &caps,
+        )
+        .unwrap();
+    assert_eq!(out.length, 11);
+    assert_eq!(out.digest.len(), 16);
+
+    // The output decodes into the wrong type: a typed error, not a panic.
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Wrong {
+        digest: i64,
+    }
+    let error = node
+        .invoke_typed::<_, Wrong>(&HashInput { text: "x" }, &caps)
+        .unwrap_err();
+    assert!(matches!(error, NodeError::OutputDecode { .. }), "{error}");
+    assert_eq!(
+        error.connector().as_str(),
+        "connector.latticeflow.text.hash"
+    );
+
+    let error = node
+        .invoke(json!(["not", "an", "object"]), &caps)
+        .unwrap_err();
+    assert!(matches!(error, NodeError::InputNotObject { .. }), "{error}");
+}
+
+#[test]
+fn capabilities_not_implemented_answer_unsupported() {
+    // The application offers no kv: the module sees an error reply and
+    // reports it as its own error.
+    let node = fixture("kv-counter").node();
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    let error = node.invoke(json!({ "key": "k" }), &caps).unwrap_err();
+    match &error {
+        NodeError::Connector { code, .. } => assert_eq!(code, "kv_failed"),
+        other => panic!("{other}"),
+    }
+    assert!(
+        error.to_string().contains("does not provide `kv.read`"),
+        "{error}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Registry
+// ---------------------------------------------------------------------------
+
+fn spec_from(yaml: &str) -> NodeSpec {
+    NodeSpec::from_manifest(&ConnectorManifest::from_yaml(yaml).unwrap(), "sha256:00")
+}
+
+const NATIVE_YAML: &str = "\
+id: connector.native.math.double
+inputs:
+  - name: n
+    type: int
+outputs:
+  - name: n
+    type: int
+effects: []
+deterministic: true
+capabilities: []
+";
+
+#[test]
+fn registry_holds_wasm_and_native_nodes() {
+    let mut registry = NodeRegistry::new();
+    for fixture in &FIXTURES {
+        registry.register(fixture.node()).unwrap();
+    }
+    registry
+        .register(NativeNode::new(spec_from(NATIVE_YAML), |input, _caps| {
+            Ok(json!({ "n": input["n"].as_i64().unwrap_or(0) * 2 }))
+        }))
+        .unwrap();
+    assert_eq!(registry.len(), 6);
+    let ids: Vec<String> = registry.ids().map(ToString::to_string).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    assert_eq!(
+        registry
+            .invoke("connector.native.math.double", json!({"n": 21}), &caps)
+            .unwrap(),
+        json!({"n": 42})
+    );
+    let upper = registry
+        .require("connector.latticeflow.text.upper")
+        .unwrap();
+    assert_eq!(
+        upper.invoke(json!({"text": "abc"}), &caps).unwrap(),
+        json!({"text": "ABC"})
+    );
+    // Typed calls work through the trait object too.
+    #[derive(serde::Deserialize)]
+    struct Doubled {
+        n: i64,
+    }
+    let node = registry.get("connector.native.math.double").unwrap();
+    let out: Doubled = node.invoke_typed(&json!({"n": 4}), &caps).unwrap();
+    assert_eq!(out.n, 8);
+
+    let duplicate = registry.register(fixture("hash").node()).unwrap_err();
+    assert_eq!(
+        duplicate,
+        RegistryError::DuplicateId {
+            id: "connector.latticeflow.text.hash".parse().unwrap()
+        }
+    );
+    assert!(duplicate.to_string().contains("already registered"));
+    assert_eq!(registry.len(), 6);
+
+    let unknown = registry
+        .invoke("connector.nope.x", json!({}), &caps)
+        .unwrap_err();
+    assert!(matches!(unknown, RegistryError::UnknownId { ref id } if id == "connector.nope.x"));
+}
+
+#[test]
+fn native_outputs_are_checked_too() {
+    let node = NativeNode::new(spec_from(NATIVE_YAML), |_, _| Ok(json!({"n": "two"})));
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    let error = node.invoke(json!({"n": 1}), &caps).unwrap_err();
+    assert!(matches!(error, NodeError::OutputMismatch { .. }), "{error}");
+    assert!(error.to_string().contains("connector.native.math.double"));
+}
+
+// ---------------------------------------------------------------------------
+// Misbehaving modules
+// ---------------------------------------------------------------------------
+
+const BAD_ID: &str = "connector.test.bad.node";
+
+fn bad_spec(capabilities: &str) -> NodeSpec {
+    spec_from(&format!(
+        "id: {BAD_ID}\ninputs: []\noutputs:\n  - name: n\n    type: int\neffects: []\ndeterministic: true\ncapabilities: [{capabilities}]\n"
+    ))
+}
+
+/// A module speaking ABI `version` whose `lf_invoke` runs `body`; `data`
+/// is placed at offset 1024.
+fn module_wat(version: i32, imports: &str, data: &str, body: &str) -> String {
+    format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 1024) "{data}")
+  (func (export "lf_abi_version") (result i32) (i32.const {version}))
+  (func (export "lf_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.get $p))
+  (func (export "lf_invoke") (param $ptr i32) (param $len i32) (result i64)
+    {body}))"#
+    )
+}
+
+/// `lf_invoke` returns (`ptr`, `len`).
+fn returning(ptr: u32, len: u32) -> String {
+    format!("(i64.or (i64.shl (i64.const {ptr}) (i64.const 32)) (i64.const {len}))")
+}
+
+/// A module whose `lf_invoke` returns `output` verbatim.
+fn constant(output: &str) -> String {
+    let escaped: String = output.bytes().map(|b| format!("\\{b:02x}")).collect();
+    module_wat(1, "", &escaped, &returning(1024, output.len() as u32))
+}
+
+fn build(wat: &str, spec: NodeSpec) -> Result<WasmNode, NodeError> {
+    WasmNode::new(&wat::parse_str(wat).unwrap(), spec)
+}
+
+fn run(wat: &str) -> NodeError {
+    run_with(wat, Limits::default())
+}
+
+fn run_with(wat: &str, limits: Limits) -> NodeError {
+    let node = build(wat, bad_spec("")).unwrap().with_limits(limits);
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    let error = node.invoke(json!({}), &caps).unwrap_err();
+    assert_eq!(error.connector().as_str(), BAD_ID, "{error}");
+    assert!(error.to_string().contains(BAD_ID), "{error}");
+    error
+}
+
+#[test]
+fn a_well_behaved_constant_module_works() {
+    let node = build(&constant(r#"{"ok":{"n":7}}"#), bad_spec("")).unwrap();
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    assert_eq!(node.invoke(json!({}), &caps).unwrap(), json!({"n": 7}));
+}
+
+#[test]
+fn a_trap_is_a_typed_error_with_the_message() {
+    let error = run(&module_wat(1, "", "", "unreachable"));
+    match error {
+        NodeError::Trap { message, .. } => assert!(message.contains("unreachable"), "{message}"),
+        other => panic!("{other}"),
+    }
+    // Division by zero too.
+    let error = run(&module_wat(
+        1,
+        "",
+        "",
+        "(drop (i32.div_u (i32.const 1) (i32.const 0))) (i64.const 0)",
+    ));
+    assert!(matches!(error, NodeError::Trap { .. }), "{error}");
+}
+
+#[test]
+fn an_endless_loop_runs_out_of_fuel_in_bounded_time() {
+    let start = Instant::now();
+    let error = run(&module_wat(1, "", "", "(loop $l (br $l)) (i64.const 0)"));
+    assert!(
+        matches!(error, NodeError::OutOfFuel { fuel, .. } if fuel == Limits::default().fuel),
+        "{error}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let error = run_with(
+        &module_wat(1, "", "", "(loop $l (br $l)) (i64.const 0)"),
+        Limits {
+            fuel: 1000,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(error, NodeError::OutOfFuel { fuel: 1000, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn memory_over_the_cap_is_a_typed_error() {
+    let limits = Limits {
+        memory_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    // Growing at run time.
+    let error = run_with(
+        &module_wat(
+            1,
+            "",
+            "",
+            "(drop (memory.grow (i32.const 100))) (i64.const 0)",
+        ),
+        limits,
+    );
+    assert!(
+        matches!(error, NodeError::MemoryLimit { requested, limit, .. } if requested == 101 * 65536 && limit == 1 << 20),
+        "{error}"
+    );
+    // Declaring a large initial memory fails at instantiation.
+    let wat = module_wat(1, "", "", "(i64.const 0)").replace(
+        r#"(memory (export "memory") 1)"#,
+        r#"(memory (export "memory") 32)"#,
+    );
+    let error = run_with(&wat, limits);
+    assert!(matches!(error, NodeError::MemoryLimit { .. }), "{error}");
+}
+
+#[test]
+fn garbage_output_is_a_typed_error() {
+    let error = run(&constant("this is not json"));
+    assert!(matches!(error, NodeError::OutputNotJson { .. }), "{error}");
+
+    let wat = module_wat(1, "", "\\ff\\fe{}", &returning(1024, 4));
+    let error = run(&wat);
+    assert!(matches!(error, NodeError::OutputNotUtf8 { .. }), "{error}");
+
+    for (output, needle) in [
+        ("[1,2]", "expected an object"),
+        (r#"{"ok":{"n":1},"error":{}}"#, "exactly one key"),
+        (r#"{"ok":1}"#, "`ok` must be an object"),
+        (r#"{"result":{}}"#, "expected `{\"ok\""),
+        (r#"{"error":{"code":"x"}}"#, "`error` must be exactly"),
+        (
+            r#"{"error":{"code":"x","message":"m","retryable":"no"}}"#,
+            "`error` must be exactly",
+        ),
+    ] {
+        let error = run(&constant(output));
+        match &error {
+            NodeError::MalformedOutput { reason, .. } => {
+                assert!(reason.contains(needle), "{output}: {reason}");
+            }
+            other => panic!("{output}: {other}"),
+        }
+    }
+}
+
+#[test]
+fn pointers_out_of_bounds_are_typed_errors() {
+    // The output pointer lies past the one 64 KiB page.
+    let error = run(&module_wat(1, "", "", &returning(0xffff_0000, 16)));
+    assert!(
+        matches!(
+            error,
+            NodeError::PointerOutOfBounds {
+                ptr: 0xffff_0000,
+                len: 16,
+                memory: 65536,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // Straddling the end.
+    let error = run(&module_wat(1, "", "", &returning(65530, 10)));
+    assert!(
+        matches!(error, NodeError::PointerOutOfBounds { .. }),
+        "{error}"
+    );
+    // lf_alloc hands back a pointer outside memory for the input.
+    let wat = module_wat(1, "", "", "(i64.const 0)")
+        .replace("(local.get $p))", "(drop (local.get $p)) (i32.const -8))");
+    let error = run(&wat);
+    assert!(
+        matches!(error, NodeError::PointerOutOfBounds { what, .. } if what.contains("input")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_host_request_out_of_bounds_is_a_typed_error() {
+    let imports = r#"(import "lf:cap" "log" (func $log (param i32 i32) (result i64)))"#;
+    let wat = module_wat(
+        1,
+        imports,
+        "",
+        "(drop (call $log (i32.const 65000) (i32.const 1000))) (i64.const 0)",
+    );
+    let node = build(&wat, bad_spec("log")).unwrap();
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    let error = node.invoke(json!({}), &caps).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            NodeError::PointerOutOfBounds {
+                what: "a host request",
+                ..
+            }
+        ),
+        "{error}"
+    );
+
+    // A request that is not JSON.
+    let wat = module_wat(
+        1,
+        imports,
+        "nope",
+        "(drop (call $log (i32.const 1024) (i32.const 4))) (i64.const 0)",
+    );
+    let node = build(&wat, bad_spec("log")).unwrap();
+    let error = node.invoke(json!({}), &caps).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            NodeError::BadHostRequest {
+                capability: Capability::Log,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn output_over_the_limit_is_a_typed_error() {
+    let error = run_with(
+        &constant(r#"{"ok":{"n":12345}}"#),
+        Limits {
+            max_output_bytes: 8,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(
+            error,
+            NodeError::OutputTooLarge {
+                len: 18,
+                limit: 8,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // A huge claimed length is refused before anything is read.
+    let error = run(&module_wat(1, "", "", &returning(0, u32::MAX)));
+    assert!(matches!(error, NodeError::OutputTooLarge { .. }), "{error}");
+}
+
+#[test]
+fn outputs_must_match_the_declared_types() {
+    for (output, field, kind) in [
+        (r#"{"ok":{}}"#, "n", "missing"),
+        (r#"{"ok":{"n":1,"extra":true}}"#, "extra", "not declared"),
+        (r#"{"ok":{"n":"1"}}"#, "n", "expected int"),
+        (r#"{"ok":{"n":1.5}}"#, "n", "expected int"),
+    ] {
+        let error = run(&constant(output));
+        match &error {
+            NodeError::OutputMismatch {
+                error: value_error, ..
+            } => {
+                assert_eq!(value_error.path.to_string(), field, "{output}");
+                assert!(
+                    value_error.to_string().contains(kind),
+                    "{output}: {value_error}"
+                );
+                if kind == "not declared" {
+                    assert_eq!(value_error.kind, ValueErrorKind::Undeclared);
+                }
+            }
+            other => panic!("{output}: {other}"),
+        }
+        let message = error.to_string();
+        assert!(
+            message.contains(BAD_ID) && message.contains(field),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn an_import_that_is_not_granted_refuses_instantiation() {
+    // kv-counter with only kv.read granted.
+    let fixture = fixture("kv-counter");
+    let module = fixture.module();
+    let mut spec = fixture.spec(module);
+    spec.capabilities.retain(|c| *c != Capability::KvWrite);
+    let error = WasmNode::new(module, spec).unwrap_err();
+    match &error {
+        NodeError::ImportNotGranted {
+            connector,
+            module,
+            name,
+            granted,
+        } => {
+            assert_eq!(connector.as_str(), "connector.latticeflow.kv.counter");
+            assert_eq!((module.as_str(), name.as_str()), ("lf:cap", "kv_write"));
+            assert_eq!(granted, &[Capability::KvRead]);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(error.to_string().contains("lf:cap::kv_write"), "{error}");
+
+    // An import outside lf:cap.
+    let wat = module_wat(
+        1,
+        r#"(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))"#,
+        "",
+        "(i64.const 0)",
+    );
+    let error = build(&wat, bad_spec("")).unwrap_err();
+    assert!(
+        matches!(&error, NodeError::ImportNotGranted { name, .. } if name == "fd_write"),
+        "{error}"
+    );
+    // A granted capability imported with the wrong type.
+    let wat = module_wat(
+        1,
+        r#"(import "lf:cap" "log" (func (param i32) (result i32)))"#,
+        "",
+        "(i64.const 0)",
+    );
+    let error = build(&wat, bad_spec("log")).unwrap_err();
+    assert!(
+        matches!(error, NodeError::ImportSignature { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn abi_exports_and_version_are_checked() {
+    let error = run(&module_wat(2, "", "", "(i64.const 0)"));
+    assert!(
+        matches!(error, NodeError::AbiVersion { found: 2, .. }),
+        "{error}"
+    );
+
+    let wat = module_wat(1, "", "", "(i64.const 0)").replace(r#"(export "lf_alloc")"#, "");
+    let error = build(&wat, bad_spec("")).unwrap_err();
+    assert!(
+        matches!(&error, NodeError::MissingExport { export: "lf_alloc", problem, .. } if problem == "is missing"),
+        "{error}"
+    );
+    let wat = module_wat(1, "", "", "(i64.const 0)")
+        .replace(
+            "(param $ptr i32) (param $len i32) (result i64)",
+            "(param $ptr i32) (param $len i32) (result i32)",
+        )
+        .replace("(i64.const 0)", "(i32.const 0)");
+    let error = build(&wat, bad_spec("")).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            NodeError::MissingExport {
+                export: "lf_invoke",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("(i32, i32) -> (i64)"), "{error}");
+
+    let error = WasmNode::new(b"\0asm garbage", bad_spec("")).unwrap_err();
+    assert!(matches!(error, NodeError::Compile { .. }), "{error}");
+}
+
+#[test]
+fn a_tampered_module_is_refused_before_compiling() {
+    let fixture = fixture("hash");
+    let module = fixture.module();
+    let spec = fixture.spec(module);
+    let locked = spec.module_digest.clone();
+    let mut tampered = module.to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let tampered: &'static [u8] = Box::leak(tampered.into_boxed_slice());
+    let error = WasmNode::from_locked(tampered, &locked, spec.clone()).unwrap_err();
+    match &error {
+        NodeError::DigestMismatch {
+            connector,
+            expected,
+            actual,
+        } => {
+            assert_eq!(connector.as_str(), "connector.latticeflow.text.hash");
+            assert_eq!(format!("sha256:{expected}"), locked);
+            assert_eq!(actual, &sha256_hex(tampered));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        error
+            .to_string()
+            .contains("connector.latticeflow.text.hash")
+    );
+
+    // Bare hex works as well as `sha256:<hex>`; a malformed digest is refused.
+    WasmNode::from_locked(module, locked.trim_start_matches("sha256:"), spec.clone()).unwrap();
+    let error = WasmNode::from_locked(module, "sha256:1234", spec).unwrap_err();
+    assert!(matches!(error, NodeError::InvalidDigest { .. }), "{error}");
+}
+
+#[test]
+fn a_registration_error_carries_the_node_error() {
+    let fixture = fixture("hash");
+    let module = fixture.module();
+    let spec = fixture.spec(module);
+    let register = |registry: &mut NodeRegistry| -> Result<(), RegistryError> {
+        registry.register(WasmNode::from_locked(
+            module,
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            spec.clone(),
+        )?)
+    };
+    let mut registry = NodeRegistry::new();
+    let error = register(&mut registry).unwrap_err();
+    assert!(
+        matches!(error, RegistryError::Node(NodeError::DigestMismatch { .. })),
+        "{error}"
+    );
+    assert!(registry.is_empty());
+}
