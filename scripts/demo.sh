@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # The main job, end to end, on a throwaway registry and project.
 #
-# It grows with the product. Today: start a real registry; generate a cosign
-# key; push and sign the fixture connectors; create a project; lock it with
-# signatures required (resolve → verify signatures and digests → check
-# capabilities and ABI); show that a relock is a no-op, that an ungranted or
-# unsigned connector is refused, that CI's `lock --locked` and an offline
-# `lock --frozen` need no network, and that `verify` re-checks the store.
-# Generating wrapper crates, the offline build and invoking a connector join
-# with the next issue (README, "Status").
+# Start a real registry; generate a cosign key; push and sign the fixture
+# connectors; create a project; lock it with signatures required (resolve →
+# verify signatures and digests → check capabilities and ABI); show that a
+# relock is a no-op and that an unsigned or ungranted connector is refused;
+# vendor and generate the wrapper crates; stop the registry and empty the
+# cache; lock --frozen, verify and generate --check from the vendor dir; build
+# an example bundle with `cargo build --offline` and run a flow through it.
 set -euo pipefail
 exec </dev/null
 cd "$(dirname "$0")/.."
@@ -100,15 +99,34 @@ set -e
 [ "$status" -eq 1 ] || { echo "demo: expected exit 1, got $status" >&2; exit 1; }
 "$lf" remove fetch
 
-step "stop the registry: --frozen (locked + offline) works from the store alone"
+step "lf-resolve vendor + generate: the locked artifacts in vendor/oci, wrapper crates in vendor/crates"
+# Generated crates depend on this checkout's lf-runtime.
+printf '\n[generate]\nruntime = { path = "%s" }\n' "$root/runtime" >> latticeflow.toml
+"$lf" lock
+"$lf" vendor
+"$lf" generate
+ls vendor/crates vendor/crates/*/src >&2
+
+step "stop the registry and empty the cache: everything from the vendor directory"
 stop_registry
+rm -rf "$LF_CACHE_DIR"
 "$lf" lock --frozen
 "$lf" verify
+"$lf" generate --check
 
 if command -v skopeo >/dev/null 2>&1; then
-    step "the store is an OCI image layout: skopeo reads it"
-    skopeo inspect --raw "oci:$LF_CACHE_DIR:$registry/latticeflow/hash:1.0" >&2
+    step "vendor/oci is an OCI image layout: skopeo reads it"
+    skopeo inspect --raw "oci:$work/vendor/oci:$registry/latticeflow/hash:1.0" >&2
     echo >&2
 fi
 
-step "done: signed, locked, verified, offline-ready; generate/build/invoke land with issue 7"
+step "cargo build --offline: an example bundle that registers every connector, then run a flow"
+mkdir -p flow/src
+sed "s|@LF_RUNTIME@|$root/runtime|" "$root/examples/flow/Cargo.toml.in" > flow/Cargo.toml
+cp "$root/examples/flow/src/main.rs" flow/src/
+cp "$root/Cargo.lock" flow/Cargo.lock
+(cd flow && CARGO_TARGET_DIR="$root/target" cargo build --offline --quiet)
+echo "flow: text-upper → kv-counter (twice) → hash" >&2
+"$root/target/debug/lf-example-flow" "hello, latticeflow"
+
+step "done: pushed, signed, locked, verified, vendored, generated, built offline and invoked"
