@@ -21,6 +21,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> doc tests" >&2
 cargo test --workspace --doc --locked --quiet
 
+echo "==> generated crates pass clippy -D warnings" >&2
+cargo test -p lf-wrapper-gen --locked --test generate -- --ignored generated_crates_pass_clippy
+
 echo "==> tests" >&2
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast

@@ -158,20 +158,31 @@ fn locked_connectors_are_generated_built_offline_and_invoked() {
         .unwrap()
         .to_path_buf();
     let mut registry = Registry::start().unwrap();
-    let pushed = lf_registry_fixtures::push_all_blocking(&registry).unwrap();
-    let reference = |name: &str| {
-        pushed
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.reference.clone())
-            .unwrap()
-    };
     let project = tempfile::tempdir().unwrap();
     let dir = project.path();
+    // Publish and sign with lf-resolve itself, as a connector author would.
+    let signed = |args: &[&str]| {
+        let out = Command::new(binary())
+            .args(args)
+            .current_dir(dir)
+            .env("COSIGN_PASSWORD", "e2e")
+            .env("LF_CACHE_DIR", dir.join(".cache"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    signed(&["generate-key"]);
+    let reference = |name: &str| format!("{}/latticeflow/{name}:1.0", registry.host());
+    for name in ["text-upper", "kv-counter", "hash"] {
+        let source = workspace.join("registry-fixtures/connectors").join(name);
+        signed(&["push", source.to_str().unwrap(), &reference(name)]);
+        signed(&["sign", &reference(name), "--key", "cosign.key"]);
+    }
     std::fs::write(
         dir.join("latticeflow.toml"),
         format!(
-            "[policy]\nsignatures = \"none\"\n\n[connectors.text_upper]\nref = \"{}\"\n\n[connectors.counter]\nref = \"{}\"\ncapabilities = [\"kv.read\", \"kv.write\"]\n\n[connectors.hash]\nref = \"{}\"\n\n[generate]\nruntime = {{ path = \"{}\" }}\n",
+            "[policy]\nsignatures = \"required\"\nkeys = [\"cosign.pub\"]\n\n[connectors.text_upper]\nref = \"{}\"\n\n[connectors.counter]\nref = \"{}\"\ncapabilities = [\"kv.read\", \"kv.write\"]\n\n[connectors.hash]\nref = \"{}\"\n\n[generate]\nruntime = {{ path = \"{}\" }}\n",
             reference("text-upper"),
             reference("kv-counter"),
             reference("hash"),
@@ -183,6 +194,13 @@ fn locked_connectors_are_generated_built_offline_and_invoked() {
         let out = lf(dir, args);
         assert!(out.status.success(), "{args:?}: {out:?}");
     }
+    let lock = std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap();
+    assert_eq!(
+        lock.matches("policy = \"required\", format = \"simple-signing\"")
+            .count(),
+        3,
+        "{lock}"
+    );
     let check = |outputs: &[serde_json::Value]| {
         assert_eq!(outputs.len(), 4, "{outputs:?}");
         assert_eq!(outputs[0]["output"]["text"], "HELLO, FLOW");
