@@ -531,6 +531,15 @@ fn vendor_holds_exactly_the_locked_artifacts_and_serves_offline_builds() {
     assert_eq!(frozen.code, 0, "{frozen:?}");
     let verify = p.run(&["verify"]);
     assert_eq!(verify.code, 0, "{verify:?}");
+    // `fetch` fills an empty cache from the vendor dir, with no registry.
+    let fetch = p.run(&["fetch"]);
+    assert_eq!(fetch.code, 0, "{fetch:?}");
+    assert!(
+        fetch.stderr.contains("from [PROJECT]/vendor/oci") || fetch.stderr.contains("vendor/oci"),
+        "{}",
+        fetch.stderr
+    );
+    assert_eq!(p.files_under(".cache/blobs").len(), 5);
 
     // A tampered module in the vendor dir is named.
     let module = p

@@ -337,6 +337,19 @@ pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result
     let (lock_path, lock) = existing_lock(&config)?;
     let store = open_store(settings)?;
     let mode = Mode { offline: false };
+    // A vendor directory, when there is one, fills the store without network.
+    if let Some(vendor) = crate::commands::vendor::existing(&config) {
+        // Anything the vendor directory lacks is downloaded below.
+        if let Ok((_, copied)) = crate::commands::vendor::copy_locked(&vendor, &store, &lock)
+            && copied > 0
+        {
+            printer.status(
+                "Copied",
+                format!("{} from {}", human_size(copied), vendor.root().display()),
+                &json!({"type": "fetch", "from": vendor.root(), "copied": copied}),
+            );
+        }
+    }
     let fetched = ensure_locked(
         &config,
         &lock,

@@ -73,28 +73,18 @@ fn missing(entry: &LockedConnector, digest: &Digest) -> CliError {
     )
 }
 
-/// `lf-resolve vendor`.
-pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
-    let config = load_config(settings)?;
-    let (_, lock) = existing_lock(&config)?;
-    let cache = Store::open(&settings.cache_dir)
-        .map_err(|e| CliError::input(format!("cannot open the content store: {e}"), None))?;
-    crate::commands::lock::ensure_locked(
-        &config,
-        &lock,
-        &cache,
-        crate::commands::lock::Mode {
-            offline: args.offline,
-        },
-        None,
-        printer,
-    )?;
-    let dir = args.dir.clone().unwrap_or_else(|| default_dir(&config));
-    let vendor = Store::open_vendor(&dir)
-        .map_err(|e| CliError::input(format!("cannot open the vendor directory: {e}"), None))?;
-    let store_error =
-        |e: StoreError| CliError::input(format!("vendoring into `{}`: {e}", dir.display()), None);
-
+/// Copies every blob the lock needs from `from` into `to` (re-hashing each
+/// on the way in), skipping those `to` already holds. Returns the set of
+/// blobs the lock needs and the bytes copied.
+pub(crate) fn copy_locked(
+    from: &Store,
+    to: &Store,
+    lock: &lf_lockfile::Lockfile,
+) -> Result<(BTreeSet<Digest>, u64), CliError> {
+    let store_error = |e: StoreError| {
+        CliError::input(format!("copying into `{}`: {e}", to.root().display()), None)
+    };
+    let (cache, vendor) = (from, to);
     let mut wanted: BTreeSet<Digest> = BTreeSet::new();
     let mut copied = 0u64;
     for entry in lock.connectors() {
@@ -128,6 +118,32 @@ pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<
             copied += size;
         }
     }
+    Ok((wanted, copied))
+}
+
+/// `lf-resolve vendor`.
+pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
+    let config = load_config(settings)?;
+    let (_, lock) = existing_lock(&config)?;
+    let cache = Store::open(&settings.cache_dir)
+        .map_err(|e| CliError::input(format!("cannot open the content store: {e}"), None))?;
+    crate::commands::lock::ensure_locked(
+        &config,
+        &lock,
+        &cache,
+        crate::commands::lock::Mode {
+            offline: args.offline,
+        },
+        None,
+        printer,
+    )?;
+    let dir = args.dir.clone().unwrap_or_else(|| default_dir(&config));
+    let vendor = Store::open_vendor(&dir)
+        .map_err(|e| CliError::input(format!("cannot open the vendor directory: {e}"), None))?;
+    let store_error =
+        |e: StoreError| CliError::input(format!("vendoring into `{}`: {e}", dir.display()), None);
+
+    let (wanted, copied) = copy_locked(&cache, &vendor, &lock)?;
     // Exactly the locked artifacts: a fresh index, and no other blobs.
     let index_path = dir.join("index.json");
     let _ = std::fs::remove_file(&index_path);
