@@ -88,7 +88,7 @@ pub(crate) fn copy_locked(
     let mut wanted: BTreeSet<Digest> = BTreeSet::new();
     let mut copied = 0u64;
     for entry in lock.connectors() {
-        for (digest, size) in blobs_of(&cache, entry)? {
+        for (digest, size) in blobs_of(cache, entry)? {
             wanted.insert(digest.clone());
             if vendor.get(&digest, size).is_some() {
                 continue;
