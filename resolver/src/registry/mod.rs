@@ -694,8 +694,6 @@ struct LayerDescriptor {
     size: i64,
     #[serde(default)]
     annotations: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    artifact_type: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -774,30 +772,13 @@ impl RegistryClient {
                 let Ok(digest) = entry.digest.parse::<Digest>() else {
                     continue;
                 };
-                let by_digest = reference.without_digest().with_digest(digest);
-                let manifest = self.fetch_manifest(&by_digest).await?;
-                store
-                    .put(&manifest.digest, &manifest.bytes)
-                    .map_err(|source| RegistryError::Store {
-                        reference: by_digest.to_string(),
-                        digest: manifest.digest.clone(),
-                        source,
-                    })?;
-                // Match the layer media type, not only the index entry's
-                // artifactType (older cosign wrote an empty-config type there).
-                let layers = self
-                    .signature_layers(&by_digest, &manifest, store, |mt| {
-                        mt.starts_with("application/vnd.dev.sigstore.bundle")
-                    })
+                // Only layers of a bundle media type count (older cosign wrote
+                // an empty-config type as the index entry's artifactType).
+                let artifact = self
+                    .fetch_signature_by_digest(reference, &digest, SignatureKind::Referrer, store)
                     .await?;
-                if !layers.is_empty() {
-                    let _ = entry.artifact_type;
-                    found.push(SignatureArtifact {
-                        kind: SignatureKind::Referrer,
-                        manifest,
-                        layers,
-                        reference: by_digest,
-                    });
+                if !artifact.layers.is_empty() {
+                    found.push(artifact);
                 }
             }
         }
