@@ -313,6 +313,18 @@ impl Reference {
             ..self.clone()
         }
     }
+
+    /// The reference of `tag` in the same repository, without a digest
+    /// (e.g. cosign's `sha256-<hex>.sig`). The tag is checked like any other.
+    pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
+        format!("{}:{tag}", self.name()).parse()
+    }
+
+    /// The tag cosign derives from a digest: `sha256-<hex>`, to which it
+    /// appends `.sig` for simple signatures; also the OCI referrers tag fallback.
+    pub fn digest_tag(digest: &Digest) -> String {
+        format!("{}-{}", digest.algorithm(), digest.hex())
+    }
 }
 
 /// Checks a registry name as written in `latticeflow.toml` (a
@@ -601,9 +613,24 @@ fn check_tag(tag: &str, input: &str) -> Result<(), ReferenceError> {
 
 #[cfg(test)]
 mod tests {
+
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn sibling_tags_and_digest_tags() {
+        let r: Reference = "localhost:5000/lf/a:1.0@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse().unwrap();
+        let d = r.digest().unwrap().clone();
+        let sig = r
+            .with_tag(&format!("{}.sig", Reference::digest_tag(&d)))
+            .unwrap();
+        assert_eq!(
+            sig.to_string(),
+            "localhost:5000/lf/a:sha256-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.sig"
+        );
+        assert!(r.with_tag("bad tag").is_err());
+    }
     use crate::Algorithm;
     use proptest::prelude::*;
 

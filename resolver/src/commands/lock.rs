@@ -1101,10 +1101,9 @@ fn signature_index_entry(store: &Store, entry: &LockedConnector) -> Option<Index
     };
     Some(IndexEntry {
         ref_name: format!(
-            "{}:{}-{}.{suffix}",
+            "{}:{}.{suffix}",
             entry.reference.name(),
-            entry.digest.algorithm(),
-            entry.digest.hex()
+            Reference::digest_tag(&entry.digest)
         ),
         media_type: OCI_MANIFEST.to_owned(),
         digest: verified.digest.clone(),

@@ -119,13 +119,13 @@ async fn push_simple_signing(
     payload: &[u8],
     signature: &str,
 ) -> Result<Digest, crate::registry::RegistryError> {
-    let tag = format!("{}-{}.sig", subject.algorithm(), subject.hex());
-    let sig_ref: Reference = format!("{}:{tag}", reference.name()).parse().map_err(
-        |e: lf_lockfile::ReferenceError| crate::registry::RegistryError::Other {
+    let tag = format!("{}.sig", Reference::digest_tag(subject));
+    let sig_ref = reference
+        .with_tag(&tag)
+        .map_err(|e| crate::registry::RegistryError::Other {
             reference: reference.to_string(),
             detail: e.to_string(),
-        },
-    )?;
+        })?;
     let mut layers: Vec<Value> = match client.fetch_manifest(&sig_ref).await {
         Ok(existing) => serde_json::from_slice::<Value>(&existing.bytes)
             .ok()
@@ -206,13 +206,14 @@ async fn push_bundle(
         .await?;
 
     // The tag fallback: an index of the subject's referrers.
-    let tag = format!("{}-{}", subject.algorithm(), subject.hex());
-    let index_ref: Reference = format!("{}:{tag}", reference.name()).parse().map_err(
-        |e: lf_lockfile::ReferenceError| crate::registry::RegistryError::Other {
-            reference: reference.to_string(),
-            detail: e.to_string(),
-        },
-    )?;
+    let tag = Reference::digest_tag(subject);
+    let index_ref =
+        reference
+            .with_tag(&tag)
+            .map_err(|e| crate::registry::RegistryError::Other {
+                reference: reference.to_string(),
+                detail: e.to_string(),
+            })?;
     let mut entries: Vec<Value> = match client.fetch_manifest(&index_ref).await {
         Ok(existing) => serde_json::from_slice::<Value>(&existing.bytes)
             .ok()

@@ -721,17 +721,14 @@ impl RegistryClient {
         store: &Store,
     ) -> Result<Vec<SignatureArtifact>, RegistryError> {
         let mut found = Vec::new();
-        let tag_base = format!("{}-{}", subject.algorithm(), subject.hex());
-        let sig_ref: Reference = format!(
-            "{}/{}:{tag_base}.sig",
-            reference.registry(),
-            reference.repository()
-        )
-        .parse()
-        .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
-            reference: reference.to_string(),
-            detail: e.to_string(),
-        })?;
+        let tag_base = Reference::digest_tag(subject);
+        let sibling = |tag: String| {
+            reference.with_tag(&tag).map_err(|e| RegistryError::Other {
+                reference: reference.to_string(),
+                detail: e.to_string(),
+            })
+        };
+        let sig_ref = sibling(format!("{tag_base}.sig"))?;
         if let Some(manifest) = self.optional_manifest(&sig_ref, store).await? {
             let layers = self
                 .signature_layers(&sig_ref, &manifest, store, |_| true)
@@ -745,16 +742,7 @@ impl RegistryClient {
         }
         // Referrers: the fallback tag holds an index of them on registries
         // without the API (distribution 2.8 answers the API with 404).
-        let index_ref: Reference = format!(
-            "{}/{}:{tag_base}",
-            reference.registry(),
-            reference.repository()
-        )
-        .parse()
-        .map_err(|e: lf_lockfile::ReferenceError| RegistryError::Other {
-            reference: reference.to_string(),
-            detail: e.to_string(),
-        })?;
+        let index_ref = sibling(tag_base)?;
         let index = match self.referrers_api(reference, subject).await {
             Some(index) => Some(index),
             None => self

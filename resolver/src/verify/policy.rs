@@ -51,9 +51,8 @@ pub fn apply(
     let mut reasons: Vec<String> = Vec::new();
     if artifacts.is_empty() {
         reasons.push(format!(
-            "no signature found: neither the `{}-{}.sig` tag nor a sigstore bundle referrer exists",
-            subject.algorithm(),
-            subject.hex()
+            "no signature found: neither the `{}.sig` tag nor a sigstore bundle referrer exists",
+            lf_lockfile::Reference::digest_tag(subject)
         ));
     }
     // Try trusted keys one by one, in policy order, over every signature, so
