@@ -14,7 +14,6 @@
 //!
 //! Nothing here touches the network; [`crate::push`] publishes these.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use lf_runtime::spec::{Capability, ConnectorManifest};
@@ -213,29 +212,12 @@ pub enum SectionError {
 /// [`SectionError::Parse`] if `module` is not a well-formed WebAssembly
 /// binary, [`SectionError::Component`] if it is a component.
 pub fn embed_manifest(module: &[u8], yaml: &str) -> Result<Vec<u8>, SectionError> {
-    let mut out = wasm_encoder::Module::new();
-    for payload in Parser::new(0).parse_all(module) {
-        let payload = payload?;
-        match &payload {
-            Payload::Version {
-                encoding: Encoding::Component,
-                ..
-            } => return Err(SectionError::Component),
-            Payload::CustomSection(section) if section.name() == SECTION_NAME => continue,
-            _ => {}
-        }
-        if let Some((id, range)) = payload.as_section() {
-            out.section(&wasm_encoder::RawSection {
-                id,
-                data: &module[range],
-            });
-        }
-    }
-    out.section(&wasm_encoder::CustomSection {
-        name: Cow::Borrowed(SECTION_NAME),
-        data: Cow::Borrowed(yaml.as_bytes()),
-    });
-    Ok(out.finish())
+    // The same embedding `lf-resolve push` does, so fixtures are the bytes
+    // authors publish.
+    lf_resolve::artifact::embed_manifest(module, yaml).map_err(|e| match e {
+        lf_resolve::artifact::EmbedError::Parse(e) => SectionError::Parse(e),
+        lf_resolve::artifact::EmbedError::Component => SectionError::Component,
+    })
 }
 
 /// The text of the module's `latticeflow.connector` section, if it has one.
@@ -560,8 +542,8 @@ mod tests {
         let mut twice = wasm_encoder::Module::new();
         for _ in 0..2 {
             twice.section(&wasm_encoder::CustomSection {
-                name: Cow::Borrowed(SECTION_NAME),
-                data: Cow::Borrowed(b"a"),
+                name: std::borrow::Cow::Borrowed(SECTION_NAME),
+                data: std::borrow::Cow::Borrowed(b"a"),
             });
         }
         let twice = twice.finish();
