@@ -198,6 +198,10 @@ pub struct ConnectorConfig {
     pub signature: SignaturePolicy,
     /// `manifest`: a sidecar connector manifest.
     pub manifest: Option<ConfigPath>,
+    /// `signed-repository`: the repository (`registry/repo`) a signature may
+    /// name when the artifact was relocated from there; by default a
+    /// signature must name the repository of `ref`.
+    pub signed_repository: Option<Reference>,
     /// Span of the table header or key, for errors about the whole connector.
     pub span: Range<usize>,
 }
@@ -495,6 +499,24 @@ impl Checker<'_> {
                 .manifest
                 .map(|m| self.config_path(m, "manifest"))
                 .transpose()?;
+            let signed_repository = c
+                .signed_repository
+                .map(|r| {
+                    let parsed: Reference = r.get_ref().parse().map_err(|e| {
+                        self.error(r.span(), format!("connector `{connector_name}`: `signed-repository`: {e}"))
+                    })?;
+                    if parsed.tag().is_some() || parsed.digest().is_some() {
+                        return Err(self.error(
+                            r.span(),
+                            format!(
+                                "connector `{connector_name}`: `signed-repository` names a repository (`{}`), without a tag or digest",
+                                parsed.name()
+                            ),
+                        ));
+                    }
+                    Ok(parsed)
+                })
+                .transpose()?;
             connectors.insert(
                 connector_name,
                 ConnectorConfig {
@@ -503,6 +525,7 @@ impl Checker<'_> {
                     grants,
                     signature,
                     manifest,
+                    signed_repository,
                     span,
                 },
             );
@@ -659,6 +682,8 @@ mod wire {
         pub(super) capabilities: Vec<Spanned<String>>,
         pub(super) signature: Option<Spanned<Signature>>,
         pub(super) manifest: Option<Spanned<String>>,
+        #[serde(rename = "signed-repository")]
+        pub(super) signed_repository: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize)]

@@ -12,6 +12,7 @@ pub mod artifact;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub(crate) mod locked;
 pub mod output;
 pub mod registry;
 pub mod settings;

@@ -249,3 +249,14 @@ pub fn human_size(bytes: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// The candidate closest to `wanted`, when one is close enough to be the
+/// likely typo (as cargo suggests subcommands).
+pub(crate) fn did_you_mean<'a>(wanted: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(wanted, c), *c))
+        .filter(|(distance, c)| *distance <= 2.max(c.len() / 3))
+        .min()
+        .map(|(_, c)| c)
+}

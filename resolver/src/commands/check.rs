@@ -1,5 +1,7 @@
 //! `lf-resolve check`: both files valid, and the lock satisfies the config.
-//! No network, no cache.
+//! No network, no cache; when the project has a vendor directory, the lock
+//! entries are also re-derived from the vendored bytes (as `lock --frozen`
+//! does), since that is what a build will embed.
 
 use serde_json::json;
 
@@ -34,13 +36,47 @@ pub fn run(settings: &Settings, printer: &Printer) -> Result<(), CliError> {
             help: Some("run `lf-resolve lock` to update it".to_owned()),
         });
     }
+    let vendored = match crate::commands::vendor::existing(&config) {
+        Some(vendor) => {
+            let mut problems = Vec::new();
+            for entry in lock.connectors() {
+                if let Err(found) = crate::locked::rederive(
+                    &config,
+                    &vendor,
+                    entry,
+                    crate::locked::Hashing::Sections,
+                ) {
+                    problems.extend(found);
+                }
+                problems.extend(crate::commands::lock::reverify_signature(
+                    &config, &vendor, entry,
+                )?);
+            }
+            if !problems.is_empty() {
+                return Err(CliError::CheckFailed {
+                    message: format!(
+                        "`{}` does not match the artifacts vendored in `{}`",
+                        lock_path.display(),
+                        vendor.root().display()
+                    ),
+                    reasons: problems,
+                    help: Some(
+                        "if the lock or vendor/ was edited by hand, run `lf-resolve lock` and `lf-resolve vendor` to derive them again, and review the change".to_owned(),
+                    ),
+                });
+            }
+            true
+        }
+        None => false,
+    };
     let count = lock.connectors().len();
     printer.status(
         "Checked",
         format!(
-            "{} and {LOCK_FILE}: {count} connector{}, the lock is up to date",
+            "{} and {LOCK_FILE}: {count} connector{}, the lock is up to date{}",
             config.path().display(),
-            if count == 1 { "" } else { "s" }
+            if count == 1 { "" } else { "s" },
+            if vendored { " and matches vendor/" } else { "" }
         ),
         &json!({"type": "check", "status": "fresh", "connectors": count, "lock": lock_path}),
     );

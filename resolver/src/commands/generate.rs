@@ -9,7 +9,6 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::json;
 
 use lf_lockfile::RuntimeDependency;
-use lf_runtime::spec::ConnectorManifest;
 use lf_wrapper_gen::{GeneratedFile, Input};
 
 use crate::cli::{GenerateArgs, VendorArgs};
@@ -17,7 +16,6 @@ use crate::commands::{existing_lock, load_config};
 use crate::error::CliError;
 use crate::output::Printer;
 use crate::settings::Settings;
-use crate::verify::module::scan_module;
 
 /// `lf-resolve generate`.
 pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
@@ -61,58 +59,29 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
         }
     };
 
+    // What the crates embed and declare comes from the vendored bytes, each
+    // re-hashed and re-derived here; a lock entry that disagrees with its
+    // bytes (or with the grants in latticeflow.toml) generates nothing.
     let mut connectors = Vec::with_capacity(lock.connectors().len());
+    let mut problems = Vec::new();
     for entry in lock.connectors() {
-        let yaml = match &entry.spec {
-            Some(sidecar) => std::fs::read_to_string(config.resolve(Path::new(&sidecar.path)))
-                .map_err(|source| CliError::Io {
-                    context: "cannot read the sidecar manifest",
-                    path: config.resolve(Path::new(&sidecar.path)),
-                    source,
-                })?,
-            None => {
-                let blob = vendor
-                    .get(&entry.module.digest, entry.module.size)
-                    .ok_or_else(|| {
-                        CliError::input(
-                            format!(
-                                "module {} of `{}` is not vendored",
-                                entry.module.digest, entry.name
-                            ),
-                            None,
-                        )
-                    })?;
-                let file = blob.open().map_err(|source| CliError::Io {
-                    context: "cannot read",
-                    path: blob.path().to_owned(),
-                    source,
-                })?;
-                let info = scan_module(std::io::BufReader::new(file)).map_err(|e| {
-                    CliError::input(format!("connector `{}`: {e}", entry.name), None)
-                })?;
-                let section = info.connector_section.ok_or_else(|| {
-                    CliError::input(
-                        format!(
-                            "connector `{}`: the module has no connector manifest",
-                            entry.name
-                        ),
-                        None,
-                    )
-                })?;
-                String::from_utf8(section).map_err(|_| {
-                    CliError::input(
-                        format!(
-                            "connector `{}`: the connector manifest is not UTF-8",
-                            entry.name
-                        ),
-                        None,
-                    )
-                })?
-            }
-        };
-        let manifest = ConnectorManifest::from_yaml(&yaml)
-            .map_err(|e| CliError::input(format!("connector `{}`: {e}", entry.name), None))?;
-        connectors.push((entry, manifest));
+        match crate::locked::rederive(&config, &vendor, entry, crate::locked::Hashing::Full) {
+            Ok(derived) => connectors.push((entry, derived.manifest)),
+            Err(found) => problems.extend(found),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CliError::CheckFailed {
+            message: format!(
+                "`{}` and the vendored artifacts in `{}` disagree",
+                crate::settings::Settings::lock_path(config.path()).display(),
+                vendor_dir.display()
+            ),
+            reasons: problems,
+            help: Some(
+                "run `lf-resolve vendor` to restore damaged files; if the lock was edited by hand, run `lf-resolve lock` to derive it again, and review the change".to_owned(),
+            ),
+        });
     }
 
     let out = match &args.out {

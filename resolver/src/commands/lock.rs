@@ -13,22 +13,21 @@ use tokio::sync::Semaphore;
 
 use lf_lockfile::{
     BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Lockfile, Reference,
-    SidecarRef, SignatureEntry, SignatureFormat, SignatureMode, Trust, path_string,
+    SignatureEntry, SignatureFormat, SignatureMode, Trust, path_string,
 };
-use lf_runtime::spec::ConnectorManifest;
 
 use crate::artifact::{self, OCI_MANIFEST, WasmArtifact};
 use crate::cli::{FetchArgs, LockArgs, VerifyArgs};
 use crate::commands::{check_named_files, existing_lock, load_config, runtime};
 use crate::error::CliError;
+use crate::locked::{self, Hashing};
 use crate::output::{Printer, human_size};
 use crate::registry::{RegistryClient, RegistryError};
 use crate::registry::{SignatureKind, stored_signature};
 use crate::settings::Settings;
 use crate::store::{IndexEntry, Store, StoreError, VerifiedBlob};
 use crate::verify::cosign::{Keyless, TrustRoot, TrustedKey};
-use crate::verify::module::{check_abi, scan_module};
-use crate::verify::policy::{self, LoadedTrust, Outcome};
+use crate::verify::policy::{self, LoadedTrust, Outcome, RepositoryBinding};
 
 /// Why one connector could not be locked or fetched.
 #[derive(Debug, thiserror::Error)]
@@ -120,12 +119,18 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                 update.insert(n);
             }
             None => {
+                let names: Vec<&str> = config.connectors().keys().map(|n| n.as_str()).collect();
+                let help = match crate::output::did_you_mean(name, &names) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None if names.is_empty() => "the project has no connectors yet".to_owned(),
+                    None => format!("the project's connectors: {}", names.join(", ")),
+                };
                 return Err(CliError::input(
                     format!(
                         "`--update {name}`: no connector named `{name}` in {}",
                         config.path().display()
                     ),
-                    None,
+                    help,
                 ));
             }
         }
@@ -178,9 +183,30 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             &lock,
             &store,
             mode,
+            Presence::Exists,
             args.jobs.map(usize::from),
             printer,
         )?;
+        let mut problems = Vec::new();
+        for entry in lock.connectors() {
+            if let Err(found) = locked::rederive(&config, &store, entry, Hashing::Sections) {
+                problems.extend(found);
+            }
+            problems.extend(reverify_signature(&config, &store, entry)?);
+        }
+        if !problems.is_empty() {
+            return Err(CliError::CheckFailed {
+                message: format!(
+                    "`{}` does not match the bytes it pins in `{}`",
+                    lock_path.display(),
+                    store.root().display()
+                ),
+                reasons: problems,
+                help: Some(
+                    "the lock or the stored artifacts were changed by hand: run `lf-resolve lock` to re-derive the lock from the registry, and review the change".to_owned(),
+                ),
+            });
+        }
         printer.status(
             "Checked",
             format!(
@@ -355,6 +381,7 @@ pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result
         &lock,
         &store,
         mode,
+        Presence::Verified,
         args.jobs.map(usize::from),
         printer,
     )?;
@@ -381,33 +408,53 @@ pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Resu
         Some(vendor) => vendor,
         None => open_store(settings)?,
     };
-    let mut problems = Vec::new();
+    let mut corrupted = Vec::new();
+    let mut mismatched = Vec::new();
     let mut checked = 0usize;
     let mut checked_signatures = 0usize;
     for entry in lock.connectors() {
-        let manifest_size = std::fs::metadata(store.blob_path(&entry.digest))
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let mut intact = true;
+        match store.rehash_any_size(&entry.digest) {
+            Ok(_) => {}
+            Err(e) => {
+                intact = false;
+                corrupted.push(format!(
+                    "connector `{}`: manifest {}: {e}",
+                    entry.name, entry.digest
+                ));
+            }
+        }
+        checked += 1;
         let blobs = [
-            ("manifest", &entry.digest, manifest_size),
             ("config", &entry.config.digest, entry.config.size),
             ("module", &entry.module.digest, entry.module.size),
         ];
         for (what, digest, size) in blobs {
             checked += 1;
             if let Err(e) = store.rehash(digest, size) {
-                problems.push(format!("connector `{}`: {what} {digest}: {e}", entry.name));
+                intact = false;
+                corrupted.push(format!("connector `{}`: {what} {digest}: {e}", entry.name));
             }
         }
-        if let Some(problem) = reverify_signature(&config, &store, entry)? {
-            problems.push(problem);
+        // Every blob hashed: what the lock says of them must be what they say.
+        if intact && let Err(found) = locked::rederive(&config, &store, entry, Hashing::Sections) {
+            mismatched.extend(found);
         }
+        mismatched.extend(reverify_signature(&config, &store, entry)?);
         checked_signatures += usize::from(entry.signature.verified.is_some());
     }
-    if args.remote && problems.is_empty() {
-        problems.extend(remote_check(&config, &lock, &store)?);
-    }
-    if !problems.is_empty() {
+    let vendored = crate::commands::vendor::existing(&config).is_some();
+    if !corrupted.is_empty() || !mismatched.is_empty() {
+        let help = if mismatched.is_empty() {
+            if vendored {
+                "run `lf-resolve vendor` to replace the damaged files with verified copies from the cache (or the registry)"
+            } else {
+                "run `lf-resolve fetch` to replace the damaged files with verified copies from the registry"
+            }
+        } else {
+            "the lock and the bytes it pins disagree: if the lock or vendor/ was edited by hand, run `lf-resolve lock` to derive it again from the registry, and review the change"
+        };
+        let problems: Vec<String> = corrupted.into_iter().chain(mismatched).collect();
         return Err(CliError::CheckFailed {
             message: format!(
                 "{} problem{} with the {checked} locked blobs and {checked_signatures} signatures in `{}`",
@@ -416,11 +463,11 @@ pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Resu
                 store.root().display()
             ),
             reasons: problems,
-            help: Some(
-                "delete the files named above, then run `lf-resolve fetch` to download them again"
-                    .to_owned(),
-            ),
+            help: Some(help.to_owned()),
         });
+    }
+    if args.remote {
+        remote_check(&config, &lock)?;
     }
     printer.status(
         "Verified",
@@ -531,8 +578,7 @@ async fn manifest(
     downloaded: &mut u64,
 ) -> Result<(Digest, VerifiedBlob), ConnectorError> {
     if let Some(digest) = target.digest()
-        && let Ok(meta) = std::fs::metadata(store.blob_path(digest))
-        && let Some(blob) = store.get(digest, meta.len())
+        && let Ok(blob) = store.rehash_any_size(digest)
     {
         return Ok((digest.clone(), blob));
     }
@@ -545,8 +591,7 @@ async fn manifest(
     if probe
         && target.digest().is_none()
         && let Some(digest) = client.head_manifest(target).await
-        && let Ok(meta) = std::fs::metadata(store.blob_path(&digest))
-        && let Some(blob) = store.get(&digest, meta.len())
+        && let Ok(blob) = store.rehash_any_size(&digest)
     {
         return Ok((digest, blob));
     }
@@ -565,9 +610,19 @@ async fn blob(
     bar: &crate::output::ConnectorBar,
     downloaded: &mut u64,
 ) -> Result<VerifiedBlob, ConnectorError> {
-    if let Some(found) = store.get(&blob.digest, blob.size) {
-        bar.inc(blob.size);
-        return Ok(found);
+    // A stored blob is re-hashed before its fields are read into a lock: a
+    // damaged cache must not decide what gets locked.
+    match store.rehash(&blob.digest, blob.size) {
+        Ok(found) => {
+            bar.inc(blob.size);
+            return Ok(found);
+        }
+        Err(StoreError::Missing { .. }) => {}
+        Err(e) if mode.offline => return Err(ConnectorError::Store(e)),
+        Err(e) => {
+            tracing::warn!("{e}; downloading it again");
+            store.discard(&blob.digest)?;
+        }
     }
     if mode.offline {
         return Err(ConnectorError::Missing(format!(
@@ -589,8 +644,8 @@ fn store_io(blob: &VerifiedBlob, source: std::io::Error) -> ConnectorError {
     })
 }
 
-/// The checks between verified bytes and a lock entry: the connector
-/// manifest, its grants, the module's ABI and imports, the signature policy.
+/// The checks between verified bytes and a lock entry (see
+/// [`crate::locked::derive`]), plus the signature policy's outcome.
 fn check_connector(
     config: &Config,
     job: &Job,
@@ -599,135 +654,33 @@ fn check_connector(
     module: &VerifiedBlob,
     signature: SignatureEntry,
 ) -> Result<LockedConnector, ConnectorError> {
-    let name = &job.name;
-    let file = module.open().map_err(|e| store_io(module, e))?;
-    let info = scan_module(std::io::BufReader::new(file)).map_err(|e| {
-        ConnectorError::rejected(
-            format!(
-                "connector `{name}`: the module {} is not a valid connector module: {e}",
-                module.digest()
-            ),
-            None,
-        )
-    })?;
-    let (yaml, spec) = match &job.connector.manifest {
-        Some(sidecar) => {
-            let path = config.resolve(&sidecar.path);
-            let bytes = std::fs::read(&path).map_err(|e| {
-                ConnectorError::rejected(
-                    format!(
-                        "connector `{name}`: cannot read the sidecar manifest `{}`: {e}",
-                        path.display()
-                    ),
-                    None,
-                )
-            })?;
-            let digest = Digest::from_bytes(
-                lf_lockfile::Algorithm::Sha256,
-                &<sha2::Sha256 as sha2::Digest>::digest(&bytes),
-            );
-            let spec = SidecarRef {
-                path: path_string(&sidecar.path),
-                digest,
-            };
-            (String::from_utf8_lossy(&bytes).into_owned(), Some(spec))
-        }
-        None => match &info.connector_section {
-            Some(section) => (
-                String::from_utf8(section.clone()).map_err(|_| {
-                    ConnectorError::rejected(
-                        format!(
-                            "connector `{name}`: the `latticeflow.connector` section is not UTF-8"
-                        ),
-                        None,
-                    )
-                })?,
-                None,
-            ),
-            None => {
-                return Err(ConnectorError::rejected(
-                    format!(
-                        "connector `{name}`: the module has no `latticeflow.connector` custom section"
-                    ),
-                    format!(
-                        "publish it with `lf-resolve push`, or name a sidecar `manifest = \"...\"` for `{name}` in {}",
-                        config.path().display()
-                    ),
-                ));
-            }
-        },
-    };
-    let manifest = ConnectorManifest::from_yaml(&yaml).map_err(|e| {
-        ConnectorError::rejected(
-            format!("connector `{name}`: its connector manifest is invalid: {e}"),
-            None,
-        )
-    })?;
-    let requested = manifest.capabilities().clone();
-    let ungranted: Vec<String> = requested
-        .difference(&job.connector.grants)
-        .map(|c| format!("`{c}`"))
-        .collect();
-    if !ungranted.is_empty() {
-        let flags: String = requested.iter().map(|c| format!(" -c {c}")).collect();
-        return Err(ConnectorError::rejected(
-            format!(
-                "connector `{name}` ({}) requests capabilit{} {} that {} does not grant",
-                manifest.id(),
-                if ungranted.len() == 1 { "y" } else { "ies" },
-                ungranted.join(", "),
-                config.path().display()
-            ),
-            format!(
-                "if you trust it, grant them: `lf-resolve add {name} {}{flags}`",
-                job.configured
-            ),
-        ));
-    }
-    let violations = check_abi(&info, &requested);
-    if !violations.is_empty() {
-        let list: Vec<String> = violations
-            .iter()
-            .map(|v| format!("  - the module {v}"))
-            .collect();
-        return Err(ConnectorError::rejected(
-            format!(
-                "connector `{name}` ({}) breaks ABI v1 or its declared capabilities:\n{}",
-                manifest.id(),
-                list.join("\n")
-            ),
-            None,
-        ));
-    }
-    if let Some(annotated) = artifact.annotations.get(artifact::CONNECTOR_ID_ANNOTATION)
-        && annotated != manifest.id().as_str()
-    {
-        return Err(ConnectorError::rejected(
-            format!(
-                "connector `{name}`: the manifest annotation says `{annotated}` but the module's connector manifest says `{}`",
-                manifest.id()
-            ),
-            None,
-        ));
-    }
+    let derived = locked::derive(
+        config,
+        &job.name,
+        &job.connector,
+        &job.configured,
+        artifact,
+        module,
+    )
+    .map_err(|r| ConnectorError::rejected(r.message, r.help))?;
     Ok(LockedConnector {
-        name: name.clone(),
-        id: manifest.id().clone(),
+        name: job.name.clone(),
+        id: derived.id().clone(),
         reference: job.configured.clone(),
         digest: manifest_digest.clone(),
-        module: artifact.module.clone(),
-        config: artifact.config.clone(),
-        capabilities: requested,
+        module: derived.module,
+        config: derived.config,
+        capabilities: derived.manifest.capabilities().clone(),
         grants: job.connector.grants.clone(),
-        deterministic: manifest.deterministic(),
+        deterministic: derived.manifest.deterministic(),
         signature,
-        spec,
+        spec: derived.spec,
     })
 }
 
 /// Re-verifies the stored signature artifact a lock entry records, offline,
 /// against the keys or identity `latticeflow.toml` trusts.
-fn reverify_signature(
+pub(crate) fn reverify_signature(
     config: &Config,
     store: &Store,
     entry: &LockedConnector,
@@ -753,6 +706,7 @@ fn reverify_signature(
         entry.signature.policy,
         &trust,
         &entry.digest,
+        &binding(connector),
         &[artifact],
         &TrustRoot::pinned(),
     ) {
@@ -774,28 +728,61 @@ fn reverify_signature(
     }
 }
 
+/// The repositories a connector's signature may name.
+fn binding(connector: &ConnectorConfig) -> RepositoryBinding {
+    RepositoryBinding::new(&connector.reference, connector.signed_repository.as_ref())
+}
+
 /// `verify --remote`: the registry still serves every locked manifest and
-/// signature artifact.
-fn remote_check(config: &Config, lock: &Lockfile, store: &Store) -> Result<Vec<String>, CliError> {
+/// signature artifact. An unreachable registry is exit 3 (try again later),
+/// a registry that no longer serves what the lock pins is exit 1.
+fn remote_check(config: &Config, lock: &Lockfile) -> Result<(), CliError> {
     let client = RegistryClient::new(config);
-    let mut problems = Vec::new();
+    let mut gone = Vec::new();
+    let mut unreachable = Vec::new();
     runtime()?.block_on(async {
         for entry in lock.connectors() {
             let mut wanted = vec![entry.digest.clone()];
             wanted.extend(entry.signature.verified.as_ref().map(|v| v.digest.clone()));
             for digest in wanted {
                 let target = entry.reference.without_digest().with_digest(digest.clone());
-                if let Err(e) = client.fetch_manifest(&target).await {
-                    problems.push(format!(
+                match client.fetch_manifest(&target).await {
+                    Ok(_) => {}
+                    Err(e @ (RegistryError::Unreachable { .. } | RegistryError::Other { .. })) => {
+                        unreachable.push(format!("connector `{}`: {e}", entry.name));
+                    }
+                    Err(e) => gone.push(format!(
                         "connector `{}`: the registry no longer serves {digest}: {e}",
                         entry.name
-                    ));
+                    )),
                 }
             }
         }
     });
-    let _ = store;
-    Ok(problems)
+    if !gone.is_empty() {
+        return Err(CliError::CheckFailed {
+            message: format!(
+                "the registry no longer serves {} locked artifact{}",
+                gone.len(),
+                plural(gone.len())
+            ),
+            reasons: gone,
+            help: Some(
+                "the bytes in the store and vendor/ still verify; republish or mirror the artifacts, or lock other references".to_owned(),
+            ),
+        });
+    }
+    if !unreachable.is_empty() {
+        return Err(CliError::Failed {
+            message: "cannot check the registry: it is unreachable".to_owned(),
+            reasons: unreachable,
+            help: Some(
+                "the local checks passed; run `lf-resolve verify --remote` again when the registry is reachable".to_owned(),
+            ),
+            code: crate::error::EXIT_UNAVAILABLE,
+        });
+    }
+    Ok(())
 }
 
 /// Locked connectors whose recorded signing key is no longer among the keys
@@ -902,6 +889,7 @@ async fn signature(
         policy_mode,
         &job.trust,
         subject,
+        &binding(&job.connector),
         &artifacts,
         &TrustRoot::pinned(),
     ) {
@@ -930,6 +918,17 @@ async fn signature(
     }
 }
 
+/// How [`ensure_locked`] decides that a locked blob is already in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Presence {
+    /// The file exists with the locked size (a warm `lock --locked`; the
+    /// caller re-derives the entry from the bytes afterwards).
+    Exists,
+    /// The file re-hashes to its digest; a damaged one is removed from the
+    /// cache and downloaded again (`fetch`, `vendor`).
+    Verified,
+}
+
 /// Makes sure every blob the lock names is in the store, downloading missing
 /// ones by digest (never by tag) unless offline. Returns bytes downloaded.
 pub(crate) fn ensure_locked(
@@ -937,22 +936,52 @@ pub(crate) fn ensure_locked(
     lock: &Lockfile,
     store: &Store,
     mode: Mode,
+    presence: Presence,
     jobs: Option<usize>,
     printer: &Printer,
 ) -> Result<u64, CliError> {
-    let missing: Vec<&LockedConnector> = lock
-        .connectors()
-        .iter()
-        .filter(|c| {
-            !store.blob_path(&c.digest).is_file()
-                || store.get(&c.config.digest, c.config.size).is_none()
-                || store.get(&c.module.digest, c.module.size).is_none()
-                || c.signature.verified.as_ref().is_some_and(|v| {
-                    stored_signature(store, &v.digest, signature_kind(v.format), &c.reference)
-                        .is_none()
-                })
-        })
-        .collect();
+    let mut damaged: Vec<(ConnectorName, ConnectorError)> = Vec::new();
+    let mut missing: Vec<&LockedConnector> = Vec::new();
+    for c in lock.connectors() {
+        let blobs = [
+            (&c.digest, None),
+            (&c.config.digest, Some(c.config.size)),
+            (&c.module.digest, Some(c.module.size)),
+        ];
+        let mut complete = true;
+        for (digest, size) in blobs {
+            let found = match (presence, size) {
+                (Presence::Exists, Some(size)) => store.get(digest, size).ok_or(None),
+                (Presence::Exists, None) => store.get_any_size(digest).ok_or(None),
+                (Presence::Verified, Some(size)) => store.rehash(digest, size).map_err(Some),
+                (Presence::Verified, None) => store.rehash_any_size(digest).map_err(Some),
+            };
+            match found {
+                Ok(_) => {}
+                Err(None | Some(StoreError::Missing { .. })) => complete = false,
+                Err(Some(e)) if mode.offline => {
+                    complete = false;
+                    damaged.push((c.name.clone(), ConnectorError::Store(e)));
+                }
+                Err(Some(e)) => {
+                    printer.warning(format!("connector `{}`: {e}; downloading it again", c.name));
+                    store.discard(digest).map_err(|e| {
+                        CliError::input(format!("cannot remove a damaged blob: {e}"), None)
+                    })?;
+                    complete = false;
+                }
+            }
+        }
+        let signature_missing = c.signature.verified.as_ref().is_some_and(|v| {
+            stored_signature(store, &v.digest, signature_kind(v.format), &c.reference).is_none()
+        });
+        if !complete || signature_missing {
+            missing.push(c);
+        }
+    }
+    if !damaged.is_empty() {
+        return Err(connector_failures(&damaged, "fetch"));
+    }
     if missing.is_empty() {
         return Ok(0);
     }
@@ -1071,8 +1100,8 @@ fn connector_failures(failures: &[(ConnectorName, ConnectorError)], verb: &str) 
 pub(crate) fn lock_index_entries(store: &Store, lock: &Lockfile) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     for entry in lock.connectors() {
-        if let Ok(meta) = std::fs::metadata(store.blob_path(&entry.digest)) {
-            out.push(index_entry(&entry.reference, &entry.digest, meta.len()));
+        if let Some(size) = store.stored_size(&entry.digest) {
+            out.push(index_entry(&entry.reference, &entry.digest, size));
         }
         out.extend(signature_index_entry(store, entry));
     }
@@ -1092,9 +1121,7 @@ pub(crate) fn signature_kind(format: SignatureFormat) -> SignatureKind {
 /// `skopeo inspect --raw oci:<store>:<name>` finds it next to what it signs.
 fn signature_index_entry(store: &Store, entry: &LockedConnector) -> Option<IndexEntry> {
     let verified = entry.signature.verified.as_ref()?;
-    let size = std::fs::metadata(store.blob_path(&verified.digest))
-        .ok()?
-        .len();
+    let size = store.stored_size(&verified.digest)?;
     let suffix = match verified.format {
         SignatureFormat::SimpleSigning => "sig",
         SignatureFormat::BundleV03 => "bundle",

@@ -25,21 +25,38 @@ pub fn default_dir(config: &Config) -> PathBuf {
     config.resolve(std::path::Path::new("vendor/oci"))
 }
 
-/// A vendor directory, when the project has one.
+/// A vendor directory, when the project has one. A vendor directory reached
+/// through a symbolic link (`vendor` or `vendor/oci`) is not the project's:
+/// it is ignored here, and `vendor` refuses to write through it.
 pub fn existing(config: &Config) -> Option<Store> {
     let dir = default_dir(config);
-    dir.join("oci-layout")
-        .is_file()
+    (check_no_symlinks(config, &dir).is_ok() && dir.join("oci-layout").is_file())
         .then(|| Store::open_vendor(&dir).ok())
         .flatten()
+}
+
+/// Refuses a vendor directory that is, or sits below, a symbolic link
+/// inside the project (`vendor/` or `vendor/oci/` pointing elsewhere would
+/// make `vendor` write and delete outside the project).
+fn check_no_symlinks(config: &Config, dir: &std::path::Path) -> Result<(), StoreError> {
+    let project = config.resolve(std::path::Path::new(""));
+    let Ok(inside) = dir.strip_prefix(&project) else {
+        return Ok(());
+    };
+    let mut path = project;
+    for part in inside.components() {
+        path.push(part);
+        crate::store::refuse_symlink(&path)?;
+    }
+    Ok(())
 }
 
 /// Every blob a locked connector needs, with its size.
 fn blobs_of(cache: &Store, entry: &LockedConnector) -> Result<Vec<(Digest, u64)>, CliError> {
     let size_of = |digest: &Digest| {
-        std::fs::metadata(cache.blob_path(digest))
-            .map(|m| m.len())
-            .map_err(|_| missing(entry, digest))
+        cache
+            .stored_size(digest)
+            .ok_or_else(|| missing(entry, digest))
     };
     let mut blobs = vec![
         (entry.digest.clone(), size_of(&entry.digest)?),
@@ -74,8 +91,9 @@ fn missing(entry: &LockedConnector, digest: &Digest) -> CliError {
 }
 
 /// Copies every blob the lock needs from `from` into `to` (re-hashing each
-/// on the way in), skipping those `to` already holds. Returns the set of
-/// blobs the lock needs and the bytes copied.
+/// on the way in), skipping those `to` already holds intact: a blob in `to`
+/// is re-hashed, and one whose bytes changed (even at the same size) is
+/// replaced. Returns the set of blobs the lock needs and the bytes copied.
 pub(crate) fn copy_locked(
     from: &Store,
     to: &Store,
@@ -90,8 +108,10 @@ pub(crate) fn copy_locked(
     for entry in lock.connectors() {
         for (digest, size) in blobs_of(cache, entry)? {
             wanted.insert(digest.clone());
-            if vendor.get(&digest, size).is_some() {
-                continue;
+            match vendor.rehash(&digest, size) {
+                Ok(_) => continue,
+                Err(StoreError::Missing { .. }) => {}
+                Err(_) => vendor.discard(&digest).map_err(store_error)?,
             }
             let source = cache
                 .get(&digest, size)
@@ -134,10 +154,14 @@ pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<
         crate::commands::lock::Mode {
             offline: args.offline,
         },
+        crate::commands::lock::Presence::Verified,
         None,
         printer,
     )?;
     let dir = args.dir.clone().unwrap_or_else(|| default_dir(&config));
+    check_no_symlinks(&config, &dir).map_err(|e| {
+        CliError::input(format!("cannot vendor into `{}`: {e}", dir.display()), None)
+    })?;
     let vendor = Store::open_vendor(&dir)
         .map_err(|e| CliError::input(format!("cannot open the vendor directory: {e}"), None))?;
     let store_error =
@@ -154,12 +178,7 @@ pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<
     let mut removed = 0usize;
     for digest in vendor.blobs().map_err(store_error)? {
         if !wanted.contains(&digest) {
-            let path = vendor.blob_path(&digest);
-            std::fs::remove_file(&path).map_err(|e| CliError::Io {
-                context: "cannot remove",
-                path,
-                source: e,
-            })?;
+            vendor.discard(&digest).map_err(store_error)?;
             removed += 1;
         }
     }

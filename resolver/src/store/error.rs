@@ -12,6 +12,16 @@ use lf_lockfile::Digest;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A directory or file the store writes or deletes in is a symbolic
+    /// link; the store never follows one (it could lead outside the store).
+    #[error(
+        "`{}` is a symbolic link; lf-resolve does not write or delete through symbolic links (replace it with a real directory or file)",
+        path.display()
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
     /// A file or directory of the store could not be read, written or locked.
     #[error(
         "cannot access `{}` in the content store: {source}; check that the directory is writable and the disk is not full",

@@ -116,6 +116,19 @@ impl Store {
         let store = Store {
             root: root.to_path_buf(),
         };
+        // The store writes, renames and deletes inside its own directories:
+        // none of them (nor its layout files) may lead elsewhere. The root
+        // itself may be a symlink the user made (a cache on another disk).
+        let mut inner = vec![store.root.join("blobs")];
+        inner.extend(ALGORITHMS.iter().map(|a| store.blob_dir(*a)));
+        inner.extend(
+            ["oci-layout", "index.json", "CACHEDIR.TAG", LOCK_FILE]
+                .iter()
+                .map(|f| store.root.join(f)),
+        );
+        for path in &inner {
+            refuse_symlink(path)?;
+        }
         for algorithm in ALGORITHMS {
             let dir = store.blob_dir(algorithm);
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
@@ -167,6 +180,46 @@ impl Store {
             .then(|| VerifiedBlob::new(digest.clone(), size, path))
     }
 
+    /// The blob with `digest` at whatever size it is stored (for manifests,
+    /// whose size the lock does not record). Not hashed again: see
+    /// [`get`](Self::get).
+    pub fn get_any_size(&self, digest: &Digest) -> Option<VerifiedBlob> {
+        let size = self.stored_size(digest)?;
+        self.get(digest, size)
+    }
+
+    /// The size of the stored blob with `digest`, if a regular file holds it.
+    pub fn stored_size(&self, digest: &Digest) -> Option<u64> {
+        let meta = fs::symlink_metadata(self.blob_path(digest)).ok()?;
+        meta.is_file().then_some(meta.len())
+    }
+
+    /// [`rehash`](Self::rehash) at whatever size the blob is stored: for
+    /// manifests, which are small and whose size the lock does not record;
+    /// the digest alone decides.
+    pub fn rehash_any_size(&self, digest: &Digest) -> Result<VerifiedBlob, StoreError> {
+        match self.stored_size(digest) {
+            Some(size) => self.rehash(digest, size),
+            None => Err(StoreError::Missing {
+                digest: digest.clone(),
+                path: self.blob_path(digest),
+            }),
+        }
+    }
+
+    /// Removes the blob with `digest` (a damaged one, before it is written
+    /// again). Only a regular file at the content address is removed; a
+    /// symlink there is refused, never followed. A missing blob is fine.
+    pub fn discard(&self, digest: &Digest) -> Result<(), StoreError> {
+        let path = self.blob_path(digest);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => fs::remove_file(&path).map_err(StoreError::io(&path)),
+            Ok(_) => Err(StoreError::Symlink { path }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
     /// Starts writing the blob with `digest` and `size` bytes.
     ///
     /// The bytes go to a temporary file in `blobs/<algorithm>/`; see
@@ -203,8 +256,11 @@ impl Store {
             });
         }
         let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-        if let Some(blob) = self.get(digest, size) {
-            return Ok(blob);
+        match self.rehash(digest, size) {
+            Ok(blob) => return Ok(blob),
+            Err(StoreError::Missing { .. }) => {}
+            // Damaged: replace it with the bytes that just verified.
+            Err(_) => self.discard(digest)?,
         }
         let mut writer = self.writer(digest, size)?;
         writer.write(bytes)?;
@@ -382,5 +438,16 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+/// Fails with [`StoreError::Symlink`] when `path` is a symbolic link (a
+/// missing path is fine).
+pub fn refuse_symlink(path: &Path) -> Result<(), StoreError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(StoreError::Symlink {
+            path: path.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }

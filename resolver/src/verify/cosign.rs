@@ -17,8 +17,12 @@
 //! signature, never at "now"). A signature's payload is believed only after
 //! its signature verifies; every failure says which check failed.
 //!
-//! The simple-signing `docker-reference` is not checked: artifacts are
-//! mirrored and relocated, and the digest is what binds the signature.
+//! A signature binds a digest *and* a repository, as in cosign: once a
+//! payload verified, [`signed_repositories`] says which repository it names
+//! (the simple-signing `docker-reference`, or a bundle statement subject's
+//! `name`), and the caller compares that with the repository it locks
+//! (`verify::policy` does), so one connector's signed bytes cannot be
+//! spliced under another connector's reference.
 
 mod bundle;
 mod fulcio;
@@ -321,6 +325,20 @@ pub enum SignatureError {
         /// The digest being verified.
         subject: Digest,
     },
+    /// The signature verified, but for another repository than the one
+    /// locked (the artifact was copied from elsewhere).
+    #[error(
+        "the signature was made for repository `{signed}`, not `{expected}`{}",
+        if *missing { " (it names no repository)" } else { "" }
+    )]
+    WrongRepository {
+        /// The repository the signed payload names (empty when none).
+        signed: String,
+        /// The repository (or repositories) accepted.
+        expected: String,
+        /// Whether the payload names no repository at all.
+        missing: bool,
+    },
     /// Nothing to verify: no layers, bundles, or envelope signatures.
     #[error("no signatures to verify")]
     NoSignatures,
@@ -349,9 +367,17 @@ struct SimpleSigning {
 
 #[derive(Deserialize)]
 struct Critical {
+    #[serde(default)]
+    identity: Option<Identity>,
     image: Image,
     #[serde(rename = "type")]
     type_: String,
+}
+
+#[derive(Deserialize)]
+struct Identity {
+    #[serde(rename = "docker-reference", default)]
+    docker_reference: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +438,41 @@ fn check_payload(payload: &[u8], subject: &Digest) -> Result<(), SignatureError>
         });
     }
     Ok(())
+}
+
+/// Which kind of payload [`signed_repositories`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKind {
+    /// A simple-signing layer payload.
+    SimpleSigning,
+    /// A sigstore bundle v0.3 (JSON).
+    BundleV03,
+}
+
+/// The repositories a payload that has *already verified* says it signs for:
+/// the simple-signing `critical.identity.docker-reference` (cosign always
+/// writes it; `None` when absent), or the `name` of every statement subject
+/// with `subject`'s digest in a bundle (`Some(empty)` when the subjects carry
+/// no name, which cosign's bundles do not: then only the digest binds).
+///
+/// Call it only after a verify function accepted the payload: an unverified
+/// payload's claims mean nothing.
+pub fn signed_repositories(
+    kind: PayloadKind,
+    payload: &[u8],
+    subject: &Digest,
+) -> Option<Vec<String>> {
+    match kind {
+        PayloadKind::SimpleSigning => {
+            let parsed: SimpleSigning = serde_json::from_slice(payload).ok()?;
+            parsed
+                .critical
+                .identity
+                .and_then(|i| i.docker_reference)
+                .map(|r| vec![r])
+        }
+        PayloadKind::BundleV03 => Some(bundle::subject_names(payload, subject)),
+    }
 }
 
 /// Verifies one layer with policy keys; returns the index of the first key

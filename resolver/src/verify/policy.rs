@@ -4,15 +4,77 @@
 //! `required` fails closed; `optional` records what verified and otherwise
 //! lets the caller warn; `none` never looks. When several signatures verify,
 //! the first trusted key in policy order wins, so the lock is deterministic.
+//!
+//! A signature that verifies must also name the repository being locked
+//! ([`RepositoryBinding`]), as cosign requires: otherwise a lock entry could
+//! be pointed at another connector's signed bytes copied under its name.
 
 use std::collections::BTreeMap;
 
 use lf_lockfile::{
-    Digest, SignatureEntry, SignatureFormat, SignatureMode, Signer, VerifiedSignature,
+    Digest, Reference, SignatureEntry, SignatureFormat, SignatureMode, Signer, VerifiedSignature,
 };
 
 use crate::registry::{SignatureArtifact, SignatureKind};
-use crate::verify::cosign::{self, Keyless, SignatureError, SignatureLayer, TrustRoot, TrustedKey};
+use crate::verify::cosign::{
+    self, Keyless, PayloadKind, SignatureError, SignatureLayer, TrustRoot, TrustedKey,
+};
+
+/// The repositories a connector's signature may name: the repository of its
+/// `ref`, and the `signed-repository` `latticeflow.toml` allows for an
+/// artifact relocated from elsewhere. Mirrors serve under the original name,
+/// so they need nothing.
+#[derive(Debug, Clone)]
+pub struct RepositoryBinding {
+    /// Normalised `registry/repository` names, the ref's first.
+    accepted: Vec<String>,
+}
+
+impl RepositoryBinding {
+    /// The binding for a connector locked from `reference`.
+    pub fn new(reference: &Reference, signed_repository: Option<&Reference>) -> RepositoryBinding {
+        let mut accepted = vec![reference.name()];
+        if let Some(other) = signed_repository
+            && other.name() != accepted[0]
+        {
+            accepted.push(other.name());
+        }
+        RepositoryBinding { accepted }
+    }
+
+    /// Checks the repositories a verified payload names (see
+    /// [`cosign::signed_repositories`]). A simple-signing payload must name
+    /// one of the accepted repositories; a bundle whose subjects carry no
+    /// name is bound by its digest alone.
+    fn check(&self, named: Option<Vec<String>>) -> Result<(), SignatureError> {
+        let expected = self.accepted.join("` or `");
+        let Some(named) = named else {
+            return Err(SignatureError::WrongRepository {
+                signed: String::new(),
+                expected,
+                missing: true,
+            });
+        };
+        if named.is_empty() {
+            return Ok(());
+        }
+        let normalised: Vec<String> = named
+            .iter()
+            .map(|n| {
+                n.parse::<Reference>()
+                    .map_or_else(|_| n.clone(), |r| r.name())
+            })
+            .collect();
+        if normalised.iter().any(|n| self.accepted.contains(n)) {
+            return Ok(());
+        }
+        Err(SignatureError::WrongRepository {
+            signed: normalised.join("`, `"),
+            expected,
+            missing: false,
+        })
+    }
+}
 
 /// Whom the policy trusts, loaded.
 #[derive(Debug)]
@@ -39,6 +101,7 @@ pub fn apply(
     mode: SignatureMode,
     trust: &LoadedTrust,
     subject: &Digest,
+    binding: &RepositoryBinding,
     artifacts: &[SignatureArtifact],
     root: &TrustRoot,
 ) -> Outcome {
@@ -67,7 +130,9 @@ pub fn apply(
                 for artifact in artifacts {
                     for layer in &artifact.layers {
                         match verify_layer(artifact.kind, layer, subject, std::slice::from_ref(key))
-                        {
+                            .and_then(|(signer, payload)| {
+                                bind(binding, artifact.kind, &payload, subject).map(|()| signer)
+                            }) {
                             Ok(signer) => {
                                 found = Some(verified(artifact, signer));
                                 break 'keys;
@@ -87,7 +152,10 @@ pub fn apply(
                             payload: &payload,
                             annotations: &layer.annotations,
                         };
-                        cosign::verify_simple_signing_keyless(&view, subject, policy, root)
+                        let signer =
+                            cosign::verify_simple_signing_keyless(&view, subject, policy, root)?;
+                        bind(binding, artifact.kind, &payload, subject)?;
+                        Ok(signer)
                     });
                     match result {
                         Ok(signer) => {
@@ -116,14 +184,29 @@ pub fn apply(
     }
 }
 
+/// The repository check of a payload that verified.
+fn bind(
+    binding: &RepositoryBinding,
+    kind: SignatureKind,
+    payload: &[u8],
+    subject: &Digest,
+) -> Result<(), SignatureError> {
+    let kind = match kind {
+        SignatureKind::SimpleSigning => PayloadKind::SimpleSigning,
+        SignatureKind::Referrer => PayloadKind::BundleV03,
+    };
+    binding.check(cosign::signed_repositories(kind, payload, subject))
+}
+
+/// Verifies one layer; returns the signer and the payload that verified.
 fn verify_layer(
     kind: SignatureKind,
     layer: &crate::registry::SignatureLayerBlob,
     subject: &Digest,
     keys: &[TrustedKey],
-) -> Result<cosign::Signer, SignatureError> {
+) -> Result<(cosign::Signer, Vec<u8>), SignatureError> {
     let payload = read_layer(layer)?;
-    match kind {
+    let signer = match kind {
         SignatureKind::SimpleSigning => {
             let view = SignatureLayer {
                 media_type: &layer.media_type,
@@ -133,7 +216,8 @@ fn verify_layer(
             cosign::verify_simple_signing(&view, subject, keys)
         }
         SignatureKind::Referrer => cosign::verify_bundle_v03(&payload, subject, keys),
-    }
+    }?;
+    Ok((signer, payload))
 }
 
 fn read_layer(layer: &crate::registry::SignatureLayerBlob) -> Result<Vec<u8>, SignatureError> {
@@ -164,7 +248,17 @@ fn remember(reasons: &mut Vec<String>, artifact: &SignatureArtifact, e: &Signatu
         SignatureKind::SimpleSigning => "simple-signing signature",
         SignatureKind::Referrer => "sigstore bundle",
     };
-    let line = format!("{what} {}: {e}", artifact.manifest.digest);
+    let mut line = format!("{what} {}: {e}", artifact.manifest.digest);
+    if let SignatureError::WrongRepository {
+        signed,
+        missing: false,
+        ..
+    } = e
+    {
+        line.push_str(&format!(
+            "; if the artifact was copied from `{signed}` on purpose, allow it with `signed-repository = \"{signed}\"` for this connector in latticeflow.toml"
+        ));
+    }
     if !reasons.contains(&line) {
         reasons.push(line);
     }

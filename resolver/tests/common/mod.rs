@@ -80,7 +80,16 @@ impl Project {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().unwrap();
+        self.run_env(args, &[])
+    }
+
+    /// Like [`run`](Self::run), with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().unwrap();
         let filter = |s: &[u8]| {
             String::from_utf8_lossy(s).replace(&self.path().display().to_string(), "[PROJECT]")
         };

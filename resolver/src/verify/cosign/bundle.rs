@@ -60,7 +60,32 @@ struct Statement {
 #[derive(Deserialize)]
 struct Subject {
     #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
     digest: std::collections::BTreeMap<String, String>,
+}
+
+/// The `name`s of the statement subjects whose digest is `subject`, from a
+/// bundle that [`verify`] accepted. Subjects without a name are skipped.
+pub(crate) fn subject_names(bundle_json: &[u8], subject: &Digest) -> Vec<String> {
+    let statement = serde_json::from_slice::<Bundle>(bundle_json)
+        .ok()
+        .and_then(|b| b.dsse_envelope)
+        .and_then(|e| decode_dsse_base64("the DSSE payload", &e.payload).ok())
+        .and_then(|p| serde_json::from_slice::<Statement>(&p).ok());
+    let Some(statement) = statement else {
+        return Vec::new();
+    };
+    statement
+        .subject
+        .into_iter()
+        .filter(|s| {
+            s.digest
+                .get(subject.algorithm().as_str())
+                .is_some_and(|hex| hex == subject.hex())
+        })
+        .filter_map(|s| s.name)
+        .collect()
 }
 
 /// DSSE v1 pre-authentication encoding:
