@@ -465,6 +465,79 @@ fn a_rekor_entry_for_another_signature_fails() {
     );
 }
 
+/// A Rekor bundle annotation for `layer`, signed by `log` (the SET), whose
+/// `hashedrekord` entry records `payload_hash`, `signature` and `key_pem`.
+fn rekor_bundle(
+    log: &SigningKey,
+    payload_hash: &Digest,
+    signature: &[u8],
+    key_pem: &str,
+) -> String {
+    let body = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": payload_hash.hex()}},
+            "signature": {"content": b64(signature), "publicKey": {"content": b64(key_pem.as_bytes())}},
+        },
+    });
+    let log_id = hex_of(&sha2::Sha256::digest(trusted(log, "log").spki_der()));
+    let payload = serde_json::json!({
+        "body": b64(body.to_string().as_bytes()),
+        "integratedTime": 1_700_000_000,
+        "logIndex": 7,
+        "logID": log_id,
+    });
+    let canonical = serde_json_canonicalizer::to_vec(&payload).unwrap();
+    let set: p256::ecdsa::Signature = log.sign(&canonical);
+    serde_json::json!({"SignedEntryTimestamp": b64(set.to_der().as_bytes()), "Payload": payload})
+        .to_string()
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_rekor_entry_must_record_the_layers_own_signature() {
+    // A log we control, so the SET verifies and only the entry's content is
+    // in question: same payload hash and key, another signature recorded.
+    let log = fresh_key();
+    let root = root_with(&trusted(&log, "log"), None);
+    let signer = fresh_key();
+    let subject = sha256(b"the signed manifest");
+    let layer = sign_simple(&signer, &subject);
+    let key_pem = signer
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let keys = [trusted(&signer, "signer.pub")];
+    let payload_hash = sha256(&layer.payload);
+    let own = base64::engine::general_purpose::STANDARD
+        .decode(&layer.annotations[SIGNATURE_ANNOTATION])
+        .unwrap();
+    let other: p256::ecdsa::Signature = signer.sign(b"another payload");
+
+    let mut honest = layer.clone();
+    honest.annotations.insert(
+        BUNDLE_ANNOTATION.to_owned(),
+        rekor_bundle(&log, &payload_hash, &own, &key_pem),
+    );
+    cosign::verify_simple_signing_with_root(&honest.view(), &subject, &keys, &root).unwrap();
+
+    let mut lying = layer;
+    lying.annotations.insert(
+        BUNDLE_ANNOTATION.to_owned(),
+        rekor_bundle(&log, &payload_hash, other.to_der().as_bytes(), &key_pem),
+    );
+    let err =
+        cosign::verify_simple_signing_with_root(&lying.view(), &subject, &keys, &root).unwrap_err();
+    let SignatureError::RekorBodyMismatch { reason } = &err else {
+        panic!("{err}")
+    };
+    assert!(reason.contains("different signature"), "{reason}");
+}
+
 // ---------------------------------------------------------------------------
 // Keyless.
 

@@ -650,3 +650,27 @@ fn generate_writes_the_wrapper_crates_and_check_notices_drift() {
         drift.stderr
     );
 }
+
+#[test]
+fn update_of_an_unknown_name_suggests_the_close_one() {
+    let p = Project::with(&[(
+        "latticeflow.toml",
+        "[policy]\nsignatures = \"none\"\n\n[connectors.upper]\nref = \"127.0.0.1:1/a/b:1\"\n\n[connectors.hash]\nref = \"127.0.0.1:1/a/c:1\"\n",
+    )]);
+    let run = p.run(&["lock", "--update", "uper"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("no connector named `uper`")
+            && run.stderr.contains("did you mean `upper`?"),
+        "{}",
+        run.stderr
+    );
+    let far = p.run(&["lock", "--update", "zzzzzz"]);
+    assert_eq!(far.code, 2, "{far:?}");
+    assert!(
+        far.stderr.contains("hash, upper") && !far.stderr.contains("did you mean"),
+        "{}",
+        far.stderr
+    );
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
