@@ -177,22 +177,93 @@ impl LockError {
     }
 }
 
-/// Two connectors with one name.
+/// Why [`Lockfile::new`] refused its entries: the same rules
+/// [`Lockfile::parse`] applies to a file, so that a lock built in memory can
+/// always be written and read back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("connector `{0}` appears twice")]
-pub struct DuplicateConnector(pub ConnectorName);
+#[non_exhaustive]
+pub enum InvalidEntry {
+    /// Two connectors with one name.
+    #[error("connector `{0}` appears twice")]
+    Duplicate(ConnectorName),
+    /// A capability is requested but not granted.
+    #[error("connector `{name}`: capability `{capability}` is requested but not in `grants`")]
+    NotGranted {
+        /// The connector.
+        name: ConnectorName,
+        /// The capability.
+        capability: Capability,
+    },
+    /// `digest` is not the digest pinned in `ref`.
+    #[error(
+        "connector `{name}`: `digest` {digest} differs from the digest pinned in `ref` ({pinned})"
+    )]
+    PinMismatch {
+        /// The connector.
+        name: ConnectorName,
+        /// The entry's manifest digest.
+        digest: Digest,
+        /// The digest written in `ref`.
+        pinned: Digest,
+    },
+    /// The signature policy and the recorded signature disagree.
+    #[error("connector `{name}`: `signature` has policy `{policy}` but {problem}")]
+    Signature {
+        /// The connector.
+        name: ConnectorName,
+        /// The recorded policy.
+        policy: SignatureMode,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
+
+/// Checks one entry as [`Lockfile::parse`] checks it in a file.
+fn check_entry(c: &LockedConnector) -> Result<(), InvalidEntry> {
+    if let Some(capability) = c.capabilities.difference(&c.grants).next() {
+        return Err(InvalidEntry::NotGranted {
+            name: c.name.clone(),
+            capability: *capability,
+        });
+    }
+    if let Some(pinned) = c.reference.digest()
+        && *pinned != c.digest
+    {
+        return Err(InvalidEntry::PinMismatch {
+            name: c.name.clone(),
+            digest: c.digest.clone(),
+            pinned: pinned.clone(),
+        });
+    }
+    let problem = match (c.signature.policy, &c.signature.verified) {
+        (SignatureMode::Required, None) => Some("records no verified signature"),
+        (SignatureMode::None, Some(_)) => Some("records a signature"),
+        _ => None,
+    };
+    match problem {
+        Some(problem) => Err(InvalidEntry::Signature {
+            name: c.name.clone(),
+            policy: c.signature.policy,
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
 
 impl Lockfile {
     /// Builds a lockfile from entries in any order.
     pub fn new(
         connectors: impl IntoIterator<Item = LockedConnector>,
-    ) -> Result<Lockfile, DuplicateConnector> {
+    ) -> Result<Lockfile, InvalidEntry> {
         let mut connectors: Vec<_> = connectors.into_iter().collect();
         connectors.sort_by(|a, b| a.name.cmp(&b.name));
         for pair in connectors.windows(2) {
             if pair[0].name == pair[1].name {
-                return Err(DuplicateConnector(pair[0].name.clone()));
+                return Err(InvalidEntry::Duplicate(pair[0].name.clone()));
             }
+        }
+        for c in &connectors {
+            check_entry(c)?;
         }
         Ok(Lockfile { connectors })
     }

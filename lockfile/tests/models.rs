@@ -334,8 +334,37 @@ fn new_sorts_by_name_and_rejects_duplicates() {
     let mut twice: Vec<_> = lock.connectors().to_vec();
     twice.push(lock.connectors()[2].clone());
     let err = Lockfile::new(twice).unwrap_err();
-    assert_eq!(err.0, name("metrics"));
+    assert_eq!(err, lf_lockfile::InvalidEntry::Duplicate(name("metrics")));
     assert_eq!(err.to_string(), "connector `metrics` appears twice");
+}
+
+/// `Lockfile::new` refuses what `parse` refuses, so every lock it builds can
+/// be written and read back.
+#[test]
+fn new_refuses_entries_that_parse_would_refuse() {
+    let good = canonical_lock().connectors()[1].clone();
+    assert!(good.signature.verified.is_some(), "a signed entry");
+    let mut ungranted = good.clone();
+    ungranted.grants.clear();
+    let mut pinned = good.clone();
+    pinned.reference = pinned.reference.with_digest(digest('9'));
+    let mut unsigned = good.clone();
+    unsigned.signature.verified = None;
+    let mut none = good.clone();
+    none.signature.policy = lf_lockfile::SignatureMode::None;
+    for (entry, message) in [
+        (ungranted, "is requested but not in `grants`"),
+        (pinned, "differs from the digest pinned in `ref`"),
+        (
+            unsigned,
+            "has policy `required` but records no verified signature",
+        ),
+        (none, "has policy `none` but records a signature"),
+    ] {
+        let err = Lockfile::new([entry]).unwrap_err();
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    assert!(Lockfile::new([good]).is_ok());
 }
 
 #[test]
