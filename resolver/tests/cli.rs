@@ -668,6 +668,22 @@ fn argument_errors_follow_the_message_format() {
         "{event}"
     );
 
+    // An empty LF_CACHE_DIR, refused while the arguments are read.
+    let out = Command::new(BIN)
+        .args(["check", "--message-format", "json"])
+        .current_dir(p.path())
+        .env("LF_CACHE_DIR", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(event["type"], "error", "{event}");
+    assert!(
+        event["message"].as_str().unwrap().contains("--cache-dir"),
+        "{event}"
+    );
+
     // Human format keeps clap's own text; help is still help.
     let human = p.run(&["check", "--bogus"]);
     assert_eq!(human.code, 2);
