@@ -818,6 +818,28 @@ runtime = { path = "../runtime" }
 }
 
 #[cfg(test)]
+mod encoding {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, b"[bundle]\nname = \"caf\xe9\"\n").unwrap();
+        let Err(ReadError::Invalid(d)) = Config::read(&path) else {
+            panic!("a non-UTF-8 file must be a located error");
+        };
+        assert_eq!(d.line_column(), (2, 12));
+        assert!(
+            d.message().contains("byte 0xe9 at offset 20"),
+            "{}",
+            d.message()
+        );
+    }
+}
+
+#[cfg(test)]
 mod example {
     #![allow(clippy::unwrap_used)]
 
