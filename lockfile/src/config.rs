@@ -236,10 +236,11 @@ impl Config {
 
     /// Reads and parses the file at `path`.
     pub fn read(path: &Path) -> Result<Config, ReadError> {
-        let source = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+        let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
             path: path.to_owned(),
             source,
         })?;
+        let source = String::from_utf8(bytes).map_err(|e| not_utf8(path, &e))?;
         Ok(Config::parse(path, source)?)
     }
 
@@ -311,6 +312,21 @@ impl Config {
         out.dedup_by_key(|(_, p)| p.span.start);
         out
     }
+}
+
+/// A file that is not UTF-8, located at its first bad byte. The snippet shows
+/// the text up to there (the rest replaced), so the user sees where it is.
+fn not_utf8(path: &Path, e: &std::string::FromUtf8Error) -> Diagnostic {
+    let at = e.utf8_error().valid_up_to();
+    let shown = String::from_utf8_lossy(e.as_bytes());
+    let byte = e.as_bytes()[at];
+    Diagnostic::new(
+        path,
+        shown.into_owned(),
+        at..at + '\u{FFFD}'.len_utf8(),
+        format!("the file is not UTF-8: byte 0x{byte:02x} at offset {at} is not valid here"),
+    )
+    .with_help("TOML files are UTF-8; re-save the file in that encoding")
 }
 
 /// A configuration that could not be read.
@@ -822,6 +838,28 @@ runtime = { path = "../runtime" }
         assert!(
             err.message().contains("unknown capability `fs.write`"),
             "{err}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod encoding {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, b"[bundle]\nname = \"caf\xe9\"\n").unwrap();
+        let Err(ReadError::Invalid(d)) = Config::read(&path) else {
+            panic!("a non-UTF-8 file must be a located error");
+        };
+        assert_eq!(d.line_column(), (2, 12));
+        assert!(
+            d.message().contains("byte 0xe9 at offset 20"),
+            "{}",
+            d.message()
         );
     }
 }

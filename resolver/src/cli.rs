@@ -21,6 +21,11 @@ Exit status:
 ///
 /// A project lists its connectors in `latticeflow.toml`; `lf-resolve` pins them
 /// to exact digests in `latticeflow.lock`.
+///
+/// The formats and contracts are described in the `docs/` directory of the
+/// lf-resolve repository: project-files.md (latticeflow.toml and
+/// latticeflow.lock), artifact.md (the OCI artifact, connector.yaml,
+/// signatures), abi.md (how a module is called) and capabilities.md.
 #[derive(Debug, Parser)]
 #[command(name = "lf-resolve", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
 #[command(propagate_version = true, max_term_width = 100)]
@@ -228,8 +233,9 @@ pub struct GenerateKeyArgs {
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The connector reference
-    #[arg(value_name = "REF")]
+    /// A connector reference, or the name of a connector in latticeflow.lock (inspected at its
+    /// locked digest)
+    #[arg(value_name = "REF|NAME")]
     pub reference: String,
 }
 
@@ -308,10 +314,17 @@ pub struct AddArgs {
     /// Its OCI reference: `registry/repository[:tag][@sha256:digest]`
     #[arg(value_name = "REF")]
     pub reference: String,
-    /// A capability to grant (repeatable): clock, db.read, db.write, http.read,
-    /// http.write, kv.read, kv.write, log, random
-    #[arg(short, long = "capability", value_name = "CAP")]
+    /// A capability to grant (repeatable); docs/capabilities.md says what each allows
+    #[arg(short, long = "capability", value_name = "CAP", value_parser = capability_names())]
     pub capabilities: Vec<String>,
+}
+
+/// The closed set of capability names, so that clap lists them in `--help`
+/// and suggests the closest one for a typo (`http-read` → `http.read`).
+fn capability_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        lf_runtime::spec::Capability::ALL.map(lf_runtime::spec::Capability::as_str),
+    )
 }
 
 /// Arguments of `remove`.

@@ -71,6 +71,35 @@ impl CliError {
         }
     }
 
+    /// A command line clap refused, as an input error (exit 2): clap's first
+    /// paragraph is the message, its tips (`a similar value exists: …`) and
+    /// the usage line are the help.
+    pub fn from_clap(e: &clap::Error) -> CliError {
+        let text = e.render().to_string();
+        let mut message = String::new();
+        let mut tips = Vec::new();
+        let mut usage = None;
+        let mut first_paragraph = true;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() {
+                first_paragraph = false;
+            } else if let Some(tip) = line.strip_prefix("tip: ") {
+                tips.push(tip.to_owned());
+            } else if let Some(rest) = line.strip_prefix("Usage: ") {
+                usage = Some(format!("usage: {rest}"));
+            } else if first_paragraph {
+                if !message.is_empty() {
+                    message.push(' ');
+                }
+                message.push_str(line.strip_prefix("error: ").unwrap_or(line));
+            }
+        }
+        tips.extend(usage);
+        let help = (!tips.is_empty()).then(|| tips.join("; "));
+        CliError::Input { message, help }
+    }
+
     /// The process exit status for this error.
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -31,19 +31,16 @@ use crate::settings::Settings;
 
 /// Runs `lf-resolve` with these arguments and returns the exit status.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> u8 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            // clap prints help/version (exit 0) and usage errors (exit 2) itself.
-            let _ = e.print();
-            return u8::try_from(e.exit_code()).unwrap_or(error::EXIT_ERROR);
-        }
+        Err(e) => return argument_error(&e, &args),
     };
+    let format = cli.global.message_format;
     let settings = match Settings::from_args(cli.global) {
         Ok(s) => s,
         Err(e) => {
-            let printer = Printer::fallback();
-            printer.error(&e);
+            Printer::fallback_for(format).error(&e);
             return e.exit_code();
         }
     };
@@ -56,6 +53,41 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> u8 {
             e.exit_code()
         }
     }
+}
+
+/// Reports a command line clap refused, in the format it asked for: clap's
+/// own text for people, or the same JSON error object as every other error,
+/// so a tool reading stdout never gets prose. Help and version go through
+/// clap unchanged.
+fn argument_error(e: &clap::Error, args: &[OsString]) -> u8 {
+    use clap::error::ErrorKind;
+    let shown = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if shown || !json_requested(args) {
+        let _ = e.print();
+        return u8::try_from(e.exit_code()).unwrap_or(error::EXIT_ERROR);
+    }
+    let error = CliError::from_clap(e);
+    Printer::fallback_for(cli::MessageFormat::Json).error(&error);
+    error.exit_code()
+}
+
+/// Whether the raw arguments ask for `--message-format json`, read without
+/// clap (which just refused them).
+fn json_requested(args: &[OsString]) -> bool {
+    let mut words = args.iter().skip(1).map(|a| a.to_str().unwrap_or(""));
+    let mut json = false;
+    while let Some(word) = words.next() {
+        match word {
+            "--" => break,
+            "--message-format" => json = words.next() == Some("json"),
+            _ => {
+                if let Some(value) = word.strip_prefix("--message-format=") {
+                    json = value == "json";
+                }
+            }
+        }
+    }
+    json
 }
 
 fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result<(), CliError> {

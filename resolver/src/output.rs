@@ -56,6 +56,14 @@ impl Printer {
         }
     }
 
+    /// Like [`Printer::fallback`], in the format the command line asked for.
+    pub fn fallback_for(format: MessageFormat) -> Printer {
+        Printer {
+            format,
+            ..Printer::fallback()
+        }
+    }
+
     fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
             format!("{style}{text}{style:#}")

@@ -450,7 +450,16 @@ fn bad_inputs() -> Vec<Bad> {
             "add: unknown capability",
             &ok_toml,
             &["add", "b", "localhost:5000/b:1", "-c", "http.delete"],
-            &["unknown capability `http.delete`"],
+            &[
+                "invalid value 'http.delete' for '--capability <CAP>'",
+                "possible values: clock, db.read",
+            ],
+        ),
+        bad(
+            "add: capability with a dash",
+            &ok_toml,
+            &["add", "b", "localhost:5000/b:1", "-c", "http-read"],
+            &["a similar value exists: 'http.read'"],
         ),
         bad(
             "add: capability twice",
@@ -611,4 +620,423 @@ fn errors_render_the_offending_line() {
     )]);
     let run = p.run(&["check"]);
     insta::assert_snapshot!("rendered_error", run.stderr);
+}
+
+#[test]
+fn argument_errors_follow_the_message_format() {
+    let p = Project::with(&[("latticeflow.toml", COMMENTED)]);
+    for args in [
+        &["check", "--bogus", "--message-format", "json"][..],
+        &["--message-format=json", "lok"],
+        &[
+            "--message-format",
+            "json",
+            "add",
+            "b",
+            "localhost:5000/b:1",
+            "-c",
+            "http-read",
+        ],
+        &["--message-format", "json"],
+    ] {
+        let run = p.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert_eq!(run.stderr, "", "{args:?}: nothing but JSON");
+        let events = run.events();
+        assert_eq!(events.len(), 1, "{args:?}: {}", run.stdout);
+        let event = &events[0];
+        assert_eq!(event["type"], "error", "{event}");
+        assert_eq!(event["exit_code"], 2, "{event}");
+        assert!(!event["message"].as_str().unwrap().is_empty(), "{event}");
+    }
+    let typo = p.run(&[
+        "add",
+        "b",
+        "localhost:5000/b:1",
+        "-c",
+        "http-read",
+        "--message-format",
+        "json",
+    ]);
+    let event = &typo.events()[0];
+    assert!(
+        event["message"].as_str().unwrap().contains("'http-read'"),
+        "{event}"
+    );
+    assert_eq!(
+        event["help"], "a similar value exists: 'http.read'",
+        "{event}"
+    );
+
+    // An empty LF_CACHE_DIR, refused while the arguments are read.
+    let out = Command::new(BIN)
+        .args(["check", "--message-format", "json"])
+        .current_dir(p.path())
+        .env("LF_CACHE_DIR", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(event["type"], "error", "{event}");
+    assert!(
+        event["message"].as_str().unwrap().contains("--cache-dir"),
+        "{event}"
+    );
+
+    // Human format keeps clap's own text; help is still help.
+    let human = p.run(&["check", "--bogus"]);
+    assert_eq!(human.code, 2);
+    assert_eq!(human.stdout, "");
+    assert!(
+        human.stderr.contains("unexpected argument '--bogus'"),
+        "{}",
+        human.stderr
+    );
+    let help = p.run(&["check", "--help", "--message-format", "json"]);
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout.starts_with("Check `latticeflow.toml`"),
+        "{}",
+        help.stdout
+    );
+    assert_eq!(p.read("latticeflow.toml"), COMMENTED);
+}
+
+#[test]
+fn a_toml_that_is_not_utf8_is_located() {
+    let p = Project::new();
+    let bytes = b"[bundle]\nname = \"caf\xe9\"\n";
+    std::fs::write(p.path().join("latticeflow.toml"), bytes).unwrap();
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("not UTF-8: byte 0xe9 at offset 20"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--> latticeflow.toml:2:12"),
+        "{}",
+        run.stderr
+    );
+    let json = p.run(&["check", "--message-format", "json"]);
+    let event = &json.events()[0];
+    assert_eq!(
+        (event["line"].as_u64(), event["column"].as_u64()),
+        (Some(2), Some(12))
+    );
+    assert_eq!(
+        std::fs::read(p.path().join("latticeflow.toml")).unwrap(),
+        bytes
+    );
+}
+
+#[test]
+fn a_garbage_public_key_is_described() {
+    let toml =
+        "[policy]\nkeys = [\"keys/team.pub\"]\n\n[connectors.a]\nref = \"127.0.0.1:1/lf/a:1\"\n";
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"\x00\x9f\x92\x96 not a key at all \xff",
+            "the file is binary (23 bytes), not PEM text",
+        ),
+        (
+            b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 me@host\n",
+            "no PEM block: there is no `-----BEGIN PUBLIC KEY-----` line",
+        ),
+        (
+            b"-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n",
+            "its PEM block is malformed",
+        ),
+    ];
+    for (key, expected) in cases {
+        let p = Project::with(&[("latticeflow.toml", toml)]);
+        std::fs::create_dir_all(p.path().join("keys")).unwrap();
+        std::fs::write(p.path().join("keys/team.pub"), key).unwrap();
+        let run = p.run(&["lock"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?}\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("latticeflow.toml:2:9"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("NUL"), "{}", run.stderr);
+        assert!(
+            !p.path().join("latticeflow.lock").exists(),
+            "no lock written"
+        );
+        assert_eq!(p.read("latticeflow.toml"), toml);
+    }
+}
+
+#[test]
+fn a_missing_lf_alloc_gets_an_abi_hint() {
+    let p = Project::new();
+    p.write(
+        "conn/connector.yaml",
+        "id: connector.acme.text.noalloc\ninputs:\n  - name: text\n    type: string\noutputs:\n  - name: text\n    type: string\neffects: []\ndeterministic: true\ncapabilities: []\n",
+    );
+    p.write(
+        "conn/module.wat",
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "lf_abi_version") (result i32) i32.const 1)
+            (func (export "lf_invoke") (param i32 i32) (result i64) i64.const 0))"#,
+    );
+    let run = p.run(&["push", "conn", "127.0.0.1:1/lf/noalloc:1"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("does not export `lf_alloc`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("help: export `memory`, `lf_abi_version`, `lf_alloc` and `lf_invoke`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("declare the capabilities"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `lf-resolve login` in `dir`, with docker's config there and `stdin` piped in.
+fn login(dir: &std::path::Path, args: &[&str], stdin: &str) -> common::Run {
+    use std::io::Write as _;
+    let mut child = Command::new(BIN)
+        .arg("login")
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn login_to_a_closed_port_says_the_registry_is_unreachable() {
+    let p = Project::new();
+    // A port nothing listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let run = login(
+        p.path(),
+        &[&host, "-u", "me", "--password-stdin"],
+        "s3cret\n",
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot log in to `{host}`: the registry is unreachable"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("user name and password"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("s3cret"));
+    assert!(
+        !p.path().join("docker/config.json").exists(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn login_off_a_terminal_needs_password_stdin() {
+    let p = Project::new();
+    let run = login(p.path(), &["localhost:5000", "-u", "me"], "s3cret\n");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("`--password-stdin` was not given and stdin is not a terminal"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("help: pipe it in"), "{}", run.stderr);
+    assert!(!p.path().join("docker/config.json").exists());
+}
+
+/// On a terminal, `login` asks for what is missing, as docker does. `script`
+/// (util-linux) gives the binary a pseudo-terminal and types for it.
+#[test]
+fn login_on_a_terminal_prompts() {
+    use std::io::Write as _;
+    let p = Project::new();
+    let command = format!("{BIN} login localhost:5000 --no-verify");
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(p.path())
+        .env("DOCKER_CONFIG", p.path().join("docker"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) runs the binary on a pseudo-terminal");
+    let mut stdin = child.stdin.take().unwrap();
+    // One line at a time, as a person types: the user name, then the password.
+    stdin.write_all(b"octocat\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stdin.write_all(b"s3cret\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(shown.contains("Username: "), "{shown}");
+    assert!(
+        shown.contains("Password for octocat at localhost:5000: "),
+        "{shown}"
+    );
+    let config: serde_json::Value = serde_json::from_str(&p.read("docker/config.json")).unwrap();
+    // base64("octocat:s3cret")
+    assert_eq!(
+        config["auths"]["localhost:5000"]["auth"],
+        "b2N0b2NhdDpzM2NyZXQ="
+    );
+}
+
+#[test]
+fn inspect_takes_a_locked_name_at_its_locked_digest() {
+    use lf_registry_fixtures::{Registry, push_all_blocking};
+    let registry = Registry::start().unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let hash = pushed.iter().find(|f| f.name == "hash").unwrap();
+    let p = Project::with(&[(
+        "latticeflow.toml",
+        &config("none", &[("hash", &hash.reference, "[]")]),
+    )]);
+    let lock = p.run(&["lock"]);
+    assert_eq!(lock.code, 0, "{lock:?}");
+
+    // Move the tag to another connector: the lock still names the old digest.
+    let text_upper = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../registry-fixtures/connectors/text-upper"
+    );
+    let moved = p.run(&["push", text_upper, &hash.reference]);
+    assert_eq!(moved.code, 0, "{moved:?}");
+
+    // Should the name be taken for a Docker Hub reference, HTTPS goes to a
+    // dead loopback proxy: the test never leaves the machine.
+    let out = Command::new(BIN)
+        .args(["inspect", "hash"])
+        .current_dir(p.path())
+        .env("LF_CACHE_DIR", p.cache())
+        .env("NO_COLOR", "1")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env_remove("NO_PROXY")
+        .output()
+        .unwrap();
+    let run = common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "`hash` as locked: {}@{}",
+            hash.reference, hash.manifest_digest
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("digest      {}", hash.manifest_digest)),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("id: connector.latticeflow.text.hash"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("docker.io"), "{}", run.stdout);
+
+    // The reference itself follows the moved tag.
+    let by_ref = p.run(&["inspect", &hash.reference]);
+    assert_eq!(by_ref.code, 0, "{by_ref:?}");
+    assert!(
+        by_ref.stdout.contains("connector.latticeflow.text.upper"),
+        "{}",
+        by_ref.stdout
+    );
+}
+
+/// The documentation stands on its own: every relative link in the README
+/// and `docs/` names a file of this repository (anchors aside), and nothing
+/// points outside it.
+#[test]
+fn documentation_links_stay_inside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pages = vec![
+        root.join("README.md"),
+        root.join("registry-fixtures/connectors/README.md"),
+    ];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    assert!(pages.len() >= 8, "docs/ holds its pages: {pages:?}");
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let target = &rest[..rest.find(')').unwrap_or(rest.len())];
+            if target.starts_with("http://")
+                || target.starts_with("https://")
+                || target.starts_with('#')
+            {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            let resolved = page.parent().unwrap().join(file);
+            let inside = resolved
+                .canonicalize()
+                .is_ok_and(|p| p.starts_with(root.canonicalize().unwrap()));
+            if !inside {
+                broken.push(format!("{}: {target}", page.display()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "links that do not resolve inside the repository:\n{}",
+        broken.join("\n")
+    );
 }

@@ -1,4 +1,4 @@
-;; hash: connector.latticeflow.text.hash, ABI v1 (DESIGN.md, "ABI").
+;; hash: connector.latticeflow.text.hash, ABI v1 (docs/abi.md).
 ;;
 ;; {"inputs":{"text":"..."}} -> {"ok":{"digest":"<16 hex>","length":<n>}}
 ;; The digest is FNV-1a 64 over the raw bytes between the string's quotes,

@@ -1,4 +1,4 @@
-;; http-fetch: connector.latticeflow.http.fetch, ABI v1 (DESIGN.md, "ABI").
+;; http-fetch: connector.latticeflow.http.fetch, ABI v1 (docs/abi.md).
 ;;
 ;; {"inputs":{"url":"..."}} -> calls lf:cap http_read with
 ;; {"method":"GET","url":"..."} -> {"ok":{"status":<int>,"body":"..."}}.

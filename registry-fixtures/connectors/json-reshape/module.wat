@@ -1,4 +1,4 @@
-;; json-reshape: connector.latticeflow.json.wrap, ABI v1 (DESIGN.md, "ABI").
+;; json-reshape: connector.latticeflow.json.wrap, ABI v1 (docs/abi.md).
 ;;
 ;; {"inputs":{"record":<value>}} ->
 ;; {"ok":{"wrapped":<value>,"kind":"object|array|string|number|bool|null"}}

@@ -1,4 +1,4 @@
-;; kv-counter: connector.latticeflow.kv.counter, ABI v1 (DESIGN.md, "ABI").
+;; kv-counter: connector.latticeflow.kv.counter, ABI v1 (docs/abi.md).
 ;;
 ;; {"inputs":{"key":"..."}} -> kv_read {"key":"..."}; the stored value is a
 ;; decimal integer string, or null when absent (= 0); adds one; kv_write

@@ -1,4 +1,4 @@
-;; text-upper: connector.latticeflow.text.upper, ABI v1 (DESIGN.md, "ABI").
+;; text-upper: connector.latticeflow.text.upper, ABI v1 (docs/abi.md).
 ;;
 ;; {"inputs":{"text":"..."}} -> {"ok":{"text":"..."}} with ASCII a-z
 ;; uppercased. The string is copied as JSON text: an escape (\n, \", \\,

@@ -1,10 +1,11 @@
-//! `lf-resolve inspect REF`: what a reference points at — the manifest,
+//! `lf-resolve inspect REF|NAME`: what a reference points at — the manifest,
 //! its digests, the connector spec and the signatures attached — without
-//! touching any project.
+//! changing any project. A NAME locked in the project's `latticeflow.lock` is
+//! inspected at its locked digest.
 
 use serde_json::json;
 
-use lf_lockfile::Reference;
+use lf_lockfile::{ConnectorName, Lockfile, Reference};
 
 use crate::artifact;
 use crate::cli::InspectArgs;
@@ -16,12 +17,39 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::verify::module::scan_module;
 
+/// When `raw` is the name of a connector in this project's lock, its locked
+/// reference pinned to the locked digest. Lock names come first: a bare word
+/// like `hash` would otherwise become `docker.io/library/hash`. Outside a
+/// project, or without a lock naming it, `raw` is a reference.
+fn locked_reference(raw: &str, settings: &Settings) -> Option<Reference> {
+    let name: ConnectorName = raw.parse().ok()?;
+    let manifest = settings.manifest_path().ok()?;
+    let lock = Lockfile::read(&Settings::lock_path(&manifest)).ok()??;
+    let entry = lock.get(&name)?;
+    Some(
+        entry
+            .reference
+            .without_digest()
+            .with_digest(entry.digest.clone()),
+    )
+}
+
 /// `lf-resolve inspect`.
 pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
-    let reference: Reference = args
-        .reference
-        .parse()
-        .map_err(|e: lf_lockfile::ReferenceError| CliError::input(e.to_string(), None))?;
+    let reference = match locked_reference(&args.reference, settings) {
+        Some(locked) => {
+            printer.status(
+                "Inspecting",
+                format!("`{}` as locked: {locked}", args.reference),
+                &json!({"type": "inspect-locked", "name": args.reference, "ref": locked.to_string()}),
+            );
+            locked
+        }
+        None => args
+            .reference
+            .parse()
+            .map_err(|e: lf_lockfile::ReferenceError| CliError::input(e.to_string(), None))?,
+    };
     let config = project_config(settings);
     let client = RegistryClient::new(&config);
     let store = Store::open(&settings.cache_dir)

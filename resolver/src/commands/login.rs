@@ -1,8 +1,12 @@
 //! `lf-resolve login` and `logout`: docker-compatible credentials in
 //! `config.json` (`DOCKER_CONFIG`, or `~/.docker`), so docker, podman, oras
 //! and lf-resolve share one login.
+//!
+//! Like `docker login`, the password comes from stdin with `--password-stdin`
+//! (for scripts), or from a no-echo prompt when stdin is a terminal; it is
+//! never an argument, so it stays out of process lists and shell history.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
 
 use base64::Engine as _;
@@ -11,42 +15,39 @@ use serde_json::{Map, Value, json};
 use lf_lockfile::validate_registry_host;
 
 use crate::cli::{LoginArgs, LogoutArgs};
-use crate::error::CliError;
+use crate::error::{CliError, EXIT_UNAVAILABLE};
 use crate::output::Printer;
-use crate::registry::RegistryClient;
 use crate::registry::credentials::{Credential, Secret, docker_server_key};
+use crate::registry::{RegistryClient, RegistryError};
 use crate::settings::Settings;
 
 /// `lf-resolve login REGISTRY`.
 pub fn login(args: &LoginArgs, settings: &Settings, printer: &Printer) -> Result<(), CliError> {
     let host = registry_host(&args.registry)?;
-    let Some(username) = args.username.clone().filter(|u| !u.is_empty()) else {
-        return Err(CliError::input(
-            "`--username` is required",
-            "pass `-u USER` and the password on stdin: `echo \"$TOKEN\" | lf-resolve login REGISTRY -u USER --password-stdin`".to_owned(),
-        ));
+    let terminal = std::io::stdin().is_terminal();
+    let username = match args.username.clone().filter(|u| !u.is_empty()) {
+        Some(username) => username,
+        None if terminal && !args.password_stdin => prompt_username()?,
+        None => {
+            return Err(CliError::input(
+                "`--username` is required",
+                "pass `-u USER` and the password on stdin: `echo \"$TOKEN\" | lf-resolve login REGISTRY -u USER --password-stdin`".to_owned(),
+            ));
+        }
     };
-    if !args.password_stdin {
+    let password = if args.password_stdin {
+        read_password_stdin()?
+    } else if terminal {
+        prompt_password(&host, &username)?
+    } else {
         return Err(CliError::input(
-            "the password is read from stdin only, so it never appears in a process list or shell history",
+            "no password: `--password-stdin` was not given and stdin is not a terminal to prompt on",
             "pipe it in: `echo \"$TOKEN\" | lf-resolve login REGISTRY -u USER --password-stdin`"
                 .to_owned(),
         ));
-    }
-    let mut password = String::new();
-    std::io::stdin()
-        .read_to_string(&mut password)
-        .map_err(|source| CliError::Io {
-            context: "cannot read the password from",
-            path: PathBuf::from("stdin"),
-            source,
-        })?;
-    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    };
     if password.is_empty() {
-        return Err(CliError::input(
-            "the password read from stdin is empty",
-            None,
-        ));
+        return Err(CliError::input("the password is empty", None));
     }
 
     if !args.no_verify {
@@ -59,12 +60,7 @@ pub fn login(args: &LoginArgs, settings: &Settings, printer: &Printer) -> Result
         let runtime = crate::commands::runtime()?;
         runtime
             .block_on(client.ping(&host, credential))
-            .map_err(|e| CliError::Failed {
-                message: format!("cannot log in to `{host}`"),
-                reasons: vec![e.to_string()],
-                help: Some("check the user name and password; nothing was written".to_owned()),
-                code: crate::error::EXIT_UNAVAILABLE,
-            })?;
+            .map_err(|e| ping_failed(&host, &e))?;
     }
 
     let path = docker_config_path()?;
@@ -100,6 +96,75 @@ pub fn login(args: &LoginArgs, settings: &Settings, printer: &Printer) -> Result
         &json!({"type": "login", "registry": host, "username": username, "config": path}),
     );
     Ok(())
+}
+
+/// Why `GET /v2/` with the new credentials failed, and what to do: only a
+/// refusal is about the user name and password.
+fn ping_failed(host: &str, e: &RegistryError) -> CliError {
+    let (message, help) = match e {
+        RegistryError::Unauthorized { .. } => (
+            format!("cannot log in to `{host}`: the registry refused the credentials"),
+            "check the user name and password (or token); nothing was written",
+        ),
+        RegistryError::Unreachable { .. } => (
+            format!("cannot log in to `{host}`: the registry is unreachable"),
+            "check the host and port, that the registry is running, and its `protocol` and \
+             `ca-file` in latticeflow.toml; nothing was written",
+        ),
+        _ => (
+            format!("cannot log in to `{host}`"),
+            "nothing was written; `--no-verify` stores the credentials without this check",
+        ),
+    };
+    CliError::Failed {
+        message,
+        reasons: vec![e.to_string()],
+        help: Some(help.to_owned()),
+        code: EXIT_UNAVAILABLE,
+    }
+}
+
+/// The whole of stdin, without its final line break.
+fn read_password_stdin() -> Result<String, CliError> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|source| CliError::Io {
+            context: "cannot read the password from",
+            path: PathBuf::from("stdin"),
+            source,
+        })?;
+    Ok(password.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Asks for the user name on the terminal (echoed), as `docker login` does.
+fn prompt_username() -> Result<String, CliError> {
+    let tty = |source| CliError::Io {
+        context: "cannot read the user name from",
+        path: PathBuf::from("the terminal"),
+        source,
+    };
+    let mut stderr = std::io::stderr();
+    stderr.write_all(b"Username: ").map_err(tty)?;
+    stderr.flush().map_err(tty)?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(tty)?;
+    let username = line.trim().to_owned();
+    if username.is_empty() {
+        return Err(CliError::input("the user name is empty", None));
+    }
+    Ok(username)
+}
+
+/// Asks for the password on the terminal, without echo.
+fn prompt_password(host: &str, username: &str) -> Result<String, CliError> {
+    rpassword::prompt_password(format!("Password for {username} at {host}: ")).map_err(|source| {
+        CliError::Io {
+            context: "cannot read the password from",
+            path: PathBuf::from("the terminal"),
+            source,
+        }
+    })
 }
 
 /// `lf-resolve logout REGISTRY`.

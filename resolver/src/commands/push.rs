@@ -84,10 +84,7 @@ pub fn build(dir: &Path, reference: &Reference, source: Option<&str>) -> Result<
                 .iter()
                 .map(|v| format!("the module {v}"))
                 .collect(),
-            help: Some(
-                "declare the capabilities it imports in connector.yaml, or remove the imports"
-                    .to_owned(),
-            ),
+            help: Some(crate::verify::module::abi_help(&violations)),
             code: EXIT_CHECK_FAILED,
         });
     }

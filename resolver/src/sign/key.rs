@@ -200,9 +200,14 @@ fn encode_pem(label: &str, contents: Vec<u8>) -> String {
 /// remaining failure is a secretbox that does not open.
 fn parse_envelope(pem_bytes: &[u8]) -> Result<Vec<u8>, KeyError> {
     let block = pem::parse(pem_bytes).map_err(|e| {
-        malformed(format!(
-            "no complete PEM block ({e}); the file should start with \
-             `-----BEGIN {SIGSTORE_PRIVATE_KEY_PEM_LABEL}-----` and end with its END line"
+        let detail = match &e {
+            pem::PemError::MalformedFraming => "broken BEGIN or END line".to_owned(),
+            other => other.to_string(),
+        };
+        malformed(crate::verify::cosign::pem_problem(
+            pem_bytes,
+            SIGSTORE_PRIVATE_KEY_PEM_LABEL,
+            &detail,
         ))
     })?;
     let label = block.tag();
@@ -388,10 +393,17 @@ mod tests {
         let truncated = &text[..text.len() / 2];
         let no_end = text.replace("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----", "");
         let cases: Vec<(String, &str)> = vec![
-            (String::new(), "no complete PEM block"),
-            ("garbage\x00\x01\x02".to_owned(), "no complete PEM block"),
-            (truncated.to_owned(), "no complete PEM block"),
-            (no_end, "no complete PEM block"),
+            (String::new(), "the file is empty"),
+            (
+                "garbage\x00\x01\x02".to_owned(),
+                "the file is binary (10 bytes)",
+            ),
+            (
+                "hello\n".to_owned(),
+                "there is no `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----` line",
+            ),
+            (truncated.to_owned(), "its PEM block is malformed"),
+            (no_end, "its PEM block is malformed"),
             (
                 encode_pem("PUBLIC KEY", vec![1, 2, 3]),
                 "the PEM label is `PUBLIC KEY`",

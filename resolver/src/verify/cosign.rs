@@ -36,6 +36,7 @@ use lf_lockfile::Digest;
 use serde::Deserialize;
 
 pub use bundle::{COSIGN_SIGN_PREDICATE_TYPE, IN_TOTO_PAYLOAD_TYPE, pae};
+pub(crate) use trust::pem_problem;
 pub use trust::{TrustRoot, TrustRootError, TrustedKey};
 
 /// Media type of a simple-signing layer of a cosign `.sig` manifest.

@@ -393,6 +393,39 @@ impl fmt::Display for Violation {
     }
 }
 
+/// What to do about `violations`, one hint per kind of problem found, for the
+/// help line under them: a missing `lf_alloc` is fixed in the module, not by
+/// declaring capabilities.
+pub fn abi_help(violations: &[Violation]) -> String {
+    let mut hints = Vec::new();
+    let mut hint = |text: &'static str| {
+        if !hints.contains(&text) {
+            hints.push(text);
+        }
+    };
+    for violation in violations {
+        match violation {
+            Violation::MissingExport { .. } | Violation::BadExport { .. } => hint(
+                "export `memory`, `lf_abi_version`, `lf_alloc` and `lf_invoke` with the ABI v1 \
+                 types (docs/abi.md)",
+            ),
+            Violation::UndeclaredCapability { .. } => {
+                hint(
+                    "declare the capabilities it imports in connector.yaml, or remove the imports",
+                );
+            }
+            Violation::ForeignImport { .. } | Violation::UnknownHostFunction { .. } => hint(
+                "import nothing but `lf:cap` host functions of declared capabilities \
+                 (docs/capabilities.md)",
+            ),
+            Violation::BadImportType { .. } => {
+                hint("host functions take (i32, i32) and return i64 (docs/abi.md)");
+            }
+        }
+    }
+    hints.join("; ")
+}
+
 /// Checks a module against ABI v1 and the capabilities its manifest declares.
 /// Returns every violation, in a stable order.
 pub fn check_abi(info: &ModuleInfo, declared: &BTreeSet<Capability>) -> Vec<Violation> {
@@ -599,6 +632,23 @@ mod tests {
             "does not export `lf_invoke` (ABI v1)",
         ];
         assert_eq!(violations, expected);
+    }
+
+    #[test]
+    fn the_hint_fits_the_problem() {
+        let no_alloc = GOOD.replace(
+            r#"(func (export "lf_alloc") (param i32) (result i32) i32.const 0)"#,
+            "",
+        );
+        let info = scan_module(std::io::Cursor::new(wasm(&no_alloc))).unwrap();
+        let help = abi_help(&check_abi(&info, &BTreeSet::from([Capability::HttpRead])));
+        assert!(help.contains("`lf_alloc`"), "{help}");
+        assert!(!help.contains("declare the capabilities"), "{help}");
+        let help = abi_help(&check_abi(&info, &BTreeSet::new()));
+        assert!(
+            help.contains("`lf_alloc`") && help.contains("declare the capabilities"),
+            "{help}"
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl TrustedKey {
             reason,
         };
         let (pem_label, der) = x509_cert::der::pem::decode_vec(pem)
-            .map_err(|e| invalid(format!("not a PEM document: {e}")))?;
+            .map_err(|e| invalid(pem_problem(pem, "PUBLIC KEY", &e)))?;
         if pem_label != "PUBLIC KEY" {
             return Err(invalid(format!(
                 "PEM block is `{pem_label}`, expected `PUBLIC KEY`"
@@ -110,6 +110,37 @@ impl TrustedKey {
 impl fmt::Display for TrustedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.label, self.fingerprint)
+    }
+}
+
+/// Says in words why `bytes`, read from a key file, is not the PEM block
+/// `label` it should hold. `detail` is the PEM parser's own complaint, shown
+/// only when the file does look like PEM: for a binary or plain-text file the
+/// parser's first complaint (such as a NUL byte in the preamble) says nothing
+/// about what the file should have been.
+pub(crate) fn pem_problem(bytes: &[u8], label: &str, detail: &dyn fmt::Display) -> String {
+    let begin = format!("-----BEGIN {label}-----");
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return format!("the file is empty; it should hold a `{begin}` block");
+    }
+    let control = bytes
+        .iter()
+        .any(|&b| b.is_ascii_control() && !b.is_ascii_whitespace());
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !control => {
+            if text.contains("-----BEGIN ") {
+                format!(
+                    "its PEM block is malformed ({detail}); it should be a `{begin}` line, \
+                     base64 lines and the matching END line"
+                )
+            } else {
+                format!("the file holds no PEM block: there is no `{begin}` line")
+            }
+        }
+        _ => format!(
+            "the file is binary ({} bytes), not PEM text; it should hold a `{begin}` block",
+            bytes.len()
+        ),
     }
 }
 
@@ -544,5 +575,28 @@ mod tests {
         let cert = String::from_utf8_lossy(pem).replace("PUBLIC KEY", "CERTIFICATE");
         let err = TrustedKey::from_pem(cert.as_bytes(), "x.pub").unwrap_err();
         assert!(err.to_string().contains("CERTIFICATE"), "{err}");
+    }
+
+    #[test]
+    fn garbage_key_files_are_described_not_parsed() {
+        let message = |bytes: &[u8]| {
+            TrustedKey::from_pem(bytes, "k.pub")
+                .unwrap_err()
+                .to_string()
+        };
+        let binary = message(b"\x00\x9f\x92\x96garbage");
+        assert!(binary.contains("binary (11 bytes)"), "{binary}");
+        assert!(!binary.contains("NUL"), "{binary}");
+        let control = message(b"garbage\x00 key");
+        assert!(control.contains("binary"), "{control}");
+        let text = message(b"hello\n");
+        assert!(
+            text.contains("no PEM block: there is no `-----BEGIN PUBLIC KEY-----` line"),
+            "{text}"
+        );
+        assert!(message(b" \n").contains("empty"));
+        let bad_body =
+            message(b"-----BEGIN PUBLIC KEY-----\nnot base64!\n-----END PUBLIC KEY-----\n");
+        assert!(bad_body.contains("PEM block is malformed"), "{bad_body}");
     }
 }
