@@ -201,7 +201,7 @@ pub(crate) fn derive(
                 manifest.id(),
                 list.join("\n")
             ),
-            None,
+            crate::verify::module::abi_help(&violations),
         ));
     }
     if let Some(annotated) = artifact.annotations.get(artifact::CONNECTOR_ID_ANNOTATION)
