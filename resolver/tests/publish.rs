@@ -383,6 +383,26 @@ fn connector_yaml_errors_name_file_line_and_column() {
         assert_eq!(event["line"].to_string(), l);
         assert_eq!(event["column"].to_string(), c);
     }
+
+    // A manifest `lock` would refuse for its size is not pushed.
+    let padding = format!("# {}\n", "x".repeat(1024 * 1024));
+    p.write("bad/connector.yaml", &format!("{yaml}{padding}"));
+    let run = p.run(&["push", "bad", &format!("{host}/authors/bad:1.0")]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("bad/connector.yaml` is over the 1048576-byte limit"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        p.path().join("bad/connector.yaml"),
+        [yaml.as_bytes(), b"# \xff\n"].concat(),
+    )
+    .unwrap();
+    let run = p.run(&["push", "bad", &format!("{host}/authors/bad:1.0")]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("is not UTF-8"), "{}", run.stderr);
     assert_eq!(served_manifest(&registry, "authors/bad", "1.0"), None);
 }
 

@@ -27,7 +27,7 @@ use crate::error::{CliError, EXIT_CHECK_FAILED};
 use crate::output::{Printer, human_size};
 use crate::registry::push::Publisher;
 use crate::settings::Settings;
-use crate::verify::module::{check_abi, scan_module};
+use crate::verify::module::{MAX_CONNECTOR_SECTION, check_abi, scan_module};
 use lf_lockfile::Diagnostic;
 
 /// A connector directory made ready to push.
@@ -133,6 +133,34 @@ pub(crate) fn manifest_error(
     }
 }
 
+/// Reads `path`, refusing more than [`MAX_CONNECTOR_SECTION`] bytes: `lock`
+/// refuses a larger section, so such an artifact must not be pushed.
+fn read_connector_yaml(path: &Path) -> Result<String, CliError> {
+    use std::io::Read as _;
+    let io = |source| CliError::Io {
+        context: "cannot read",
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_CONNECTOR_SECTION + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_CONNECTOR_SECTION {
+        return Err(CliError::input(
+            format!(
+                "`{}` is over the {MAX_CONNECTOR_SECTION}-byte limit of a connector manifest",
+                path.display()
+            ),
+            None,
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::input(format!("`{}` is not UTF-8", path.display()), None))
+}
+
 /// Builds the artifact from `dir`: the module with its manifest embedded,
 /// and the manifest's annotations (from the directory, then `source`, then
 /// `extra`, each overriding the one before).
@@ -142,11 +170,7 @@ pub fn build(
     extra: &BTreeMap<String, String>,
 ) -> Result<Built, CliError> {
     let yaml_path = dir.join("connector.yaml");
-    let yaml = std::fs::read_to_string(&yaml_path).map_err(|source| CliError::Io {
-        context: "cannot read",
-        path: yaml_path.clone(),
-        source,
-    })?;
+    let yaml = read_connector_yaml(&yaml_path)?;
     let manifest =
         ConnectorManifest::from_yaml(&yaml).map_err(|e| manifest_error(&yaml_path, &yaml, &e))?;
     let wasm_path = dir.join("module.wasm");
