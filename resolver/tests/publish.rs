@@ -45,6 +45,10 @@ fn push_is_reproducible_and_matches_an_independent_pusher() {
     assert_eq!(again.code, 0, "{again:?}");
     let event = &again.events()[0];
     assert_eq!(event["digest"], digest.as_str(), "same inputs, same digest");
+    assert_eq!(
+        event["annotations"]["org.opencontainers.image.source"],
+        source
+    );
 
     // The fixture pusher (oci-client, its own manifest writer) makes the same
     // artifact from the same WAT and YAML: same bytes, same digest.

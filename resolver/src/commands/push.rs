@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use lf_lockfile::{Config, Reference};
+use lf_lockfile::{Config, Diagnostic, Reference};
 use lf_runtime::spec::ConnectorManifest;
 
 use crate::artifact::{self, CONNECTOR_ID_ANNOTATION, OCI_MANIFEST};
@@ -28,7 +28,6 @@ use crate::output::{Printer, human_size};
 use crate::registry::push::Publisher;
 use crate::settings::Settings;
 use crate::verify::module::{MAX_CONNECTOR_SECTION, check_abi, scan_module};
-use lf_lockfile::Diagnostic;
 
 /// A connector directory made ready to push.
 pub struct Built {
@@ -289,7 +288,7 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
             human_size(module.len() as u64),
             reference.name()
         ),
-        &json!({"type": "pushed", "ref": reference.to_string(), "digest": digest.to_string(), "id": manifest.id().as_str(), "module_size": module.len()}),
+        &json!({"type": "pushed", "ref": reference.to_string(), "digest": digest.to_string(), "id": manifest.id().as_str(), "module_size": module.len(), "annotations": annotations}),
     );
     if printer.is_json() {
         return Ok(());
