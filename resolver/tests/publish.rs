@@ -201,6 +201,26 @@ fn push_digests_depend_on_content_only() {
     assert_eq!(again.stdout.trim(), versioned, "{again:?}");
     let (_, annotations) = served_manifest(&registry, "authors/hash", "1.4.0").unwrap();
     assert_eq!(annotations["org.opencontainers.image.version"], "1.4.0");
+    // The fixtures' pusher takes the version from the embedded manifest too,
+    // and writes the same artifact.
+    let module = lf_registry_fixtures::embed_manifest(
+        &lf_registry_fixtures::fixture("hash").unwrap().module,
+        &p.read("versioned/connector.yaml"),
+    )
+    .unwrap();
+    let independent = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(lf_registry_fixtures::push_connector(
+            &host,
+            "independent/hash",
+            "whatever",
+            &module,
+            &lf_registry_fixtures::PushOptions::default(),
+        ))
+        .unwrap();
+    assert_eq!(independent.manifest.digest, versioned);
 
     // `--annotation` adds and overrides; the same annotations give the same
     // digest anywhere.
