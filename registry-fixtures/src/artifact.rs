@@ -34,9 +34,9 @@ pub const WASM_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
 /// Media type of the module layer.
 pub const WASM_LAYER_MEDIA_TYPE: &str = "application/wasm";
 
-/// Manifest annotation: a human-readable title (the repository's last segment).
+/// Manifest annotation: a human-readable title (the connector id).
 pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
-/// Manifest annotation: the version (the tag).
+/// Manifest annotation: the version (`version` in connector.yaml, never the tag).
 pub const ANNOTATION_VERSION: &str = "org.opencontainers.image.version";
 /// Manifest annotation: where the connector's source lives.
 pub const ANNOTATION_SOURCE: &str = "org.opencontainers.image.source";
@@ -162,17 +162,20 @@ pub fn image_manifest(
     })
 }
 
-/// The manifest annotations of a connector; `source` and `connector_id` are
-/// left out when `None`.
+/// The manifest annotations of a connector; each is left out when `None`.
 pub fn annotations(
-    title: &str,
-    version: &str,
+    title: Option<&str>,
+    version: Option<&str>,
     source: Option<&str>,
     connector_id: Option<&str>,
 ) -> BTreeMap<String, String> {
     let mut annotations = BTreeMap::new();
-    annotations.insert(ANNOTATION_TITLE.to_owned(), title.to_owned());
-    annotations.insert(ANNOTATION_VERSION.to_owned(), version.to_owned());
+    if let Some(title) = title {
+        annotations.insert(ANNOTATION_TITLE.to_owned(), title.to_owned());
+    }
+    if let Some(version) = version {
+        annotations.insert(ANNOTATION_VERSION.to_owned(), version.to_owned());
+    }
     if let Some(source) = source {
         annotations.insert(ANNOTATION_SOURCE.to_owned(), source.to_owned());
     }
@@ -228,8 +231,8 @@ mod tests {
         let artifact = connector_artifact(
             b"\0asm\x01\0\0\0",
             &annotations(
-                "echo",
-                "1.0",
+                Some("echo"),
+                Some("1.0"),
                 Some("https://example.com/echo"),
                 Some("connector.a.b"),
             ),

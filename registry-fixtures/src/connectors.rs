@@ -472,7 +472,12 @@ const OCTET_STREAM: &str = "application/octet-stream";
 const IMAGE_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 
 fn bad_annotations(name: &str) -> BTreeMap<String, String> {
-    artifact::annotations(&format!("bad-{name}"), crate::push::FIXTURE_TAG, None, None)
+    artifact::annotations(
+        Some(&format!("bad-{name}")),
+        Some(crate::push::FIXTURE_TAG),
+        None,
+        None,
+    )
 }
 
 fn two_layers(name: &str, first: &[u8], second: &[u8]) -> RawArtifact {

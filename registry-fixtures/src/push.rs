@@ -70,13 +70,18 @@ pub enum PushError {
 }
 
 /// Annotation values and credentials for [`push_connector`]; every field is
-/// optional.
+/// optional. As with `lf-resolve push`, nothing defaults to anything about the
+/// destination (repository or tag): the same module and options give the same
+/// digest wherever they are pushed.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct PushOptions {
-    /// `org.opencontainers.image.title`; default: the repository's last segment.
+    /// `org.opencontainers.image.title`; default: the connector id (see
+    /// `connector_id`), left out when there is none.
     pub title: Option<String>,
-    /// `org.opencontainers.image.version`; default: the tag.
+    /// `org.opencontainers.image.version`; default: `version` of the manifest
+    /// in the module's `latticeflow.connector` section, left out when it has
+    /// none.
     pub version: Option<String>,
     /// `org.opencontainers.image.source`; left out when `None`.
     pub source: Option<String>,
@@ -216,21 +221,20 @@ impl Pusher {
         module: &[u8],
         options: &PushOptions,
     ) -> Result<PushedArtifact, PushError> {
-        let title = options.title.clone().unwrap_or_else(|| {
-            repository
-                .rsplit('/')
-                .next()
-                .unwrap_or(repository)
-                .to_owned()
-        });
-        let version = options.version.clone().unwrap_or_else(|| tag.to_owned());
+        let embedded = embedded_manifest(module);
         let connector_id = options
             .connector_id
             .clone()
-            .or_else(|| connector_id(module));
+            .or_else(|| embedded.as_ref().map(|m| m.id().as_str().to_owned()));
+        let title = options.title.clone().or_else(|| connector_id.clone());
+        let version = options.version.clone().or_else(|| {
+            embedded
+                .as_ref()
+                .and_then(|m| m.version().map(str::to_owned))
+        });
         let annotations = artifact::annotations(
-            &title,
-            &version,
+            title.as_deref(),
+            version.as_deref(),
             options.source.as_deref(),
             connector_id.as_deref(),
         );
@@ -302,12 +306,11 @@ impl Pusher {
     }
 }
 
-/// The id in the module's `latticeflow.connector` section, if it has a
-/// valid one.
-fn connector_id(module: &[u8]) -> Option<String> {
+/// The manifest in the module's `latticeflow.connector` section, if it has
+/// a valid one.
+fn embedded_manifest(module: &[u8]) -> Option<ConnectorManifest> {
     let yaml = manifest_section(module).ok()??;
-    let manifest = ConnectorManifest::from_yaml(yaml).ok()?;
-    Some(manifest.id().as_str().to_owned())
+    ConnectorManifest::from_yaml(yaml).ok()
 }
 
 /// Pushes `module` to `registry` (`host:port`, plain HTTP) as the connector

@@ -758,8 +758,9 @@ fn pushed_connectors_read_back_with_the_same_digests() {
         );
         assert_eq!(pushed.config.media_type, WASM_CONFIG_MEDIA_TYPE);
         let expected_annotations: BTreeMap<String, String> = [
-            (ANNOTATION_TITLE, fixture.name.to_owned()),
-            (ANNOTATION_VERSION, "1.0".to_owned()),
+            // Nothing from the destination: the title is the connector id,
+            // and the fixtures declare no `version`.
+            (ANNOTATION_TITLE, fixture.id()),
             (ANNOTATION_SOURCE, "https://example.com/src".to_owned()),
             (ANNOTATION_CONNECTOR_ID, fixture.id()),
         ]
@@ -794,20 +795,33 @@ fn pushed_connectors_read_back_with_the_same_digests() {
             json!({"architecture": "wasm", "os": "wasip1", "layerDigests": [pushed.module.digest]})
         );
 
-        // Pushing again, even under another tag, gives the same manifest
-        // digest when the annotations are the same.
-        let mut same_version = options.clone();
-        same_version.version = Some("1.0".to_owned());
+        // Pushing again under another tag or repository gives the same
+        // manifest digest; a version annotation changes it.
+        for (repository, tag) in [(repository.as_str(), "latest"), ("elsewhere/copy", "1.0")] {
+            let again = runtime
+                .block_on(push_connector(
+                    &host,
+                    repository,
+                    tag,
+                    &fixture.module,
+                    &options,
+                ))
+                .unwrap();
+            assert_eq!(again.manifest, pushed.manifest, "{}", fixture.name);
+        }
+        let mut versioned = options.clone();
+        versioned.version = Some("1.0".to_owned());
         let again = runtime
             .block_on(push_connector(
                 &host,
                 &repository,
-                "1.0-again",
+                "1.0-versioned",
                 &fixture.module,
-                &same_version,
+                &versioned,
             ))
             .unwrap();
-        assert_eq!(again.manifest, pushed.manifest, "{}", fixture.name);
+        assert_eq!(again.annotations[ANNOTATION_VERSION], "1.0");
+        assert_ne!(again.manifest, pushed.manifest, "{}", fixture.name);
     }
 }
 

@@ -150,7 +150,7 @@ pub fn embed_manifest(module: &[u8], yaml: &str) -> Result<Vec<u8>, EmbedError> 
 
 /// The manifest and config blobs of a connector artifact, exactly as `push`
 /// writes them: compact JSON in a fixed key order and no timestamps, so the
-/// same module, reference and annotations give the same digest anywhere.
+/// same module and annotations give the same digest anywhere.
 pub fn build_artifact(module: &[u8], annotations: &BTreeMap<String, String>) -> (Vec<u8>, Vec<u8>) {
     use sha2::Digest as _;
     let sha = |bytes: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(bytes));

@@ -140,12 +140,24 @@ pub enum Command {
     ///
     /// Validates the manifest, checks the module's imports and exports against
     /// it, embeds it as the `latticeflow.connector` custom section, and pushes
-    /// the CNCF Wasm artifact. Prints the manifest digest. Reproducible: the
-    /// same inputs give the same digest on any machine.
+    /// the CNCF Wasm artifact. Prints the manifest digest.
+    ///
+    /// The digest depends only on the directory and the annotations given,
+    /// never on REF: pushing the same directory as `repo:1.0`, `repo:latest`
+    /// or to another repository gives the same digest, so one signature
+    /// covers them all. The version annotation comes from `version` in
+    /// connector.yaml (or `--annotation`), not from the tag.
     #[command(
-        after_help = "Example:\n  lf-resolve push connectors/text-upper ghcr.io/acme/text-upper:1.0"
+        after_help = "Examples:\n  lf-resolve push connectors/text-upper ghcr.io/acme/text-upper:1.0\n  lf-resolve tag ghcr.io/acme/text-upper:1.0 latest      another tag, same digest"
     )]
     Push(PushArgs),
+    /// Give a pushed artifact another tag in the same repository (digest unchanged)
+    ///
+    /// Reads the manifest SRC names (a tag or `@sha256:<hex>`, which must
+    /// exist) and puts the same bytes under NEW-TAG, like `oras tag`. Prints
+    /// the digest, which is SRC's.
+    #[command(after_help = "Example:\n  lf-resolve tag ghcr.io/acme/text-upper:1.0 latest")]
+    Tag(TagArgs),
     /// Sign a pushed connector with a cosign key (cosign-compatible)
     ///
     /// By default adds a simple-signing signature to the `sha256-<hex>.sig`
@@ -206,6 +218,20 @@ pub struct PushArgs {
     /// The `org.opencontainers.image.source` annotation (a URL)
     #[arg(long, value_name = "URL")]
     pub source: Option<String>,
+    /// Add or override a manifest annotation (repeatable); changes the digest
+    #[arg(short, long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+}
+
+/// Arguments of `tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The artifact: `registry/repository:tag` or `…@sha256:<hex>`
+    #[arg(value_name = "SRC-REF")]
+    pub source: String,
+    /// The tag to add in the same repository
+    #[arg(value_name = "NEW-TAG")]
+    pub tag: String,
 }
 
 /// Arguments of `sign`.

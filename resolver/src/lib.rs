@@ -102,6 +102,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Generate(args) => commands::generate::run(args, settings, printer),
         Command::Vendor(args) => commands::vendor::run(args, settings, printer),
         Command::Push(args) => commands::push::run(args, settings, printer),
+        Command::Tag(args) => commands::tag::run(args, settings, printer),
         Command::Sign(args) => commands::sign::run(args, settings, printer),
         Command::GenerateKey(args) => commands::sign::generate_key(args, printer),
         Command::Inspect(args) => commands::inspect::run(args, settings, printer),

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use common::Project;
@@ -44,6 +45,10 @@ fn push_is_reproducible_and_matches_an_independent_pusher() {
     assert_eq!(again.code, 0, "{again:?}");
     let event = &again.events()[0];
     assert_eq!(event["digest"], digest.as_str(), "same inputs, same digest");
+    assert_eq!(
+        event["annotations"]["org.opencontainers.image.source"],
+        source
+    );
 
     // The fixture pusher (oci-client, its own manifest writer) makes the same
     // artifact from the same WAT and YAML: same bytes, same digest.
@@ -95,6 +100,372 @@ fn push_refuses_a_module_that_does_not_match_its_manifest() {
         "{}",
         missing.stderr
     );
+}
+
+/// The manifest `registry` serves for `repository:tag_or_digest`: its digest
+/// (hashed here) and its annotations; `None` when it is not there.
+fn served_manifest(
+    registry: &Registry,
+    repository: &str,
+    tag_or_digest: &str,
+) -> Option<(String, BTreeMap<String, String>)> {
+    use sha2::Digest as _;
+    let response = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/v2/{repository}/manifests/{tag_or_digest}",
+            registry.url()
+        ))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap();
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return None;
+    }
+    assert!(response.status().is_success(), "{}", response.status());
+    let bytes = response.bytes().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let annotations = serde_json::from_value(manifest["annotations"].clone()).unwrap();
+    Some((
+        format!("sha256:{:x}", sha2::Sha256::digest(&bytes)),
+        annotations,
+    ))
+}
+
+#[test]
+fn push_and_tag_help_teach_content_only_digests() {
+    let p = Project::new();
+    let push = p.run(&["push", "--help"]);
+    assert_eq!(push.code, 0, "{push:?}");
+    assert!(push.stdout.contains("never on REF"), "{}", push.stdout);
+    insta::assert_snapshot!("push_help", push.stdout);
+    let tag = p.run(&["tag", "--help"]);
+    assert_eq!(tag.code, 0, "{tag:?}");
+    insta::assert_snapshot!("tag_help", tag.stdout);
+}
+
+#[test]
+fn push_digests_depend_on_content_only() {
+    let registry = Registry::start().unwrap();
+    let host = registry.host();
+    let p = Project::new();
+    let dir = fixture_dir("hash");
+    let dir = dir.to_str().unwrap();
+    let push = |reference: &str, extra: &[&str]| {
+        let mut args = vec!["push", dir, reference];
+        args.extend_from_slice(extra);
+        let run = p.run(&args);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.stdout.trim().to_owned()
+    };
+
+    // One directory, three destinations, one digest.
+    let digest = push(&format!("{host}/authors/hash:1.0"), &[]);
+    assert_eq!(push(&format!("{host}/authors/hash:latest"), &[]), digest);
+    assert_eq!(push(&format!("{host}/elsewhere/copy:2.0"), &[]), digest);
+    for (repository, tag) in [
+        ("authors/hash", "1.0"),
+        ("authors/hash", "latest"),
+        ("elsewhere/copy", "2.0"),
+    ] {
+        let (served, annotations) = served_manifest(&registry, repository, tag).unwrap();
+        assert_eq!(served, digest, "{repository}:{tag}");
+        // Nothing about the destination is in the manifest.
+        assert_eq!(
+            annotations,
+            BTreeMap::from([
+                (
+                    "dev.latticeflow.connector.id".to_owned(),
+                    "connector.latticeflow.text.hash".to_owned()
+                ),
+                (
+                    "org.opencontainers.image.title".to_owned(),
+                    "connector.latticeflow.text.hash".to_owned()
+                ),
+            ]),
+            "{repository}:{tag}"
+        );
+    }
+
+    // The version comes from connector.yaml, not from the tag.
+    let read = |file: &str| std::fs::read_to_string(fixture_dir("hash").join(file)).unwrap();
+    p.write("versioned/module.wat", &read("module.wat"));
+    p.write(
+        "versioned/connector.yaml",
+        &read("connector.yaml").replacen('\n', "\nversion: 1.4.0\n", 1),
+    );
+    let versioned = p.run(&["push", "versioned", &format!("{host}/authors/hash:latest")]);
+    assert_eq!(versioned.code, 0, "{versioned:?}");
+    let versioned = versioned.stdout.trim().to_owned();
+    assert_ne!(versioned, digest);
+    let again = p.run(&["push", "versioned", &format!("{host}/authors/hash:1.4.0")]);
+    assert_eq!(again.stdout.trim(), versioned, "{again:?}");
+    let (_, annotations) = served_manifest(&registry, "authors/hash", "1.4.0").unwrap();
+    assert_eq!(annotations["org.opencontainers.image.version"], "1.4.0");
+    // The fixtures' pusher takes the version from the embedded manifest too,
+    // and writes the same artifact.
+    let module = lf_registry_fixtures::embed_manifest(
+        &lf_registry_fixtures::fixture("hash").unwrap().module,
+        &p.read("versioned/connector.yaml"),
+    )
+    .unwrap();
+    let independent = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(lf_registry_fixtures::push_connector(
+            &host,
+            "independent/hash",
+            "whatever",
+            &module,
+            &lf_registry_fixtures::PushOptions::default(),
+        ))
+        .unwrap();
+    assert_eq!(independent.manifest.digest, versioned);
+
+    // `--annotation` adds and overrides; the same annotations give the same
+    // digest anywhere.
+    let annotated = push(
+        &format!("{host}/authors/hash:2.0"),
+        &[
+            "--annotation",
+            "org.opencontainers.image.version=2.0",
+            "-a",
+            "org.opencontainers.image.title=Hash",
+        ],
+    );
+    assert_ne!(annotated, digest);
+    assert_eq!(
+        push(
+            &format!("{host}/elsewhere/copy:latest"),
+            &[
+                "-a",
+                "org.opencontainers.image.title=Hash",
+                "-a",
+                "org.opencontainers.image.version=2.0",
+            ],
+        ),
+        annotated
+    );
+    let (_, annotations) = served_manifest(&registry, "authors/hash", "2.0").unwrap();
+    assert_eq!(annotations["org.opencontainers.image.version"], "2.0");
+    assert_eq!(annotations["org.opencontainers.image.title"], "Hash");
+
+    // Bad annotations are refused before anything is pushed.
+    for (bad, expected) in [
+        ("novalue", "has no `=`"),
+        ("=x", "its key is empty"),
+        ("a b=x", "not printable ASCII"),
+        (
+            "dev.latticeflow.connector.id=connector.evil.other",
+            "it is the `id` of connector.yaml",
+        ),
+    ] {
+        let run = p.run(&["push", dir, &format!("{host}/refused/hash:1.0"), "-a", bad]);
+        assert_eq!(run.code, 2, "{bad}: {run:?}");
+        assert!(run.stderr.contains(expected), "{bad}: {}", run.stderr);
+    }
+    assert_eq!(served_manifest(&registry, "refused/hash", "1.0"), None);
+}
+
+#[test]
+fn tag_names_the_same_digest() {
+    let registry = Registry::start().unwrap();
+    let host = registry.host();
+    let p = Project::new();
+    let source = format!("{host}/authors/hash:1.0");
+    let pushed = p.run(&["push", fixture_dir("hash").to_str().unwrap(), &source]);
+    assert_eq!(pushed.code, 0, "{pushed:?}");
+    let digest = pushed.stdout.trim().to_owned();
+
+    let tagged = p.run(&["tag", &source, "stable"]);
+    assert_eq!(tagged.code, 0, "{tagged:?}");
+    assert_eq!(tagged.stdout.trim(), digest);
+    assert!(
+        tagged.stderr.contains(&format!(
+            "{host}/authors/hash@{digest} as {host}/authors/hash:stable"
+        )),
+        "{}",
+        tagged.stderr
+    );
+    assert_eq!(
+        served_manifest(&registry, "authors/hash", "stable").map(|m| m.0),
+        Some(digest.clone())
+    );
+
+    // By digest too, with a JSON event.
+    let by_digest = p.run(&[
+        "tag",
+        &format!("{host}/authors/hash@{digest}"),
+        "1",
+        "--message-format",
+        "json",
+    ]);
+    assert_eq!(by_digest.code, 0, "{by_digest:?}");
+    let event = &by_digest.events()[0];
+    assert_eq!(event["type"], "tagged");
+    assert_eq!(event["digest"], digest.as_str());
+    assert_eq!(
+        served_manifest(&registry, "authors/hash", "1").map(|m| m.0),
+        Some(digest.clone())
+    );
+
+    // The new tag locks to the same digest.
+    p.write(
+        "latticeflow.toml",
+        &format!(
+            "[policy]\nsignatures = \"none\"\n\n[connectors.hash]\nref = \"{host}/authors/hash:stable\"\n"
+        ),
+    );
+    let lock = p.run(&["lock"]);
+    assert_eq!(lock.code, 0, "{lock:?}");
+    assert!(p.read("latticeflow.lock").contains(&digest));
+
+    // A source that does not exist: exit 3, nothing tagged.
+    let missing = p.run(&["tag", &format!("{host}/authors/hash:nope"), "ghost"]);
+    assert_eq!(missing.code, 3, "{missing:?}");
+    assert!(
+        missing
+            .stderr
+            .contains(&format!("{host}/authors/hash:nope")),
+        "{}",
+        missing.stderr
+    );
+    assert_eq!(served_manifest(&registry, "authors/hash", "ghost"), None);
+
+    // Bad references and tags: exit 2, before any request.
+    for (args, expected) in [
+        (
+            vec!["tag", "https://x/y:1", "z"],
+            "references have no scheme",
+        ),
+        (vec!["tag", &source, "a/b"], "is not a tag"),
+        (
+            vec!["tag", &source, &format!("{host}/other:1")],
+            "is not a tag",
+        ),
+        (vec!["tag", &source, ".x"], "is not a valid tag"),
+    ] {
+        let run = p.run(&args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn connector_yaml_errors_name_file_line_and_column() {
+    let registry = Registry::start().unwrap();
+    let host = registry.host();
+    let p = Project::new();
+    let module = std::fs::read_to_string(fixture_dir("hash").join("module.wat")).unwrap();
+    let yaml = std::fs::read_to_string(fixture_dir("hash").join("connector.yaml")).unwrap();
+    p.write("bad/module.wat", &module);
+    let cases = [
+        (
+            yaml.replacen("type: string", "type: list<integer>", 1),
+            "error: `inputs[0].type`: invalid type `list<integer>`: unknown type `integer`",
+            "bad/connector.yaml:4:16",
+            "    type: list<integer>",
+            "^^^^^^^",
+        ),
+        (
+            yaml.replacen("deterministic: true", "deterministic: 3", 1),
+            "error: connector manifest: invalid boolean",
+            "bad/connector.yaml:14:16",
+            "deterministic: 3",
+            "^",
+        ),
+        (
+            yaml.replacen('\n', "\nversion: 1.0 beta\n", 1),
+            "error: `version`: `1.0 beta` is not a valid version",
+            "bad/connector.yaml:2:10",
+            "version: 1.0 beta",
+            "^^^^^^^^",
+        ),
+    ];
+    for (text, message, location, line, carets) in cases {
+        p.write("bad/connector.yaml", &text);
+        let run = p.run(&["push", "bad", &format!("{host}/authors/bad:1.0")]);
+        assert_eq!(run.code, 2, "{run:?}");
+        for expected in [message, location, line, carets] {
+            assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);
+        }
+        assert!(!run.stderr.contains("offset"), "{}", run.stderr);
+
+        let json = p.run(&[
+            "push",
+            "bad",
+            &format!("{host}/authors/bad:1.0"),
+            "--message-format",
+            "json",
+        ]);
+        let event = &json.events()[0];
+        assert_eq!(event["file"], "bad/connector.yaml");
+        let (l, c) = location
+            .trim_start_matches("bad/connector.yaml:")
+            .split_once(':')
+            .unwrap();
+        assert_eq!(event["line"].to_string(), l);
+        assert_eq!(event["column"].to_string(), c);
+    }
+
+    // A manifest `lock` would refuse for its size is not pushed.
+    let padding = format!("# {}\n", "x".repeat(1024 * 1024));
+    p.write("bad/connector.yaml", &format!("{yaml}{padding}"));
+    let run = p.run(&["push", "bad", &format!("{host}/authors/bad:1.0")]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("bad/connector.yaml` is over the 1048576-byte limit"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        p.path().join("bad/connector.yaml"),
+        [yaml.as_bytes(), b"# \xff\n"].concat(),
+    )
+    .unwrap();
+    let run = p.run(&["push", "bad", &format!("{host}/authors/bad:1.0")]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("is not UTF-8"), "{}", run.stderr);
+    assert_eq!(served_manifest(&registry, "authors/bad", "1.0"), None);
+}
+
+#[test]
+fn lock_refuses_a_connector_id_annotation_that_disagrees_with_the_module() {
+    let registry = Registry::start().unwrap();
+    let host = registry.host();
+    let fixture = lf_registry_fixtures::fixture("hash").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut options = lf_registry_fixtures::PushOptions::default();
+    options.connector_id = Some("connector.evil.impostor".to_owned());
+    runtime
+        .block_on(lf_registry_fixtures::push_connector(
+            &host,
+            "authors/liar",
+            "1.0",
+            &fixture.module,
+            &options,
+        ))
+        .unwrap();
+    let p = Project::new();
+    let config = format!(
+        "[policy]\nsignatures = \"none\"\n\n[connectors.liar]\nref = \"{host}/authors/liar:1.0\"\n"
+    );
+    p.write("latticeflow.toml", &config);
+    let lock = p.run(&["lock"]);
+    assert_eq!(lock.code, 1, "{lock:?}");
+    assert!(
+        lock.stderr.contains(
+            "connector `liar`: the manifest annotation says `connector.evil.impostor` but the module's connector manifest says `connector.latticeflow.text.hash`"
+        ),
+        "{}",
+        lock.stderr
+    );
+    assert!(!p.path().join("latticeflow.lock").exists());
+    assert_eq!(p.read("latticeflow.toml"), config);
 }
 
 /// A registry with `hash` pushed as `signing/hash:1.0` and `text-upper` as

@@ -538,7 +538,7 @@ async fn push_one(
     let config_bytes = artifact::wasm_config(std::slice::from_ref(&module.digest));
     let config = Descriptor::of(WASM_CONFIG_MEDIA_TYPE, &config_bytes);
     let title = format!("n{index}");
-    let annotations = artifact::annotations(&title, &args.tag, None, Some(&id));
+    let annotations = artifact::annotations(Some(&title), Some(&args.tag), None, Some(&id));
     let manifest_bytes =
         artifact::image_manifest(&config, std::slice::from_ref(&module), &annotations);
     let manifest = Descriptor::of(MANIFEST_MEDIA_TYPE, &manifest_bytes);

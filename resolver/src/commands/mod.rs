@@ -11,6 +11,7 @@ pub mod login;
 pub mod push;
 pub mod remove;
 pub mod sign;
+pub mod tag;
 pub mod vendor;
 
 use std::path::Path;

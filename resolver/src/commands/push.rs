@@ -5,13 +5,20 @@
 //! ABI and import rules as `lock`, the manifest is embedded as the
 //! `latticeflow.connector` custom section (replacing an older one), and the
 //! artifact is pushed. Same inputs, same digest, on any machine.
+//!
+//! The digest depends on the directory's content and the `--annotation`s
+//! only, never on the destination: the title is the connector id, the version
+//! comes from `connector.yaml` (`version`), and nothing is taken from the
+//! reference. One connector pushed as `r:1.0`, `r:latest` and `other:1.0` is
+//! one artifact, so a signature over it covers every name it has. `tag` adds
+//! a name to an artifact already pushed without changing it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::json;
 
-use lf_lockfile::{Config, Reference};
+use lf_lockfile::{Config, Diagnostic, Reference};
 use lf_runtime::spec::ConnectorManifest;
 
 use crate::artifact::{self, CONNECTOR_ID_ANNOTATION, OCI_MANIFEST};
@@ -20,7 +27,7 @@ use crate::error::{CliError, EXIT_CHECK_FAILED};
 use crate::output::{Printer, human_size};
 use crate::registry::push::Publisher;
 use crate::settings::Settings;
-use crate::verify::module::{check_abi, scan_module};
+use crate::verify::module::{MAX_CONNECTOR_SECTION, check_abi, scan_module};
 
 /// A connector directory made ready to push.
 pub struct Built {
@@ -32,17 +39,139 @@ pub struct Built {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// Builds the artifact from `dir`: the module with its manifest embedded,
-/// and the manifest's annotations.
-pub fn build(dir: &Path, reference: &Reference, source: Option<&str>) -> Result<Built, CliError> {
-    let yaml_path = dir.join("connector.yaml");
-    let yaml = std::fs::read_to_string(&yaml_path).map_err(|source| CliError::Io {
+/// The OCI annotation for a human-readable title (the connector id).
+pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
+/// The OCI annotation for the version (`version` in connector.yaml).
+pub const VERSION_ANNOTATION: &str = "org.opencontainers.image.version";
+/// The OCI annotation for where the source lives (`--source`).
+pub const SOURCE_ANNOTATION: &str = "org.opencontainers.image.source";
+
+/// The most `--annotation`s accepted.
+const MAX_ANNOTATIONS: usize = 64;
+/// The longest annotation key, in bytes.
+const MAX_ANNOTATION_KEY: usize = 256;
+/// The longest annotation value, in bytes.
+const MAX_ANNOTATION_VALUE: usize = 4096;
+
+/// Reads `--annotation KEY=VALUE` arguments: keys non-empty, printable
+/// ASCII without spaces or `=`, values without control characters, each
+/// bounded, and never the connector id (which comes from connector.yaml).
+pub fn parse_annotations(args: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    let hint = || {
+        Some(format!(
+            "write `--annotation KEY=VALUE`, e.g. `--annotation {VERSION_ANNOTATION}=1.4.0`"
+        ))
+    };
+    if args.len() > MAX_ANNOTATIONS {
+        return Err(CliError::input(
+            format!(
+                "{} annotations given; at most {MAX_ANNOTATIONS} are accepted",
+                args.len()
+            ),
+            None,
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for arg in args {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(CliError::input(
+                format!("annotation `{}` has no `=`", arg.escape_debug()),
+                hint(),
+            ));
+        };
+        let problem = if key.is_empty() {
+            Some("its key is empty")
+        } else if key.len() > MAX_ANNOTATION_KEY {
+            Some("its key is longer than 256 bytes")
+        } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            Some("its key has a character that is not printable ASCII")
+        } else if value.len() > MAX_ANNOTATION_VALUE {
+            Some("its value is longer than 4096 bytes")
+        } else if value.chars().any(char::is_control) {
+            Some("its value has a control character")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(CliError::input(
+                format!(
+                    "annotation `{}`: {problem}",
+                    arg.chars().take(80).collect::<String>().escape_debug()
+                ),
+                hint(),
+            ));
+        }
+        if key == CONNECTOR_ID_ANNOTATION {
+            return Err(CliError::input(
+                format!("annotation `{key}` cannot be set: it is the `id` of connector.yaml"),
+                Some("change `id` in connector.yaml instead".to_owned()),
+            ));
+        }
+        if out.insert(key.to_owned(), value.to_owned()).is_some() {
+            return Err(CliError::input(
+                format!("annotation `{key}` is given twice"),
+                None,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A connector.yaml error as the error a command ends with: located (file,
+/// line, column and the source line) when the error has a place. `origin`
+/// names the document: its path, or for a manifest embedded in a module the
+/// reference and section.
+pub(crate) fn manifest_error(
+    origin: &Path,
+    yaml: &str,
+    e: &lf_runtime::spec::ManifestError,
+) -> CliError {
+    match e.span() {
+        Some(span) => CliError::Located(Diagnostic::new(origin, yaml, span, e.message())),
+        None => CliError::input(format!("`{}`: {e}", origin.display()), None),
+    }
+}
+
+/// Reads `path`, refusing more than [`MAX_CONNECTOR_SECTION`] bytes: `lock`
+/// refuses a larger section, so such an artifact must not be pushed.
+fn read_connector_yaml(path: &Path) -> Result<String, CliError> {
+    use std::io::Read as _;
+    let io = |source| CliError::Io {
         context: "cannot read",
-        path: yaml_path.clone(),
+        path: path.to_owned(),
         source,
-    })?;
-    let manifest = ConnectorManifest::from_yaml(&yaml)
-        .map_err(|e| CliError::input(format!("`{}`: {e}", yaml_path.display()), None))?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_CONNECTOR_SECTION + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_CONNECTOR_SECTION {
+        return Err(CliError::input(
+            format!(
+                "`{}` is over the {MAX_CONNECTOR_SECTION}-byte limit of a connector manifest",
+                path.display()
+            ),
+            None,
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::input(format!("`{}` is not UTF-8", path.display()), None))
+}
+
+/// Builds the artifact from `dir`: the module with its manifest embedded,
+/// and the manifest's annotations (from the directory, then `source`, then
+/// `extra`, each overriding the one before).
+pub fn build(
+    dir: &Path,
+    source: Option<&str>,
+    extra: &BTreeMap<String, String>,
+) -> Result<Built, CliError> {
+    let yaml_path = dir.join("connector.yaml");
+    let yaml = read_connector_yaml(&yaml_path)?;
+    let manifest =
+        ConnectorManifest::from_yaml(&yaml).map_err(|e| manifest_error(&yaml_path, &yaml, &e))?;
     let wasm_path = dir.join("module.wasm");
     let wat_path = dir.join("module.wat");
     let module = if wasm_path.is_file() {
@@ -88,29 +217,18 @@ pub fn build(dir: &Path, reference: &Reference, source: Option<&str>) -> Result<
             code: EXIT_CHECK_FAILED,
         });
     }
-    let title = reference
-        .repository()
-        .rsplit('/')
-        .next()
-        .unwrap_or(reference.repository())
-        .to_owned();
+    let id = manifest.id().as_str().to_owned();
     let mut annotations = BTreeMap::from([
-        (
-            CONNECTOR_ID_ANNOTATION.to_owned(),
-            manifest.id().as_str().to_owned(),
-        ),
-        ("org.opencontainers.image.title".to_owned(), title),
-        (
-            "org.opencontainers.image.version".to_owned(),
-            reference.tag_or_latest().to_owned(),
-        ),
+        (CONNECTOR_ID_ANNOTATION.to_owned(), id.clone()),
+        (TITLE_ANNOTATION.to_owned(), id),
     ]);
-    if let Some(source) = source {
-        annotations.insert(
-            "org.opencontainers.image.source".to_owned(),
-            source.to_owned(),
-        );
+    if let Some(version) = manifest.version() {
+        annotations.insert(VERSION_ANNOTATION.to_owned(), version.to_owned());
     }
+    if let Some(source) = source {
+        annotations.insert(SOURCE_ANNOTATION.to_owned(), source.to_owned());
+    }
+    annotations.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok(Built {
         module,
         manifest,
@@ -130,11 +248,15 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
             None,
         ));
     }
+    let extra = parse_annotations(&args.annotations)?;
+    if let Some(source) = &args.source {
+        parse_annotations(&[format!("{SOURCE_ANNOTATION}={source}")])?;
+    }
     let Built {
         module,
         manifest,
         annotations,
-    } = build(&args.dir, &reference, args.source.as_deref())?;
+    } = build(&args.dir, args.source.as_deref(), &extra)?;
     let (manifest_json, config_json) = artifact::build_artifact(&module, &annotations);
     let config = project_config(settings);
     let publisher = Publisher::new(&config, &reference)
@@ -163,7 +285,7 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
             human_size(module.len() as u64),
             reference.name()
         ),
-        &json!({"type": "pushed", "ref": reference.to_string(), "digest": digest.to_string(), "id": manifest.id().as_str(), "module_size": module.len()}),
+        &json!({"type": "pushed", "ref": reference.to_string(), "digest": digest.to_string(), "id": manifest.id().as_str(), "module_size": module.len(), "annotations": annotations}),
     );
     if printer.is_json() {
         return Ok(());

@@ -9,8 +9,8 @@
 //! Rules beyond the shape of each value, decided here where DESIGN.md is silent:
 //!
 //! - `id`, `inputs`, `outputs`, `effects`, `deterministic` and `capabilities`
-//!   are required (the lists may be empty); `idempotent` and `errors` are
-//!   optional. Unknown keys, duplicate keys and several documents are errors.
+//!   are required (the lists may be empty); `version`, `idempotent` and
+//!   `errors` are optional. Unknown keys, duplicate keys and several documents are errors.
 //!   Booleans are YAML 1.2 ones (`true`/`false`), not `yes`/`no`.
 //! - Every effect needs the capability of the same name: a call cannot read
 //!   over HTTP unless `http_read` is linked, so an effect without its
@@ -24,6 +24,14 @@
 //!   applies the default (true unless a `*.write` effect is declared), and
 //!   [`ConnectorManifest::to_yaml`] writes the key only if the source had it, so
 //!   a document round-trips to an equal value.
+//! - `version` is the connector's release, the one place `push` takes the
+//!   `org.opencontainers.image.version` annotation from (never from the tag it
+//!   pushes to, so one connector has one digest wherever it is pushed). It is
+//!   a string of at most [`MAX_VERSION_LEN`] characters from `[A-Za-z0-9._+-]`
+//!   starting with a letter or digit: semver and calendar versions fit, and so
+//!   does every value that is also a valid OCI tag.
+//! - Every error keeps where it is: line and column for people, and the byte
+//!   span for a caller that renders the offending line ([`ManifestError::span`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -34,7 +42,7 @@ use serde_saphyr::{MessageFormatter as _, Spanned};
 use super::names::{is_identifier, is_segment};
 use super::{
     Capability, ConnectorId, ConnectorIdError, Effect, UnknownCapability, UnknownEffect, ValueType,
-    ValueTypeError,
+    ValueTypeError, ValueTypeErrorKind,
 };
 
 /// A declared input or output: `{name, type}`.
@@ -68,13 +76,29 @@ pub struct ErrorSpec {
     pub retryable: bool,
 }
 
-/// A 1-based line and column in a YAML document.
+/// The longest `version` accepted, in characters.
+pub const MAX_VERSION_LEN: usize = 128;
+
+/// A 1-based line and column in a YAML document, and the byte range of the
+/// text it points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Position {
     /// 1-based line.
     pub line: u64,
     /// 1-based column (in characters).
     pub column: u64,
+    // Byte offsets, u32 to keep the error small: a connector.yaml is far
+    // below 4 GiB.
+    start: u32,
+    end: u32,
+}
+
+impl Position {
+    /// The byte range in the document of the text this position points at
+    /// (empty when only the start is known).
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 impl fmt::Display for Position {
@@ -121,8 +145,10 @@ pub enum ManifestError {
         /// Where the id is.
         position: Option<Position>,
     },
-    /// An input or output `type` is not a value type.
-    #[error("`{field}`{}: {error}", at(.position))]
+    /// An input or output `type` is not a value type. The position points
+    /// at the offending part of the type, so the message leaves out the
+    /// offset within it.
+    #[error("`{field}`{}: {}", at(.position), type_problem(.error, .position))]
     Type {
         /// The field path, e.g. `outputs[0].type`.
         field: String,
@@ -216,6 +242,19 @@ pub enum ManifestError {
         /// Where it is.
         position: Option<Position>,
     },
+    /// `version` is empty, too long, or has a character outside `[A-Za-z0-9._+-]`.
+    #[error(
+        "`version`{}: `{version}` is not a valid version: {problem}; write up to {MAX_VERSION_LEN} characters from [A-Za-z0-9._+-], starting with a letter or digit, e.g. `1.4.0`",
+        at(.position)
+    )]
+    InvalidVersion {
+        /// The version as written.
+        version: String,
+        /// What is wrong with it.
+        problem: &'static str,
+        /// Where it is.
+        position: Option<Position>,
+    },
     /// Two error entries share a code.
     #[error("`{field}`{}: duplicate error code `{code}`, already declared at `{first}`", at(.position))]
     DuplicateErrorCode {
@@ -245,8 +284,35 @@ impl ManifestError {
             | ManifestError::DuplicateEffect { position, .. }
             | ManifestError::UncoveredEffect { position, .. }
             | ManifestError::InvalidErrorCode { position, .. }
+            | ManifestError::InvalidVersion { position, .. }
             | ManifestError::DuplicateErrorCode { position, .. } => *position,
         }
+    }
+
+    /// The byte range in the YAML document of the offending text, when known:
+    /// for a located rendering (file, line, column and the source line).
+    pub fn span(&self) -> Option<std::ops::Range<usize>> {
+        self.position().map(|p| p.span())
+    }
+
+    /// What is wrong, without the ` (line L, column C)` part: for a rendering
+    /// that shows the location itself.
+    pub fn message(&self) -> String {
+        let full = self.to_string();
+        match self.position() {
+            Some(p) => full.replacen(&format!(" ({p})"), "", 1),
+            None => full,
+        }
+    }
+}
+
+/// A type problem: without its offset when the position already points at
+/// the offending part.
+fn type_problem(error: &ValueTypeError, position: &Option<Position>) -> String {
+    if position.is_some() {
+        format!("invalid type `{}`: {}", error.input, error.kind)
+    } else {
+        error.to_string()
     }
 }
 
@@ -257,6 +323,8 @@ impl ManifestError {
 pub struct ManifestParts {
     /// The connector id.
     pub id: ConnectorId,
+    /// The connector's release, if declared.
+    pub version: Option<String>,
     /// Declared inputs, in order.
     pub inputs: Vec<FieldSpec>,
     /// Declared outputs, in order.
@@ -277,6 +345,7 @@ pub struct ManifestParts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorManifest {
     id: ConnectorId,
+    version: Option<String>,
     inputs: Vec<FieldSpec>,
     outputs: Vec<FieldSpec>,
     effects: BTreeSet<Effect>,
@@ -301,6 +370,11 @@ impl ConnectorManifest {
     /// The connector id.
     pub fn id(&self) -> &ConnectorId {
         &self.id
+    }
+
+    /// The connector's release (`version`), if declared.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
     }
 
     /// Declared inputs, in declaration order (names unique).
@@ -349,6 +423,7 @@ impl ConnectorManifest {
     pub fn into_parts(self) -> ManifestParts {
         ManifestParts {
             id: self.id,
+            version: self.version,
             inputs: self.inputs,
             outputs: self.outputs,
             effects: self.effects.into_iter().collect(),
@@ -359,13 +434,17 @@ impl ConnectorManifest {
         }
     }
 
-    /// The canonical `connector.yaml`: keys in DESIGN.md's order, two-space
+    /// The canonical `connector.yaml`: keys in DESIGN.md's order (`version`,
+    /// when declared, right after `id`), two-space
     /// indentation, effects and capabilities sorted, `idempotent` only if it
     /// was declared, `errors` only if non-empty. It parses back to an equal
     /// manifest, and equal manifests give identical bytes.
     pub fn to_yaml(&self) -> String {
         let mut out = String::new();
         line(&mut out, "", "id", Some(self.id.as_str()));
+        if let Some(version) = &self.version {
+            line(&mut out, "", "version", Some(&scalar(version)));
+        }
         for (key, fields) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
             if fields.is_empty() {
                 line(&mut out, "", key, Some("[]"));
@@ -409,6 +488,7 @@ impl TryFrom<ManifestParts> for ConnectorManifest {
     fn try_from(parts: ManifestParts) -> Result<Self, ManifestError> {
         Draft {
             id: parts.id,
+            version: parts.version.map(Placed::nowhere),
             inputs: parts.inputs.into_iter().map(Placed::nowhere).collect(),
             outputs: parts.outputs.into_iter().map(Placed::nowhere).collect(),
             effects: parts.effects.into_iter().map(Placed::nowhere).collect(),
@@ -453,10 +533,11 @@ fn list<'a>(out: &mut String, key: &str, items: impl ExactSizeIterator<Item = &'
     }
 }
 
-/// Writes a checked name or type as a YAML scalar: plain, unless YAML would
-/// read the plain form as something other than that string (`null`, `true`,
-/// `no`, `y`…), in which case it is double-quoted. Names, codes and types are
-/// restricted to `[a-z0-9_.<>]`, so no escaping is ever needed.
+/// Writes a checked name, type or version as a YAML scalar: plain, unless
+/// YAML would read the plain form as something other than that string
+/// (`null`, `true`, `no`, `y`, `1.0`…), in which case it is double-quoted.
+/// Names, codes and types are restricted to `[a-z0-9_.<>]` and versions to
+/// `[A-Za-z0-9._+-]`, so no escaping is ever needed.
 fn scalar(s: &str) -> String {
     const RESERVED: [&str; 11] = [
         "null", "true", "false", "yes", "no", "on", "off", "y", "n", "nan", "inf",
@@ -473,7 +554,7 @@ fn scalar(s: &str) -> String {
 }
 
 fn yaml_error(err: &serde_saphyr::Error) -> ManifestError {
-    let position = err.location().and_then(|l| position(l.line(), l.column()));
+    let position = err.location().and_then(|l| located(&l));
     let message = serde_saphyr::UserMessageFormatter
         .format_message(err.without_snippet())
         .escape_debug()
@@ -481,12 +562,78 @@ fn yaml_error(err: &serde_saphyr::Error) -> ManifestError {
     ManifestError::Yaml { message, position }
 }
 
-fn position(line: u64, column: u64) -> Option<Position> {
-    (line > 0).then_some(Position { line, column })
+fn located(l: &serde_saphyr::Location) -> Option<Position> {
+    if l.line() == 0 {
+        return None;
+    }
+    let span = l.span();
+    let start = span
+        .byte_offset()
+        .and_then(|o| u32::try_from(o).ok())
+        .unwrap_or(0);
+    let len = span
+        .byte_len()
+        .and_then(|o| u32::try_from(o).ok())
+        .unwrap_or(0);
+    Some(Position {
+        line: l.line(),
+        column: l.column(),
+        start,
+        end: start.saturating_add(len),
+    })
 }
 
 fn spanned_position<T>(s: &Spanned<T>) -> Option<Position> {
-    position(s.referenced.line(), s.referenced.column())
+    located(&s.referenced)
+}
+
+/// The position of the offending part of a type scalar (an unknown name, or
+/// the rest of the type from where it went wrong), when the scalar's text is
+/// the type itself or the type in quotes; anything else (an escape) keeps the
+/// whole scalar.
+fn type_position(scalar: Option<Position>, error: &ValueTypeError) -> Option<Position> {
+    let p = scalar?;
+    let input = &error.input;
+    let span = p.span();
+    let quote = match span.len() {
+        n if n == input.len() => 0,
+        n if n == input.len() + 2 => 1,
+        _ => return Some(p),
+    };
+    let Some(before) = input.get(..error.offset) else {
+        return Some(p);
+    };
+    let start = span.start + quote + error.offset;
+    let end = match &error.kind {
+        ValueTypeErrorKind::UnknownType { name } => start + name.len(),
+        _ => span.end - quote,
+    };
+    Some(Position {
+        line: p.line,
+        column: p.column + (quote + before.chars().count()) as u64,
+        start: u32::try_from(start).unwrap_or(p.start),
+        end: u32::try_from(end.clamp(start, span.end)).unwrap_or(p.end),
+    })
+}
+
+/// Checks a `version` value; the problem when it is not one.
+fn version_problem(version: &str) -> Option<&'static str> {
+    if version.is_empty() {
+        return Some("it is empty");
+    }
+    if version.chars().count() > MAX_VERSION_LEN {
+        return Some("it is too long");
+    }
+    if !version.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("it must start with a letter or digit");
+    }
+    if !version
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+    {
+        return Some("it has a character outside [A-Za-z0-9._+-]");
+    }
+    None
 }
 
 /// A value and where it was written, if it came from YAML.
@@ -509,6 +656,8 @@ impl<T> Placed<T> {
 #[serde(deny_unknown_fields)]
 struct Wire {
     id: Spanned<String>,
+    #[serde(default)]
+    version: Option<Spanned<String>>,
     inputs: Vec<WireField>,
     outputs: Vec<WireField>,
     effects: Vec<Spanned<String>>,
@@ -547,10 +696,12 @@ impl Wire {
                 wire.into_iter()
                     .enumerate()
                     .map(|(i, f)| {
-                        let ty = f.ty.value.parse().map_err(|error| ManifestError::Type {
-                            field: format!("{list}[{i}].type"),
-                            error,
-                            position: spanned_position(&f.ty),
+                        let ty = f.ty.value.parse().map_err(|error: ValueTypeError| {
+                            ManifestError::Type {
+                                field: format!("{list}[{i}].type"),
+                                position: type_position(spanned_position(&f.ty), &error),
+                                error,
+                            }
                         })?;
                         Ok(Placed {
                             position: spanned_position(&f.name),
@@ -610,8 +761,13 @@ impl Wire {
                 },
             })
             .collect();
+        let version = self.version.map(|v| Placed {
+            position: spanned_position(&v),
+            value: v.value,
+        });
         Ok(Draft {
             id,
+            version,
             inputs,
             outputs,
             effects,
@@ -626,6 +782,7 @@ impl Wire {
 /// Typed values with positions, before the cross-field checks.
 struct Draft {
     id: ConnectorId,
+    version: Option<Placed<String>>,
     inputs: Vec<Placed<FieldSpec>>,
     outputs: Vec<Placed<FieldSpec>>,
     effects: Vec<Placed<Effect>>,
@@ -637,6 +794,15 @@ struct Draft {
 
 impl Draft {
     fn check(self) -> Result<ConnectorManifest, ManifestError> {
+        if let Some(v) = &self.version
+            && let Some(problem) = version_problem(&v.value)
+        {
+            return Err(ManifestError::InvalidVersion {
+                version: v.value.clone(),
+                problem,
+                position: v.position,
+            });
+        }
         let inputs = check_field_names("inputs", self.inputs)?;
         let outputs = check_field_names("outputs", self.outputs)?;
 
@@ -693,6 +859,7 @@ impl Draft {
 
         Ok(ConnectorManifest {
             id: self.id,
+            version: self.version.map(|v| v.value),
             inputs,
             outputs,
             effects,
@@ -880,6 +1047,7 @@ capabilities:
     fn reserved_words_are_quoted_in_canonical_yaml() {
         let m = ConnectorManifest::try_from(ManifestParts {
             id: "connector.acme.odd".parse().unwrap(),
+            version: Some("2.0.0-rc.1+build.7".into()),
             inputs: ["null", "true", "no", "y", "off", "nan", "_", "type"]
                 .into_iter()
                 .map(|n| FieldSpec::new(n, ValueType::optional(ValueType::Bytes)))
@@ -899,6 +1067,10 @@ capabilities:
         assert!(yaml.contains("  - name: \"null\"\n"), "{yaml}");
         assert!(yaml.contains("  - name: _\n"), "{yaml}");
         assert!(yaml.contains("    type: optional<bytes>\n"), "{yaml}");
+        assert!(
+            yaml.starts_with("id: connector.acme.odd\nversion: \"2.0.0-rc.1+build.7\"\n"),
+            "{yaml}"
+        );
         assert_eq!(parse(&yaml), m);
     }
 
@@ -977,7 +1149,15 @@ capabilities:
     fn bad_values_name_field_and_position() {
         let e = fail(&doc(&[("connector.acme.ping", "connector.acme")], ""));
         assert!(matches!(e, ManifestError::Id { .. }), "{e}");
-        assert_eq!(e.position(), Some(Position { line: 1, column: 5 }));
+        assert_eq!(
+            e.position(),
+            Some(Position {
+                line: 1,
+                column: 5,
+                start: 4,
+                end: 18
+            })
+        );
         assert_eq!(
             e.to_string(),
             "`id` (line 1, column 5): invalid connector id `connector.acme`: has 2 segment(s); expected at least three: connector.<vendor>[.<group>...].<node>"
@@ -986,7 +1166,11 @@ capabilities:
         let e = fail(&doc(&[("type: int", "type: list<integer>")], ""));
         assert_eq!(
             e.to_string(),
-            "`outputs[0].type` (line 7, column 11): invalid type `list<integer>` at offset 5: unknown type `integer`; expected one of string, bool, int, float, bytes, json, list<T>, optional<T>"
+            "`outputs[0].type` (line 7, column 16): invalid type `list<integer>`: unknown type `integer`; expected one of string, bool, int, float, bytes, json, list<T>, optional<T>"
+        );
+        assert_eq!(
+            e.message(),
+            "`outputs[0].type`: invalid type `list<integer>`: unknown type `integer`; expected one of string, bool, int, float, bytes, json, list<T>, optional<T>"
         );
 
         let e = fail(&doc(&[("name: host", "name: Host")], ""));
@@ -1107,5 +1291,89 @@ capabilities:
         );
         parts.capabilities.pop();
         assert_eq!(ConnectorManifest::try_from(parts).unwrap(), parse(EXAMPLE));
+    }
+
+    #[test]
+    fn version_is_optional_checked_and_kept() {
+        assert_eq!(parse(&doc(&[], "")).version(), None);
+        for ok in ["1.0", "1.4.0", "2024.11.3", "1.0.0-rc.1+build.5", "v2", "7"] {
+            let m = parse(&doc(&[], &format!("version: \"{ok}\"\n")));
+            assert_eq!(m.version(), Some(ok));
+            assert_eq!(parse(&m.to_yaml()), m, "{ok}");
+        }
+        // Unquoted, `1.10` is the text `1.10`, not the float 1.1.
+        assert_eq!(parse(&doc(&[], "version: 1.10\n")).version(), Some("1.10"));
+        let long = "1".repeat(MAX_VERSION_LEN);
+        assert_eq!(
+            parse(&doc(&[], &format!("version: \"{long}\"\n"))).version(),
+            Some(long.as_str())
+        );
+
+        for (bad, problem) in [
+            ("\"\"", "it is empty"),
+            (&format!("\"{long}1\""), "it is too long"),
+            ("-1", "it must start with a letter or digit"),
+            ("\"1.0 beta\"", "it has a character outside [A-Za-z0-9._+-]"),
+            ("1.0/2", "it has a character outside [A-Za-z0-9._+-]"),
+            ("\"é1\"", "it must start with a letter or digit"),
+        ] {
+            let e = fail(&doc(&[], &format!("version: {bad}\n")));
+            let ManifestError::InvalidVersion {
+                problem: found,
+                position,
+                ..
+            } = &e
+            else {
+                panic!("{bad}: {e:?}")
+            };
+            assert_eq!(*found, problem, "{bad}");
+            assert_eq!(position.map(|p| (p.line, p.column)), Some((13, 10)), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with("`version` (line 13, column 10): `"),
+                "{e}"
+            );
+        }
+        assert!(matches!(
+            fail(&doc(&[], "version: [1]\n")),
+            ManifestError::Yaml { .. }
+        ));
+
+        let mut parts = parse(EXAMPLE).into_parts();
+        parts.version = Some("1 0".into());
+        let e = ConnectorManifest::try_from(parts).unwrap_err();
+        assert!(
+            matches!(e, ManifestError::InvalidVersion { position: None, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn spans_point_into_the_document() {
+        let yaml = doc(&[("type: int", "type: list<integer>")], "");
+        let e = fail(&yaml);
+        assert_eq!(&yaml[e.span().unwrap()], "integer");
+
+        let yaml = doc(&[("type: int", "type: \"list< int>\"")], "");
+        let e = fail(&yaml);
+        assert_eq!(e.position().map(|p| p.column), Some(17), "{e}");
+        assert_eq!(&yaml[e.span().unwrap()], " int>");
+        assert!(!e.to_string().contains("offset"), "{e}");
+
+        let yaml = doc(&[("name: host", "name: Höst")], "");
+        let e = fail(&yaml);
+        assert_eq!(&yaml[e.span().unwrap()], "Höst");
+
+        let yaml = doc(&[], "retries: 3\n");
+        let e = fail(&yaml);
+        assert!(
+            yaml[e.span().unwrap().start..].starts_with("retries"),
+            "{e}"
+        );
+        assert_eq!(
+            e.message(),
+            e.to_string().replace(" (line 13, column 1)", "")
+        );
+        assert!(!e.message().contains("line 13"), "{e}");
     }
 }

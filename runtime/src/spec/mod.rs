@@ -18,7 +18,8 @@ pub use capability::{Capability, UnknownCapability};
 pub use connector_id::{ConnectorId, ConnectorIdError, ConnectorIdErrorKind};
 pub use effect::{Effect, UnknownEffect};
 pub use manifest::{
-    ConnectorManifest, ErrorSpec, FieldSpec, ManifestError, ManifestParts, Position,
+    ConnectorManifest, ErrorSpec, FieldSpec, MAX_VERSION_LEN, ManifestError, ManifestParts,
+    Position,
 };
 pub use node_spec::NodeSpec;
 pub use value::{JsonKind, PathSegment, ValueError, ValueErrorKind, ValuePath, check_fields};
