@@ -166,8 +166,20 @@ pub(crate) fn derive(
         },
     };
     let manifest = ConnectorManifest::from_yaml(&yaml).map_err(|e| {
+        // Located like a `latticeflow.toml` error: the sidecar's path, or the
+        // section inside the module, then line:column and the line itself.
+        let origin = match &spec {
+            Some(sidecar) => sidecar.path.clone(),
+            None => format!("{reference} (latticeflow.connector section)"),
+        };
+        let detail = match e.span_in(&yaml) {
+            Some(span) => {
+                lf_lockfile::Diagnostic::new(origin, yaml.as_str(), span, e.message()).render(false)
+            }
+            None => format!("{origin}: {e}"),
+        };
         Rejection::new(
-            format!("connector `{name}`: its connector manifest is invalid: {e}"),
+            format!("connector `{name}`: its connector manifest is invalid:\n{detail}"),
             None,
         )
     })?;

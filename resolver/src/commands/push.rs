@@ -126,7 +126,7 @@ pub(crate) fn manifest_error(
     yaml: &str,
     e: &lf_runtime::spec::ManifestError,
 ) -> CliError {
-    match e.span() {
+    match e.span_in(yaml) {
         Some(span) => CliError::Located(Diagnostic::new(origin, yaml, span, e.message())),
         None => CliError::input(format!("`{}`: {e}", origin.display()), None),
     }

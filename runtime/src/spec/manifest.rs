@@ -93,11 +93,36 @@ pub struct Position {
     end: u32,
 }
 
+/// `start` when the parser reported a line and column but no byte offset
+/// (its syntax errors): the offset is then found from the line and column.
+const OFFSET_UNKNOWN: u32 = u32::MAX;
+
 impl Position {
     /// The byte range in the document of the text this position points at
-    /// (empty when only the start is known).
-    pub fn span(&self) -> std::ops::Range<usize> {
-        self.start as usize..self.end as usize
+    /// (empty when only the start is known), or `None` when the parser gave
+    /// only a line and column (see [`span_in`](Self::span_in)).
+    pub fn span(&self) -> Option<std::ops::Range<usize>> {
+        (self.start != OFFSET_UNKNOWN).then(|| self.start as usize..self.end as usize)
+    }
+
+    /// The byte range in `source` (the document that was parsed): the
+    /// reported one, or the offset of the line and column when only those
+    /// are known.
+    pub fn span_in(&self, source: &str) -> std::ops::Range<usize> {
+        if let Some(span) = self.span() {
+            return span;
+        }
+        let line_start: usize = source
+            .split_inclusive('\n')
+            .take(usize::try_from(self.line.saturating_sub(1)).unwrap_or(usize::MAX))
+            .map(str::len)
+            .sum();
+        let column = usize::try_from(self.column.saturating_sub(1)).unwrap_or(0);
+        let offset = source[line_start.min(source.len())..]
+            .char_indices()
+            .nth(column)
+            .map_or(source.len(), |(i, _)| line_start + i);
+        offset..offset
     }
 }
 
@@ -292,7 +317,13 @@ impl ManifestError {
     /// The byte range in the YAML document of the offending text, when known:
     /// for a located rendering (file, line, column and the source line).
     pub fn span(&self) -> Option<std::ops::Range<usize>> {
-        self.position().map(|p| p.span())
+        self.position().and_then(|p| p.span())
+    }
+
+    /// [`span`](Self::span) within `source`, the document that was parsed:
+    /// also known for syntax errors, which carry only a line and column.
+    pub fn span_in(&self, source: &str) -> Option<std::ops::Range<usize>> {
+        self.position().map(|p| p.span_in(source))
     }
 
     /// What is wrong, without the ` (line L, column C)` part: for a rendering
@@ -570,7 +601,7 @@ fn located(l: &serde_saphyr::Location) -> Option<Position> {
     let start = span
         .byte_offset()
         .and_then(|o| u32::try_from(o).ok())
-        .unwrap_or(0);
+        .unwrap_or(OFFSET_UNKNOWN);
     let len = span
         .byte_len()
         .and_then(|o| u32::try_from(o).ok())
@@ -594,7 +625,9 @@ fn spanned_position<T>(s: &Spanned<T>) -> Option<Position> {
 fn type_position(scalar: Option<Position>, error: &ValueTypeError) -> Option<Position> {
     let p = scalar?;
     let input = &error.input;
-    let span = p.span();
+    let Some(span) = p.span() else {
+        return Some(p);
+    };
     let quote = match span.len() {
         n if n == input.len() => 0,
         n if n == input.len() + 2 => 1,
