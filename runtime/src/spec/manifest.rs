@@ -102,7 +102,7 @@ impl Position {
     /// (empty when only the start is known), or `None` when the parser gave
     /// only a line and column (see [`span_in`](Self::span_in)).
     pub fn span(&self) -> Option<std::ops::Range<usize>> {
-        (self.start != OFFSET_UNKNOWN).then(|| self.start as usize..self.end as usize)
+        (self.start != OFFSET_UNKNOWN).then_some(self.start as usize..self.end as usize)
     }
 
     /// The byte range in `source` (the document that was parsed): the
