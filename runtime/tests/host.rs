@@ -1024,9 +1024,9 @@ fn the_deadline_stops_a_loop_that_fuel_does_not() {
 }
 
 #[test]
-fn the_deadline_is_checked_around_every_host_call() {
-    // Straight-line calls to a slow capability: no loop head or function
-    // entry in between where the guest would look at the epoch.
+fn the_deadline_stops_straight_line_calls_to_a_slow_capability() {
+    // Straight-line calls to a slow capability: no loop head in between, but
+    // placing each reply enters `lf_alloc`, where the epoch is checked.
     let limits = Limits {
         deadline: Duration::from_millis(200),
         ..Limits::default()

@@ -24,11 +24,12 @@
 //! - **The wall-clock deadline** closes that gap. The engine runs with epoch
 //!   interruption; one background thread per process (started by the first
 //!   call) advances the epoch every [`EPOCH_TICK`], and each call's store
-//!   traps once its deadline in ticks has passed. Guest code only checks the
-//!   epoch at loop heads and function entries, so each host call also checks
-//!   the deadline itself, before and after asking the application. The
-//!   thread is shared, so a call costs no thread of its own; an application
-//!   capability that blocks is still only noticed when it returns.
+//!   traps once its deadline in ticks has passed. Guest code checks the
+//!   epoch at loop heads and function entries — and every host call enters
+//!   the guest's `lf_alloc` to place its reply — so even straight-line code
+//!   calling a slow capability stops at the first call that returns past
+//!   the deadline. The thread is shared, so a call costs no thread of its
+//!   own; a capability that blocks is only noticed when it returns.
 //! - **Host calls** are counted per node call, and each request is checked
 //!   against its size limit *before* a byte of it is read or parsed. Each
 //!   reply is serialised into a bounded buffer, so an oversized reply is
@@ -43,7 +44,7 @@ use std::fmt;
 use std::io;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::{
@@ -291,7 +292,6 @@ impl WasmNode {
                     .tables(4)
                     .build(),
                 limits: self.limits,
-                deadline: Instant::now().checked_add(self.limits.deadline),
                 memory_requested: None,
                 table_requested: None,
                 host_calls: 0,
@@ -477,7 +477,7 @@ impl WasmNode {
     fn classify(&self, store: &Store<CallState>, error: &wasmtime::Error) -> NodeError {
         let connector = self.spec.id.clone();
         if let Some(fault) = error.downcast_ref::<Fault>() {
-            return fault.to_node_error(connector, &self.limits);
+            return fault.to_node_error(connector);
         }
         if let Some(requested) = store.data().memory_requested {
             return NodeError::MemoryLimit {
@@ -640,9 +640,6 @@ struct CallState {
     spec: Arc<NodeSpec>,
     store_limits: StoreLimits,
     limits: Limits,
-    /// When the call must be over; `None` if the deadline is too far away
-    /// to represent.
-    deadline: Option<Instant>,
     /// Set when the module asked for more memory than the cap.
     memory_requested: Option<usize>,
     /// Set when the module asked for a larger table than the cap.
@@ -654,14 +651,6 @@ struct CallState {
 }
 
 impl CallState {
-    /// Fails once the call's wall-clock deadline has passed.
-    fn check_deadline(&self) -> Result<(), Fault> {
-        match self.deadline {
-            Some(deadline) if Instant::now() >= deadline => Err(Fault::Deadline),
-            _ => Ok(()),
-        }
-    }
-
     /// Counts `bytes` against the per-call host traffic budget.
     fn spend_host_bytes(&mut self, capability: Capability, bytes: usize) -> Result<(), Fault> {
         self.host_bytes = self.host_bytes.saturating_add(bytes);
@@ -729,8 +718,6 @@ enum Fault {
     MemoryLimit { requested: usize, limit: usize },
     #[error("table limit: {requested} elements requested, cap {limit}")]
     TableLimit { requested: usize, limit: usize },
-    #[error("the call's deadline has passed")]
-    Deadline,
     #[error("more than {limit} host calls (at {capability})")]
     TooManyHostCalls { capability: Capability, limit: u32 },
     #[error("host traffic over {limit} bytes (at {capability})")]
@@ -766,7 +753,7 @@ enum Fault {
 }
 
 impl Fault {
-    fn to_node_error(&self, connector: ConnectorId, limits: &Limits) -> NodeError {
+    fn to_node_error(&self, connector: ConnectorId) -> NodeError {
         match *self {
             Fault::MemoryLimit { requested, limit } => NodeError::MemoryLimit {
                 connector,
@@ -777,10 +764,6 @@ impl Fault {
                 connector,
                 requested,
                 limit,
-            },
-            Fault::Deadline => NodeError::Deadline {
-                connector,
-                limit: limits.deadline,
             },
             Fault::TooManyHostCalls { capability, limit } => NodeError::TooManyHostCalls {
                 connector,
@@ -836,9 +819,9 @@ impl Fault {
     }
 }
 
-/// A capability host function: count the call, check the deadline and the
-/// request's size, read the request at (ptr, len), ask the application,
-/// place the bounded reply through `lf_alloc`, return it packed.
+/// A capability host function: count the call, check the request's size,
+/// read the request at (ptr, len), ask the application, place the bounded
+/// reply through `lf_alloc`, return it packed.
 fn host_call(
     caller: &mut Caller<'_, CallState>,
     capability: Capability,
@@ -853,7 +836,6 @@ fn host_call(
             limit: state.limits.max_host_calls,
         }));
     }
-    state.check_deadline()?;
     // The size is checked before the request is looked at: an oversized
     // request costs the host nothing.
     let (ptr, len) = (ptr.cast_unsigned(), len.cast_unsigned());
@@ -888,8 +870,6 @@ fn host_call(
         Ok(value) => serde_json::json!({ "ok": value }),
         Err(error) => serde_json::json!({ "error": error }),
     };
-    // The application may have blocked: the deadline again.
-    state.check_deadline()?;
     let reply = bounded_reply(state, capability, &reply)?;
     caller
         .data_mut()
