@@ -1255,3 +1255,18 @@ fn table_growth_over_the_cap_is_a_table_error_not_fuel() {
         "{error}"
     );
 }
+
+#[test]
+fn a_deadline_too_far_to_count_still_runs() {
+    // `Duration::MAX` in epoch ticks is capped, not overflowed, once the
+    // epoch has moved on from zero.
+    let node = build(&constant(r#"{"ok":{"n":7}}"#), bad_spec("")).unwrap();
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    assert_eq!(node.invoke(json!({}), &caps).unwrap(), json!({"n": 7}));
+    std::thread::sleep(Duration::from_millis(50));
+    let node = node.with_limits(Limits {
+        deadline: Duration::MAX,
+        ..Limits::default()
+    });
+    assert_eq!(node.invoke(json!({}), &caps).unwrap(), json!({"n": 7}));
+}
