@@ -44,7 +44,7 @@ use std::fmt;
 use std::io;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmtime::{
@@ -71,8 +71,9 @@ pub struct Limits {
     pub fuel: u64,
     /// The wall-clock time one call may take, host calls included. A call
     /// past it fails with [`NodeError::Deadline`]. Enforced in steps of
-    /// [`EPOCH_TICK`], so a call may overrun it by about one tick (or by the
-    /// time a blocking capability takes to return).
+    /// [`EPOCH_TICK`]: never early, but a call may overrun it by a tick or
+    /// two (more on a starved machine, or while a blocking capability has
+    /// not returned).
     pub deadline: Duration,
     /// The most linear memory an instance may have, in bytes
     /// ([`NodeError::MemoryLimit`]).
@@ -136,6 +137,12 @@ fn engine() -> Result<&'static Engine, String> {
 /// Starts, on the first call, the one thread that advances `engine`'s epoch
 /// every [`EPOCH_TICK`] for as long as the process lives. Later calls only
 /// read the outcome of that first start.
+///
+/// Ticks are scheduled on a fixed grid rather than after each sleep, so
+/// oversleeping on a busy machine does not add up and push every deadline
+/// late. A tick never comes before its slot on the grid, and when the thread
+/// falls more than a tick behind it starts a new grid instead of catching up
+/// in a burst, which would end running calls early.
 fn start_ticker(engine: &'static Engine) -> Result<(), String> {
     static TICKER: OnceLock<Result<(), String>> = OnceLock::new();
     TICKER
@@ -143,8 +150,15 @@ fn start_ticker(engine: &'static Engine) -> Result<(), String> {
             std::thread::Builder::new()
                 .name("lf-runtime-epoch".to_owned())
                 .spawn(move || {
+                    let mut next = Instant::now();
                     loop {
-                        std::thread::sleep(EPOCH_TICK);
+                        next += EPOCH_TICK;
+                        let now = Instant::now();
+                        if next > now {
+                            std::thread::sleep(next - now);
+                        } else if now - next > EPOCH_TICK {
+                            next = now;
+                        }
                         engine.increment_epoch();
                     }
                 })
@@ -154,10 +168,12 @@ fn start_ticker(engine: &'static Engine) -> Result<(), String> {
         .clone()
 }
 
-/// `deadline` in epoch ticks: rounded up, plus one because the first tick
-/// may come at once; capped far below where wasmtime's addition overflows.
+/// `deadline` in epoch ticks: rounded up, plus two because the first tick
+/// may come at once and the next may sit less than a full tick later (see
+/// [`start_ticker`]), so a deadline never ends a call early; capped far
+/// below where wasmtime's addition overflows.
 fn deadline_ticks(deadline: Duration) -> u64 {
-    let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
+    let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 2;
     u64::try_from(ticks).unwrap_or(u64::MAX).min(1 << 62)
 }
 
