@@ -2,12 +2,15 @@
 //! connectors' contract vectors pass through `WasmNode` with a canned
 //! `Capabilities`; traps, runaway loops, garbage output, contract breaches,
 //! ungranted imports and tampered bytes each end in a typed error naming the
-//! connector.
+//! connector. The budget of a call — deadline, host-call count, request,
+//! reply and traffic sizes, memory and table caps — is pinned the same way,
+//! each by a test that fails when its check is taken out.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use lf_runtime::host::{
@@ -439,10 +442,19 @@ fn returning(ptr: u32, len: u32) -> String {
     format!("(i64.or (i64.shl (i64.const {ptr}) (i64.const 32)) (i64.const {len}))")
 }
 
+/// `text` as the contents of a WAT string literal.
+fn escaped(text: &str) -> String {
+    text.bytes().map(|b| format!("\\{b:02x}")).collect()
+}
+
 /// A module whose `lf_invoke` returns `output` verbatim.
 fn constant(output: &str) -> String {
-    let escaped: String = output.bytes().map(|b| format!("\\{b:02x}")).collect();
-    module_wat(1, "", &escaped, &returning(1024, output.len() as u32))
+    module_wat(
+        1,
+        "",
+        &escaped(output),
+        &returning(1024, output.len() as u32),
+    )
 }
 
 fn build(wat: &str, spec: NodeSpec) -> Result<WasmNode, NodeError> {
@@ -845,4 +857,417 @@ fn a_registration_error_carries_the_node_error() {
         "{error}"
     );
     assert!(registry.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// The budget of one call
+// ---------------------------------------------------------------------------
+
+/// A `log` capability that counts its calls, optionally takes its time, and
+/// answers `reply`.
+struct LogSink {
+    calls: AtomicU32,
+    delay: Duration,
+    reply: Value,
+}
+
+impl LogSink {
+    fn new(delay: Duration, reply: Value) -> Arc<Self> {
+        Arc::new(LogSink {
+            calls: AtomicU32::new(0),
+            delay,
+            reply,
+        })
+    }
+
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Capabilities for LogSink {
+    fn log(&self, _connector: &ConnectorId, _request: &Value) -> HostResult {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        Ok(self.reply.clone())
+    }
+}
+
+/// A module granted `log` whose `lf_alloc` hands out the same scratch
+/// buffer every time, so a loop of host calls never runs out of memory and
+/// only the budget can stop it.
+fn log_module(pages: u32, data: &str, body: &str) -> String {
+    format!(
+        r#"(module
+  (import "lf:cap" "log" (func $log (param i32 i32) (result i64)))
+  (memory (export "memory") {pages})
+  (data (i32.const 1024) "{data}")
+  (func (export "lf_abi_version") (result i32) (i32.const 1))
+  (func (export "lf_alloc") (param $len i32) (result i32) (i32.const 8192))
+  (func (export "lf_invoke") (param $ptr i32) (param $len i32) (result i64)
+    {body}))"#
+    )
+}
+
+/// `lf_invoke` calls `log` with the `len` bytes at 1024, forever.
+fn log_loop(len: u32) -> String {
+    format!("(loop $l (drop (call $log (i32.const 1024) (i32.const {len}))) (br $l)) (i64.const 0)")
+}
+
+/// Runs the node on another thread and waits at most `patience`: a check
+/// that is missing makes the test fail instead of hang.
+fn run_budget(
+    wat: &str,
+    limits: Limits,
+    sink: &Arc<LogSink>,
+    patience: Duration,
+) -> (NodeError, Duration) {
+    let node = build(wat, bad_spec("log")).unwrap().with_limits(limits);
+    let caps: Arc<dyn Capabilities> = sink.clone();
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let outcome = node.invoke(json!({}), &caps);
+        let _ = done.send((outcome, start.elapsed()));
+    });
+    let (outcome, elapsed) = match result.recv_timeout(patience) {
+        Ok(finished) => finished,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the call was still running after {patience:?}")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the call panicked"),
+    };
+    let error = outcome.unwrap_err();
+    assert_eq!(error.connector().as_str(), BAD_ID, "{error}");
+    assert!(error.to_string().contains(BAD_ID), "{error}");
+    (error, elapsed)
+}
+
+#[test]
+fn the_default_limits_are_the_documented_ones() {
+    let limits = Limits::default();
+    assert_eq!(limits.deadline, Duration::from_secs(10));
+    assert_eq!(limits.max_host_calls, 10_000);
+    assert_eq!(limits.max_request_bytes, 4 << 20);
+    assert_eq!(limits.max_reply_bytes, 16 << 20);
+    assert_eq!(limits.max_host_bytes, 64 << 20);
+    assert_eq!(limits.table_elements, 100_000);
+}
+
+#[test]
+fn an_endless_log_loop_stops_at_the_host_call_limit() {
+    // Under the default limits: fuel alone would let this run for many
+    // seconds, the host doing the work.
+    let sink = LogSink::new(Duration::ZERO, json!({}));
+    let (error, elapsed) = run_budget(
+        &log_module(1, "{}", &log_loop(2)),
+        Limits::default(),
+        &sink,
+        Duration::from_secs(20),
+    );
+    assert!(
+        matches!(
+            error,
+            NodeError::TooManyHostCalls {
+                capability: Capability::Log,
+                limit: 10_000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(sink.calls(), 10_000);
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(
+        error.to_string().contains("more than 10000 host calls"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_deadline_stops_a_loop_that_fuel_does_not() {
+    // A guest loop with unlimited fuel: only the epoch deadline ends it.
+    let limits = Limits {
+        fuel: u64::MAX,
+        deadline: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let sink = LogSink::new(Duration::ZERO, json!({}));
+    let wat = log_module(1, "", "(loop $l (br $l)) (i64.const 0)");
+    let (error, elapsed) = run_budget(&wat, limits, &sink, Duration::from_secs(10));
+    assert!(
+        matches!(error, NodeError::Deadline { limit, .. } if limit == Duration::from_millis(200)),
+        "{error}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    assert!(error.to_string().contains("deadline of 200 ms"), "{error}");
+
+    // A log loop with no call limit: the deadline ends it too.
+    let limits = Limits {
+        max_host_calls: u32::MAX,
+        ..limits
+    };
+    let (error, elapsed) = run_budget(
+        &log_module(1, "{}", &log_loop(2)),
+        limits,
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(matches!(error, NodeError::Deadline { .. }), "{error}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(sink.calls() > 0);
+}
+
+#[test]
+fn the_deadline_stops_straight_line_calls_to_a_slow_capability() {
+    // Straight-line calls to a slow capability: no loop head in between, but
+    // placing each reply enters `lf_alloc`, where the epoch is checked.
+    let limits = Limits {
+        deadline: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    // Each call alone outlasts the deadline; all six would take 1.8 s.
+    let sink = LogSink::new(Duration::from_millis(300), json!({}));
+    let call = "(drop (call $log (i32.const 1024) (i32.const 2)))";
+    let body = format!("{} (i64.const 0)", [call; 6].join(" "));
+    let (error, elapsed) = run_budget(
+        &log_module(1, "{}", &body),
+        limits,
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(matches!(error, NodeError::Deadline { .. }), "{error}");
+    assert_eq!(sink.calls(), 1);
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+}
+
+#[test]
+fn a_huge_host_request_is_refused_before_it_is_read() {
+    // 15 MB of valid JSON (spaces, then `1`) in a 16 MiB memory: in bounds
+    // and parseable, so only the size limit refuses it.
+    let len = 15_000_000;
+    let body = format!(
+        "(memory.fill (i32.const 0) (i32.const 0x20) (i32.const {len}))
+    (i32.store8 (i32.const {last}) (i32.const 0x31))
+    (drop (call $log (i32.const 0) (i32.const {len})))
+    (i64.const 0)",
+        last = len - 1
+    );
+    let sink = LogSink::new(Duration::ZERO, json!({}));
+    let (error, elapsed) = run_budget(
+        &log_module(256, "", &body),
+        Limits::default(),
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(
+            error,
+            NodeError::HostRequestTooLarge {
+                capability: Capability::Log,
+                len: 15_000_000,
+                limit,
+                ..
+            } if limit == 4 << 20
+        ),
+        "{error}"
+    );
+    assert_eq!(sink.calls(), 0, "the capability never saw the request");
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+
+    // A tighter limit, and a length that would not even fit in memory: the
+    // size is what is reported, checked first.
+    let limits = Limits {
+        max_request_bytes: 16,
+        ..Limits::default()
+    };
+    let wat = log_module(
+        1,
+        &escaped(r#"{"line":"0123456789"}"#),
+        "(drop (call $log (i32.const 1024) (i32.const 19))) (i64.const 0)",
+    );
+    let (error, _) = run_budget(&wat, limits, &sink, Duration::from_secs(10));
+    assert!(
+        matches!(
+            error,
+            NodeError::HostRequestTooLarge {
+                len: 19,
+                limit: 16,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let wat = log_module(
+        1,
+        "",
+        "(drop (call $log (i32.const 0) (i32.const -1))) (i64.const 0)",
+    );
+    let (error, _) = run_budget(&wat, Limits::default(), &sink, Duration::from_secs(10));
+    assert!(
+        matches!(
+            error,
+            NodeError::HostRequestTooLarge {
+                len: 0xffff_ffff,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(sink.calls(), 0);
+}
+
+#[test]
+fn a_huge_host_reply_is_refused() {
+    let call = "(drop (call $log (i32.const 1024) (i32.const 2))) (i64.const 0)";
+    // 20 MB from the application, over the default 16 MiB. (Serialising the
+    // first 16 MiB is the cost here, slow in an unoptimised test build, so
+    // no timing is asserted.)
+    let sink = LogSink::new(Duration::ZERO, json!({ "text": "x".repeat(20_000_000) }));
+    let (error, _) = run_budget(
+        &log_module(1, "{}", call),
+        Limits::default(),
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(
+            error,
+            NodeError::HostReplyTooLarge {
+                capability: Capability::Log,
+                limit,
+                ..
+            } if limit == 16 << 20
+        ),
+        "{error}"
+    );
+
+    // A reply that would fit in the module's memory, over a tighter limit.
+    let limits = Limits {
+        max_reply_bytes: 1000,
+        ..Limits::default()
+    };
+    let sink = LogSink::new(Duration::ZERO, json!({ "text": "x".repeat(2000) }));
+    let (error, _) = run_budget(
+        &log_module(1, "{}", call),
+        limits,
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(error, NodeError::HostReplyTooLarge { limit: 1000, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("reply of `log`"), "{error}");
+}
+
+#[test]
+fn host_traffic_is_budgeted_per_call() {
+    // 1000-byte requests, each answered with `{"ok":{}}` (9 bytes): the
+    // tenth request would take the call past 10 000 bytes.
+    let request = format!("\"{}\"", "x".repeat(998));
+    let limits = Limits {
+        max_host_bytes: 10_000,
+        ..Limits::default()
+    };
+    let sink = LogSink::new(Duration::ZERO, json!({}));
+    let (error, _) = run_budget(
+        &log_module(1, &escaped(&request), &log_loop(1000)),
+        limits,
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(
+            error,
+            NodeError::HostTrafficLimit {
+                capability: Capability::Log,
+                limit: 10_000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(sink.calls(), 9);
+}
+
+#[test]
+fn table_growth_over_the_cap_is_a_table_error_not_fuel() {
+    // Grow the table until it refuses; the host must not hand out host
+    // memory until fuel (or the machine) gives out.
+    let with_table = |wat: String, initial: u32| {
+        wat.replace(
+            "(memory (export",
+            &format!("(table $t {initial} funcref)\n  (memory (export"),
+        )
+    };
+    let body = "(loop $l
+      (br_if $l (i32.ne (table.grow $t (ref.null func) (i32.const 50000)) (i32.const -1))))
+    (i64.const 0)";
+    let sink = LogSink::new(Duration::ZERO, json!({}));
+    let (error, elapsed) = run_budget(
+        &with_table(log_module(1, "", body), 1),
+        Limits::default(),
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(
+            error,
+            NodeError::TableLimit {
+                requested: 100_001,
+                limit: 100_000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(
+        error.to_string().contains("table of 100001 elements"),
+        "{error}"
+    );
+
+    // A table declared over the cap fails at instantiation, the same way.
+    let limits = Limits {
+        table_elements: 10,
+        ..Limits::default()
+    };
+    let (error, _) = run_budget(
+        &with_table(log_module(1, "", "(i64.const 0)"), 11),
+        limits,
+        &sink,
+        Duration::from_secs(10),
+    );
+    assert!(
+        matches!(
+            error,
+            NodeError::TableLimit {
+                requested: 11,
+                limit: 10,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_deadline_too_far_to_count_still_runs() {
+    // `Duration::MAX` in epoch ticks is capped, not overflowed, once the
+    // epoch has moved on from zero.
+    let node = build(&constant(r#"{"ok":{"n":7}}"#), bad_spec("")).unwrap();
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    assert_eq!(node.invoke(json!({}), &caps).unwrap(), json!({"n": 7}));
+    std::thread::sleep(Duration::from_millis(50));
+    let node = node.with_limits(Limits {
+        deadline: Duration::MAX,
+        ..Limits::default()
+    });
+    assert_eq!(node.invoke(json!({}), &caps).unwrap(), json!({"n": 7}));
 }

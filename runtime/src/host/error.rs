@@ -2,6 +2,8 @@
 //! with, each naming the connector, so a flow can stop cleanly and say which
 //! node misbehaved.
 
+use std::time::Duration;
+
 use crate::spec::{Capability, ConnectorId, ValueError};
 
 /// Why a node could not be built or a call did not produce checked outputs.
@@ -132,6 +134,77 @@ pub enum NodeError {
         /// The size asked for, in bytes.
         requested: usize,
         /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The module tried to grow a table (or declared one) past the cap.
+    #[error("{connector}: the module wanted a table of {requested} elements; the cap is {limit}")]
+    TableLimit {
+        /// The connector.
+        connector: ConnectorId,
+        /// The table size asked for, in elements.
+        requested: usize,
+        /// The cap, in elements.
+        limit: usize,
+    },
+    /// The call ran past its wall-clock deadline: fuel does not meter the
+    /// time spent in host calls, the deadline does.
+    #[error(
+        "{connector}: the call ran past its deadline of {} ms; the module loops, waits on host calls, or the limit is too low",
+        .limit.as_millis()
+    )]
+    Deadline {
+        /// The connector.
+        connector: ConnectorId,
+        /// The per-call deadline.
+        limit: Duration,
+    },
+    /// The call made more host calls than one node call may.
+    #[error(
+        "{connector}: the call made more than {limit} host calls (the last one to `{capability}`)"
+    )]
+    TooManyHostCalls {
+        /// The connector.
+        connector: ConnectorId,
+        /// The capability of the call that went over the limit.
+        capability: Capability,
+        /// The most host calls per node call.
+        limit: u32,
+    },
+    /// A request to a host function is larger than one host call accepts. It
+    /// was refused before a byte of it was read.
+    #[error("{connector}: the request to `{capability}` is {len} bytes; the limit is {limit}")]
+    HostRequestTooLarge {
+        /// The connector.
+        connector: ConnectorId,
+        /// The capability called.
+        capability: Capability,
+        /// The request length the module passed.
+        len: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The reply of a host function is larger than one host call may hand
+    /// back to the module. Nothing was written into the module's memory.
+    #[error("{connector}: the reply of `{capability}` is over the limit of {limit} bytes")]
+    HostReplyTooLarge {
+        /// The connector.
+        connector: ConnectorId,
+        /// The capability called.
+        capability: Capability,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The requests and replies of all host calls of one node call together
+    /// went over the per-call budget.
+    #[error(
+        "{connector}: the host calls of one node call exchanged more than {limit} bytes (over the limit at a call to `{capability}`)"
+    )]
+    HostTrafficLimit {
+        /// The connector.
+        connector: ConnectorId,
+        /// The capability of the call that went over the limit.
+        capability: Capability,
+        /// The budget in bytes, requests and replies together.
         limit: usize,
     },
     /// A pointer and length handed across the ABI do not lie inside the
@@ -280,6 +353,12 @@ impl NodeError {
             | NodeError::Trap { connector, .. }
             | NodeError::OutOfFuel { connector, .. }
             | NodeError::MemoryLimit { connector, .. }
+            | NodeError::TableLimit { connector, .. }
+            | NodeError::Deadline { connector, .. }
+            | NodeError::TooManyHostCalls { connector, .. }
+            | NodeError::HostRequestTooLarge { connector, .. }
+            | NodeError::HostReplyTooLarge { connector, .. }
+            | NodeError::HostTrafficLimit { connector, .. }
             | NodeError::PointerOutOfBounds { connector, .. }
             | NodeError::OutputTooLarge { connector, .. }
             | NodeError::OutputNotUtf8 { connector, .. }

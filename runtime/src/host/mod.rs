@@ -8,9 +8,11 @@
 //! - [`Capabilities`] is the one trait the embedding application implements
 //!   to offer `http.read`, `kv.*`, `clock`, …; a module reaches only the
 //!   capabilities its spec lists, because only those are linked.
-//! - Every call runs under [`Limits`] (fuel, a memory cap, output and request
-//!   sizes), and every way a module can misbehave is a [`NodeError`] naming
-//!   the connector — never a panic of the host.
+//! - Every call runs under [`Limits`]: fuel, a wall-clock deadline (host
+//!   calls included), memory and table caps, an output size, and a budget for
+//!   host calls (their number, each request's and reply's size, and the bytes
+//!   they move in all). Every way a module can misbehave or overrun is a
+//!   [`NodeError`] naming the connector — never a panic of the host.
 //!
 //! Only compiled with the `host` feature (the default): `spec` users never
 //! build wasmtime.
@@ -27,4 +29,4 @@ pub use digest::{DigestCheck, check_sha256, sha256_hex};
 pub use error::{NodeError, RegistryError};
 pub use node::{NativeNode, Node, NodeExt};
 pub use registry::NodeRegistry;
-pub use wasm::{ABI_VERSION, Limits, WasmNode};
+pub use wasm::{ABI_VERSION, EPOCH_TICK, Limits, WasmNode};
