@@ -1,5 +1,5 @@
 //! The bytes of a connector artifact, exactly as `push` writes them
-//! (DESIGN.md, "Connector artifact"); no network here.
+//! (docs/artifact.md); no network here.
 //!
 //! | part | media type | content |
 //! |---|---|---|

@@ -1,4 +1,4 @@
-//! The CNCF Wasm OCI artifact (DESIGN.md, "Connector artifact"): what makes a
+//! The CNCF Wasm OCI artifact (docs/artifact.md): what makes a
 //! manifest a connector, read strictly where it matters (config media type,
 //! exactly one `application/wasm` layer) and leniently elsewhere, so artifacts
 //! written by wkg, oras or spin are accepted.
@@ -155,7 +155,7 @@ pub fn build_artifact(module: &[u8], annotations: &BTreeMap<String, String>) -> 
     use sha2::Digest as _;
     let sha = |bytes: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(bytes));
     let module_digest = sha(module);
-    // Keys in the order DESIGN.md shows them (a struct, not a JSON map,
+    // Keys in the documented order (a struct, not a JSON map,
     // whose keys would be sorted).
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]

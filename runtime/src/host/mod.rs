@@ -1,5 +1,5 @@
 //! The node host: the [`NodeRegistry`] and the wasmtime host for ABI v1
-//! (DESIGN.md, "ABI").
+//! (docs/abi.md).
 //!
 //! - [`Node`] is what the registry holds: [`WasmNode`] (a connector module,
 //!   compiled once on one shared engine, instantiated per call) and

@@ -1,6 +1,6 @@
 //! The effects a connector declares: what one invocation does to the world.
 //!
-//! DESIGN.md says capabilities and effects are dotted names from the same closed
+//! The connector format (docs/artifact.md) says capabilities and effects are dotted names from the same closed
 //! set. [`Effect`] is therefore a newtype over [`Capability`] rather than an enum
 //! of its own: the set and its spellings have one source of truth and cannot
 //! drift apart. It is not a type alias either, because the two mean different

@@ -1,12 +1,12 @@
 //! The connector manifest: the `connector.yaml` document a module carries in its
-//! `latticeflow.connector` custom section (DESIGN.md, "Connector artifact").
+//! `latticeflow.connector` custom section (docs/artifact.md).
 //!
 //! The YAML is read into a private wire shape (every scalar with its line and
 //! column) and then checked into [`ConnectorManifest`], whose fields are private:
 //! a value of it is always a valid manifest. Rust code builds one from
 //! [`ManifestParts`] through the same checks.
 //!
-//! Rules beyond the shape of each value, decided here where DESIGN.md is silent:
+//! Rules beyond the shape of each value, decided here where the format leaves it open:
 //!
 //! - `id`, `inputs`, `outputs`, `effects`, `deterministic` and `capabilities`
 //!   are required (the lists may be empty); `version`, `idempotent` and
@@ -19,7 +19,7 @@
 //! - Capabilities and effects are sets: a repeated entry is an error, and the
 //!   canonical document lists them in canonical (name) order.
 //! - `deterministic` is the author's claim and is not checked against the
-//!   effects (DESIGN.md's own example is a deterministic `http.read` node).
+//!   effects (the documented example is a deterministic `http.read` node).
 //! - `idempotent` keeps whether it was written: [`ConnectorManifest::idempotent`]
 //!   applies the default (true unless a `*.write` effect is declared), and
 //!   [`ConnectorManifest::to_yaml`] writes the key only if the source had it, so
@@ -465,7 +465,7 @@ impl ConnectorManifest {
         }
     }
 
-    /// The canonical `connector.yaml`: keys in DESIGN.md's order (`version`,
+    /// The canonical `connector.yaml`: keys in the documented order (`version`,
     /// when declared, right after `id`), two-space
     /// indentation, effects and capabilities sorted, `idempotent` only if it
     /// was declared, `errors` only if non-empty. It parses back to an equal

@@ -2,7 +2,7 @@
 //! the connector manifest (`connector.yaml`) and the run-time [`NodeSpec`].
 //!
 //! Everything here is plain data with validation at construction, so a value of
-//! these types is always one DESIGN.md allows. It must stay cheap to compile:
+//! these types is always one the formats in docs/ allow. It must stay cheap to compile:
 //! no wasmtime, no I/O.
 
 mod capability;

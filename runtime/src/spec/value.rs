@@ -1,4 +1,4 @@
-//! Checking JSON values against declared types (DESIGN.md, "ABI", JSON mapping).
+//! Checking JSON values against declared types (docs/abi.md, "Types in JSON").
 //!
 //! The host uses this on every output a module returns, so a connector cannot
 //! hand a flow a value its manifest did not promise. The first problem found is
