@@ -171,6 +171,22 @@ pub enum Fault {
     /// Drop the `Range` header before forwarding, so the upstream answers
     /// `200` with the whole body, as servers without range support do.
     RejectRange,
+    /// Forward upstream and send the head at once, then the body one byte
+    /// per `interval` (a slow-loris server): the connection is never idle
+    /// for long, yet the body takes `interval` times its size.
+    Trickle {
+        /// The pause before each byte.
+        interval: Duration,
+    },
+    /// Answer `200` with these bytes as an OCI image manifest, without
+    /// asking upstream: `Content-Type`, `Content-Length` and a
+    /// `Docker-Content-Digest` that matches them (a `HEAD` gets the headers
+    /// only). For manifests a real registry would not accept, e.g. one
+    /// declaring a 50 GiB config.
+    ServeManifest(Vec<u8>),
+    /// Answer `401` with this `Www-Authenticate` header, without asking
+    /// upstream: e.g. a Bearer challenge naming another repository's scope.
+    Challenge(String),
 }
 
 impl Fault {
@@ -646,6 +662,13 @@ async fn handle(
             proxy.forward(listener, request, false).await
         }
         Some(Fault::RejectRange) => proxy.forward(listener, request, true).await,
+        Some(Fault::ServeManifest(body)) => manifest_response(body, &method),
+        Some(Fault::Challenge(value)) => challenge_response(value),
+        Some(Fault::Trickle { interval }) => {
+            let response = proxy.forward(listener, request, false).await;
+            let (parts, body) = response.into_parts();
+            Response::from_parts(parts, trickle(body, *interval))
+        }
         Some(
             fault @ (Fault::ResetMidBody { .. } | Fault::Truncate { .. } | Fault::FlipByte { .. }),
         ) => {
@@ -893,6 +916,63 @@ fn oversized_manifest(size: usize, method: &Method) -> Response<ProxyBody> {
         headers.insert("docker-content-digest", value);
     }
     response
+}
+
+fn manifest_response(body: &[u8], method: &Method) -> Response<ProxyBody> {
+    let digest = format!("sha256:{:x}", Sha256::digest(body));
+    let mut response = Response::new(if *method == Method::HEAD {
+        full(Bytes::new())
+    } else {
+        full(Bytes::copy_from_slice(body))
+    });
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCI_MANIFEST));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if let Ok(value) = HeaderValue::from_str(&digest) {
+        headers.insert("docker-content-digest", value);
+    }
+    response
+}
+
+fn challenge_response(value: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({
+        "errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]
+    })
+    .to_string();
+    let mut response = Response::new(full(body));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// Passes `body` on one byte per `interval`.
+fn trickle(body: ProxyBody, interval: Duration) -> ProxyBody {
+    // (body, bytes received but not yet passed on)
+    let frames = stream::unfold(
+        (body, Bytes::new()),
+        move |(mut body, mut pending)| async move {
+            while pending.is_empty() {
+                match body.frame().await? {
+                    Ok(frame) => match frame.into_data() {
+                        Ok(data) => pending = data,
+                        Err(frame) => return Some((Ok(frame), (body, pending))),
+                    },
+                    Err(error) => return Some((Err(error), (body, pending))),
+                }
+            }
+            tokio::time::sleep(interval).await;
+            let byte = pending.split_to(1);
+            Some((Ok(Frame::data(byte)), (body, pending)))
+        },
+    );
+    StreamBody::new(frames).boxed_unsync()
 }
 
 /// What a cut body does once its byte budget is spent.
