@@ -517,3 +517,93 @@ fn http_proxy_and_no_proxy_are_honoured() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(proxy.requests().len(), 0, "NO_PROXY bypasses the proxy");
 }
+
+#[test]
+fn a_challenge_cannot_widen_the_token_scope() {
+    use lf_registry_fixtures::proxy::{Fault, FaultProxy, Method, Rule};
+    let registry = Registry::builder()
+        .token_auth(&[(USER, PASSWORD)])
+        .start()
+        .unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let reference = hash_fixture(&pushed)
+        .reference
+        .replace(&registry.host(), &proxy.host());
+    let p = project_for(&reference, "");
+    let realm = registry.token_realm().unwrap();
+    // The registry asks for push rights on another repository.
+    proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::Challenge(format!(
+                r#"Bearer realm="{realm}",service="lf-registry-fixtures",scope="repository:victim/private:push,pull""#
+            )),
+        )
+        .method(Method::GET)
+        .times(1),
+    );
+    let pushes = registry.token_requests().len();
+    let host = proxy.host();
+    let env = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", USER),
+        ("LF_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let run = run_env(&p, &["lock"], &env, None);
+    assert_eq!(run.code, 0, "{run:?}");
+    let asked: Vec<String> = registry
+        .token_requests()
+        .into_iter()
+        .skip(pushes)
+        .flat_map(|r| r.scopes)
+        .collect();
+    assert!(!asked.is_empty(), "a token was fetched");
+    assert!(
+        asked
+            .iter()
+            .all(|s| s == "repository:latticeflow/hash:pull"),
+        "only the pulled repository, only pull: {asked:?}"
+    );
+}
+
+#[test]
+fn a_plain_http_token_realm_on_another_host_gets_no_credentials() {
+    use lf_registry_fixtures::proxy::{Fault, FaultProxy, Method, Rule};
+    let registry = Registry::builder()
+        .htpasswd(USER, PASSWORD)
+        .start()
+        .unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let reference = hash_fixture(&pushed)
+        .reference
+        .replace(&registry.host(), &proxy.host());
+    let p = project_for(&reference, "");
+    proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::Challenge(
+                r#"Bearer realm="http://token.example.invalid/token",service="x""#.to_owned(),
+            ),
+        )
+        .method(Method::GET),
+    );
+    let host = proxy.host();
+    let env = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", USER),
+        ("LF_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let run = run_env(&p, &["lock"], &env, None);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "sends us to `http://token.example.invalid/token` for a token over plain HTTP; refusing to send credentials there"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_no_secret("output", &run.stderr);
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
