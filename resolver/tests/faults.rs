@@ -604,3 +604,94 @@ fn a_flipped_manifest_byte_is_caught_by_digest_for_pinned_and_tagged_refs() {
     assert!(!s.project.path().join("latticeflow.lock").exists());
     s.assert_store_clean();
 }
+
+/// The `.tmp-*` files in a store.
+fn temp_files(cache: &std::path::Path) -> Vec<std::path::PathBuf> {
+    ["sha256", "sha512"]
+        .iter()
+        .filter_map(|alg| std::fs::read_dir(cache.join("blobs").join(alg)).ok())
+        .flat_map(|entries| entries.map(|e| e.unwrap().path()))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_lock_leaves_temp_files_that_the_next_run_removes() {
+    let s = setup();
+    let module = s.module("text-upper");
+    s.proxy.add(
+        Rule::new(
+            &module,
+            Fault::Trickle {
+                interval: Duration::from_millis(100),
+            },
+        )
+        .method(Method::GET),
+    );
+    let mut first = s.project.spawn(&["lock"]);
+    let started = Instant::now();
+    // The trickled module's file: the one still there after the other
+    // blobs had time to finish.
+    let temps = loop {
+        let temps = temp_files(&s.project.cache());
+        std::thread::sleep(Duration::from_millis(500));
+        let still: Vec<_> = temp_files(&s.project.cache())
+            .into_iter()
+            .filter(|t| temps.contains(t))
+            .collect();
+        if !still.is_empty() {
+            break still;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no download started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+
+    // Another run on the same store while the download is alive: it must
+    // not take the live file away.
+    let other = Project::with(&[("latticeflow.toml", "[policy]\nsignatures = \"none\"\n")]);
+    let concurrent = std::process::Command::new(common::BIN)
+        .arg("lock")
+        .current_dir(other.path())
+        .env("LF_CACHE_DIR", s.project.cache())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(concurrent.status.success(), "{concurrent:?}");
+    assert!(
+        temps.iter().all(|t| t.exists()),
+        "a live download's file was removed"
+    );
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        temps.iter().all(|t| t.exists()),
+        "killing leaves the file behind"
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+
+    // The next run of any command on that store removes it.
+    let concurrent = std::process::Command::new(common::BIN)
+        .arg("lock")
+        .current_dir(other.path())
+        .env("LF_CACHE_DIR", s.project.cache())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(concurrent.status.success(), "{concurrent:?}");
+    assert_eq!(
+        temp_files(&s.project.cache()),
+        Vec::<std::path::PathBuf>::new()
+    );
+    s.proxy.clear();
+    assert_ok(&s.project.run(&["lock"]));
+    s.assert_store_clean();
+}
