@@ -1085,6 +1085,143 @@ fn flip_byte(body: ProxyBody, offset: usize) -> ProxyBody {
     StreamBody::new(frames).boxed_unsync()
 }
 
+/// An HTTPS listener on 127.0.0.1 that answers every request with
+/// `307 Temporary Redirect` to the same path and query under a plain-HTTP
+/// base URL: an HTTPS registry trying to move its clients to plain HTTP.
+///
+/// Its certificate comes from a throwaway CA ([`TlsRedirect::ca_pem`]) and
+/// names 127.0.0.1. One thread per connection, `Connection: close`; dropped,
+/// it stops.
+#[derive(Debug)]
+pub struct TlsRedirect {
+    addr: SocketAddr,
+    ca_pem: String,
+    served: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsRedirect {
+    /// Starts redirecting to `target` (e.g. `http://127.0.0.1:5000`).
+    ///
+    /// # Errors
+    ///
+    /// If the certificates cannot be made or the listener bound.
+    pub fn start(target: &str) -> Result<TlsRedirect, crate::Error> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = tempfile::tempdir().map_err(crate::io_error("cannot create a directory"))?;
+        let files = crate::tls::TlsFiles::generate(dir.path())?;
+        let certs = CertificateDer::pem_file_iter(&files.cert_path)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(crate::tls::crypto_error("read the server certificate"))?;
+        let key = PrivateKeyDer::from_pem_file(&files.key_path)
+            .map_err(crate::tls::crypto_error("read the server key"))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(crate::tls::crypto_error("configure the TLS server"))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(crate::tls::crypto_error("configure the TLS server"))?;
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(crate::io_error("cannot bind the TLS redirect to 127.0.0.1"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(crate::io_error("cannot read the TLS redirect's address"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicUsize::new(0));
+        let target = target.trim_end_matches('/').to_owned();
+        let thread = {
+            let (stop, served) = (Arc::clone(&stop), Arc::clone(&served));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (config, target, served) =
+                        (Arc::clone(&config), target.clone(), Arc::clone(&served));
+                    std::thread::spawn(move || {
+                        if redirect_one(stream, config, &target).is_ok() {
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                    });
+                }
+            })
+        };
+        Ok(TlsRedirect {
+            addr,
+            ca_pem: files.ca_pem.clone(),
+            served,
+            stop,
+            thread: Some(thread),
+            _dir: dir,
+        })
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The CA certificate (PEM) that issued the listener's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// How many redirects were sent.
+    pub fn redirects(&self) -> usize {
+        self.served.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TlsRedirect {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads one request head over TLS and answers it with a redirect.
+fn redirect_one(
+    stream: std::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    target: &str,
+) -> io::Result<()> {
+    use std::io::{Read as _, Write as _};
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let connection = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tls.read(&mut buf)?;
+        if n == 0 || head.len() > 16 * 1024 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no request head",
+            ));
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    write!(
+        tls,
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    tls.flush()?;
+    tls.conn.send_close_notify();
+    tls.flush()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -607,3 +607,31 @@ fn a_plain_http_token_realm_on_another_host_gets_no_credentials() {
     assert_no_secret("output", &run.stderr);
     assert!(!p.path().join("latticeflow.lock").exists());
 }
+
+#[test]
+fn an_https_registry_cannot_redirect_to_plain_http() {
+    use lf_registry_fixtures::proxy::TlsRedirect;
+    let registry = Registry::start().unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    // HTTPS in front, sending every request to the plain-HTTP registry.
+    let front = TlsRedirect::start(&registry.url()).unwrap();
+    let host = front.host();
+    let reference = hash_fixture(&pushed)
+        .reference
+        .replace(&registry.host(), &host);
+    let p = project_for(
+        &reference,
+        &format!("\n[registries.\"{host}\"]\nprotocol = \"https\"\nca-file = \"certs/ca.pem\"\n"),
+    );
+    p.write("certs/ca.pem", front.ca_pem());
+    let run = run_env(&p, &["lock"], &[], None);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(front.redirects() > 0, "the HTTPS side was asked");
+    assert!(
+        run.stderr
+            .contains("refusing a redirect from HTTPS to plain HTTP"),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
