@@ -1141,6 +1141,20 @@ mod tests {
     }
 
     #[test]
+    fn transfer_time_grows_with_size_at_the_minimum_rate() {
+        let limits = Limits::new(&lf_lockfile::Network {
+            timeout_secs: 2,
+            min_bytes_per_sec: 1000,
+            ..lf_lockfile::Network::default()
+        });
+        assert_eq!(limits.transfer_time(0), Duration::from_secs(2));
+        assert_eq!(limits.transfer_time(500), Duration::from_millis(2500));
+        assert_eq!(limits.transfer_time(10_000), Duration::from_secs(12));
+        // No overflow for absurd declared sizes.
+        assert!(limits.transfer_time(u64::MAX) > Duration::from_secs(1 << 40));
+    }
+
+    #[test]
     fn manifest_paths_prefer_the_digest() {
         let r: Reference = "127.0.0.1:5000/lf/a:1.0".parse().unwrap();
         assert_eq!(manifest_path(&r), "manifests/1.0");
