@@ -1222,6 +1222,84 @@ fn redirect_one(
     tls.flush()
 }
 
+/// A plain-HTTP listener on 127.0.0.1 that reads a request, then sends the
+/// status line of an answer and its headers one byte per `interval`, never
+/// finishing them: a slow-loris server that is never idle for long.
+/// Each connection gives up after a minute; dropped, it stops.
+#[derive(Debug)]
+pub struct SlowHeaders {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SlowHeaders {
+    /// Starts it.
+    ///
+    /// # Errors
+    ///
+    /// If the listener cannot be bound.
+    pub fn start(interval: Duration) -> io::Result<SlowHeaders> {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let stop = Arc::clone(&stop);
+                    std::thread::spawn(move || trickle_headers(stream, interval, &stop));
+                }
+            })
+        };
+        Ok(SlowHeaders {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for SlowHeaders {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn trickle_headers(mut stream: std::net::TcpStream, interval: Duration, stop: &AtomicBool) {
+    use std::io::{Read as _, Write as _};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+    let endless = head
+        .bytes()
+        .chain(std::iter::repeat_n(b"X-Slow: x\r\n".iter().copied(), usize::MAX).flatten());
+    let started = std::time::Instant::now();
+    for byte in endless {
+        if stop.load(Ordering::SeqCst)
+            || started.elapsed() > Duration::from_secs(60)
+            || stream.write_all(&[byte]).is_err()
+        {
+            return;
+        }
+        std::thread::sleep(interval);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

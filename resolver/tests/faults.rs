@@ -695,3 +695,57 @@ fn a_killed_lock_leaves_temp_files_that_the_next_run_removes() {
     assert_ok(&s.project.run(&["lock"]));
     s.assert_store_clean();
 }
+
+#[test]
+fn headers_sent_one_byte_at_a_time_time_out() {
+    let slow = lf_registry_fixtures::proxy::SlowHeaders::start(Duration::from_millis(200)).unwrap();
+    let p = Project::with(&[(
+        "latticeflow.toml",
+        &format!(
+            "[policy]\nsignatures = \"none\"\n\n{IMPATIENT}\n[connectors.hash]\nref = \"{}/latticeflow/hash:1.0\"\n",
+            slow.host()
+        ),
+    )]);
+    let started = Instant::now();
+    let run = run_within(&p, &["lock"], Duration::from_secs(30)).expect("the head timeout ends it");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(run.stderr.contains("operation timed out"), "{}", run.stderr);
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
+
+#[test]
+fn a_trickled_error_body_is_read_only_briefly() {
+    let s = setup_with(Registry::start().unwrap(), IMPATIENT);
+    let toml = s.project.read("latticeflow.toml");
+    // A tag that does not exist: the registry's 404 body (about 100 bytes)
+    // would take half a minute at this pace.
+    s.project.write(
+        "latticeflow.toml",
+        &toml.replace("/latticeflow/hash:1.0", "/latticeflow/hash:9.9"),
+    );
+    s.proxy.add(
+        Rule::new(
+            "/manifests/9.9",
+            Fault::Trickle {
+                interval: Duration::from_millis(300),
+            },
+        )
+        .method(Method::GET),
+    );
+    let started = Instant::now();
+    let run = run_within(&s.project, &["lock"], Duration::from_secs(60)).unwrap();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("was not found"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+}

@@ -184,7 +184,8 @@ pub struct Transport {
     limit: Arc<Semaphore>,
     policy: RetryPolicy,
     plain_http: bool,
-    /// How long a response head may take (connect, send, status and headers).
+    /// The network timeout: the bound for reading an error body, and half
+    /// the bound for a token exchange.
     head_timeout: Duration,
 }
 
@@ -264,19 +265,9 @@ impl Transport {
             if let Some(auth) = self.authorization(&scope)? {
                 request = request.header(AUTHORIZATION, auth);
             }
-            // reqwest's read timeout restarts with every byte, so a server
-            // trickling its headers would hold us forever without this.
-            let outcome = match tokio::time::timeout(self.head_timeout, request.send()).await {
-                Ok(outcome) => outcome.map_err(|e| {
-                    let retryable =
-                        e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
-                    (error_chain(&e), retryable)
-                }),
-                Err(_) => Err((
-                    format!("no response within {}s", self.head_timeout.as_secs_f64()),
-                    true,
-                )),
-            };
+            // reqwest's read timeout bounds the whole response head (it is
+            // not restarted by each byte), so trickled headers end here too.
+            let outcome = request.send().await;
             let retryable: (String, Option<Duration>) = match outcome {
                 Ok(response) if response.status().is_success() => return Ok((response, permit)),
                 Ok(response)
@@ -307,9 +298,11 @@ impl Transport {
                     }
                     (error.to_string(), retry_after)
                 }
-                Err((reason, retryable)) => {
-                    let error = HttpError::Connect(reason);
-                    if !retryable || !self.may_retry(attempt, started, None) {
+                Err(e) => {
+                    let error = HttpError::Connect(error_chain(&e));
+                    if !(e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
+                        || !self.may_retry(attempt, started, None)
+                    {
                         return Err(error);
                     }
                     (error.to_string(), None)
