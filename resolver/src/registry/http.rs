@@ -1,6 +1,8 @@
 //! One registry host over HTTP: scheme and TLS roots, the auth challenge
 //! (Basic, or Bearer through the token endpoint with the right scope),
-//! retries with backoff, and a bound on concurrent connections.
+//! retries with backoff, and a bound on concurrent connections. What the
+//! server sends besides the bodies callers stream (error bodies, token
+//! answers) is capped in size and read within a deadline, see [`read_body`].
 //!
 //! Why not oci-client for pulls: it buffers manifests without a size bound,
 //! hides response headers (so `Retry-After` cannot be honoured), and has no
@@ -115,7 +117,8 @@ pub enum Challenge {
         realm: String,
         /// The `service` parameter.
         service: Option<String>,
-        /// The `scope` the registry asked for.
+        /// The `scope` the registry asked for. Never used for the token
+        /// request: that asks for the scope of the request we made.
         scope: Option<String>,
     },
 }
@@ -186,7 +189,7 @@ pub struct Transport {
     plain_http: bool,
     /// The network timeout: the bound for reading an error body, and half
     /// the bound for a token exchange.
-    head_timeout: Duration,
+    timeout: Duration,
 }
 
 /// What to send besides method and path.
@@ -207,7 +210,7 @@ impl Transport {
         credential: Credential,
         max_connections: u32,
         policy: RetryPolicy,
-        head_timeout: Duration,
+        timeout: Duration,
     ) -> Transport {
         let scheme = if plain_http { "http" } else { "https" };
         Transport {
@@ -219,7 +222,7 @@ impl Transport {
             limit: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
             policy,
             plain_http,
-            head_timeout,
+            timeout,
         }
     }
 
@@ -321,10 +324,10 @@ impl Transport {
     }
 
     /// The start of an error answer's body, for the message: at most
-    /// [`MAX_ERROR_BODY`] bytes, within the head timeout.
+    /// [`MAX_ERROR_BODY`] bytes, read for at most the timeout.
     async fn error_body(&self, response: Response) -> String {
         use futures_util::StreamExt as _;
-        let deadline = Instant::now() + self.head_timeout;
+        let deadline = Instant::now() + self.timeout;
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while (body.len() as u64) < MAX_ERROR_BODY {
@@ -476,13 +479,13 @@ impl Transport {
             }
             Credential::Bearer(_) | Credential::Anonymous => {}
         }
-        let deadline = Instant::now() + self.head_timeout.saturating_mul(2);
+        let deadline = Instant::now() + self.timeout.saturating_mul(2);
         let response = tokio::time::timeout_at(deadline.into(), request.send())
             .await
             .map_err(|_| {
                 HttpError::Connect(format!(
                     "token endpoint {realm}: no answer within {}s",
-                    self.head_timeout.as_secs_f64()
+                    self.timeout.saturating_mul(2).as_secs_f64()
                 ))
             })?
             .map_err(|e| {
@@ -499,7 +502,7 @@ impl Transport {
             Err(BodyError::TooSlow { read }) => {
                 return Err(HttpError::Connect(format!(
                     "token endpoint {realm}: the answer was not complete within {}s ({read} bytes)",
-                    self.head_timeout.saturating_mul(2).as_secs_f64()
+                    self.timeout.saturating_mul(2).as_secs_f64()
                 )));
             }
             Err(BodyError::Broken { reason, .. }) => {
