@@ -141,6 +141,16 @@ pub struct Network {
     pub timeout_secs: u64,
     /// Connection limit per registry.
     pub max_connections_per_registry: u32,
+    /// `max-manifest-bytes`: the largest manifest accepted.
+    pub max_manifest_bytes: u64,
+    /// `max-config-bytes`: the largest config blob accepted.
+    pub max_config_bytes: u64,
+    /// `max-module-bytes`: the largest module (or any other blob) accepted.
+    pub max_module_bytes: u64,
+    /// `min-bytes-per-sec`: the slowest transfer rate tolerated. A transfer
+    /// of `n` bytes must end within `timeout-secs + n / min-bytes-per-sec`
+    /// seconds, whatever the pace of its bytes.
+    pub min_bytes_per_sec: u64,
 }
 
 impl Default for Network {
@@ -149,6 +159,10 @@ impl Default for Network {
             retries: 4,
             timeout_secs: 30,
             max_connections_per_registry: 8,
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_config_bytes: 4 * 1024 * 1024,
+            max_module_bytes: 1024 * 1024 * 1024,
+            min_bytes_per_sec: 32 * 1024,
         }
     }
 }
@@ -355,6 +369,22 @@ impl Checker<'_> {
         Diagnostic::new(self.path, self.source, span, message)
     }
 
+    /// A `[network]` number that must be positive, or `default` when absent.
+    fn at_least_one(
+        &self,
+        value: Option<Spanned<u64>>,
+        key: &str,
+        default: u64,
+    ) -> Result<u64, Diagnostic> {
+        match value {
+            Some(v) if *v.get_ref() == 0 => {
+                Err(self.error(v.span(), format!("`{key}` must be at least 1")))
+            }
+            Some(v) => Ok(v.into_inner()),
+            None => Ok(default),
+        }
+    }
+
     fn config_path(&self, s: Spanned<String>, what: &str) -> Result<ConfigPath, Diagnostic> {
         let span = s.span();
         let value = s.into_inner();
@@ -480,6 +510,26 @@ impl Checker<'_> {
                 Some(m) => m.into_inner(),
                 None => defaults.max_connections_per_registry,
             },
+            max_manifest_bytes: self.at_least_one(
+                wire.network.max_manifest_bytes,
+                "max-manifest-bytes",
+                defaults.max_manifest_bytes,
+            )?,
+            max_config_bytes: self.at_least_one(
+                wire.network.max_config_bytes,
+                "max-config-bytes",
+                defaults.max_config_bytes,
+            )?,
+            max_module_bytes: self.at_least_one(
+                wire.network.max_module_bytes,
+                "max-module-bytes",
+                defaults.max_module_bytes,
+            )?,
+            min_bytes_per_sec: self.at_least_one(
+                wire.network.min_bytes_per_sec,
+                "min-bytes-per-sec",
+                defaults.min_bytes_per_sec,
+            )?,
         };
 
         let mut connectors = BTreeMap::new();
@@ -687,6 +737,10 @@ mod wire {
         pub(super) retries: Option<u32>,
         pub(super) timeout_secs: Option<Spanned<u64>>,
         pub(super) max_connections_per_registry: Option<Spanned<u32>>,
+        pub(super) max_manifest_bytes: Option<Spanned<u64>>,
+        pub(super) max_config_bytes: Option<Spanned<u64>>,
+        pub(super) max_module_bytes: Option<Spanned<u64>>,
+        pub(super) min_bytes_per_sec: Option<Spanned<u64>>,
     }
 
     #[derive(Deserialize)]
@@ -811,6 +865,37 @@ runtime = { path = "../runtime" }
                 "keys/google.pub",
                 "connectors/counter.yaml"
             ]
+        );
+    }
+
+    #[test]
+    fn network_size_and_rate_bounds() {
+        let defaults = Config::parse("latticeflow.toml", "").unwrap().network();
+        assert_eq!(defaults.max_manifest_bytes, 4 << 20);
+        assert_eq!(defaults.max_config_bytes, 4 << 20);
+        assert_eq!(defaults.max_module_bytes, 1 << 30);
+        assert_eq!(defaults.min_bytes_per_sec, 32 << 10);
+        let set = Config::parse(
+            "latticeflow.toml",
+            "[network]\nmax-manifest-bytes = 10\nmax-config-bytes = 20\nmax-module-bytes = 30\nmin-bytes-per-sec = 40\n",
+        )
+        .unwrap()
+        .network();
+        assert_eq!(
+            (
+                set.max_manifest_bytes,
+                set.max_config_bytes,
+                set.max_module_bytes,
+                set.min_bytes_per_sec
+            ),
+            (10, 20, 30, 40)
+        );
+        let zero = Config::parse("latticeflow.toml", "[network]\nmax-config-bytes = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            zero.contains("`max-config-bytes` must be at least 1"),
+            "{zero}"
         );
     }
 

@@ -171,6 +171,22 @@ pub enum Fault {
     /// Drop the `Range` header before forwarding, so the upstream answers
     /// `200` with the whole body, as servers without range support do.
     RejectRange,
+    /// Forward upstream and send the head at once, then the body one byte
+    /// per `interval` (a slow-loris server): the connection is never idle
+    /// for long, yet the body takes `interval` times its size.
+    Trickle {
+        /// The pause before each byte.
+        interval: Duration,
+    },
+    /// Answer `200` with these bytes as an OCI image manifest, without
+    /// asking upstream: `Content-Type`, `Content-Length` and a
+    /// `Docker-Content-Digest` that matches them (a `HEAD` gets the headers
+    /// only). For manifests a real registry would not accept, e.g. one
+    /// declaring a 50 GiB config.
+    ServeManifest(Vec<u8>),
+    /// Answer `401` with this `Www-Authenticate` header, without asking
+    /// upstream: e.g. a Bearer challenge naming another repository's scope.
+    Challenge(String),
 }
 
 impl Fault {
@@ -646,6 +662,13 @@ async fn handle(
             proxy.forward(listener, request, false).await
         }
         Some(Fault::RejectRange) => proxy.forward(listener, request, true).await,
+        Some(Fault::ServeManifest(body)) => manifest_response(body, &method),
+        Some(Fault::Challenge(value)) => challenge_response(value),
+        Some(Fault::Trickle { interval }) => {
+            let response = proxy.forward(listener, request, false).await;
+            let (parts, body) = response.into_parts();
+            Response::from_parts(parts, trickle(body, *interval))
+        }
         Some(
             fault @ (Fault::ResetMidBody { .. } | Fault::Truncate { .. } | Fault::FlipByte { .. }),
         ) => {
@@ -895,6 +918,63 @@ fn oversized_manifest(size: usize, method: &Method) -> Response<ProxyBody> {
     response
 }
 
+fn manifest_response(body: &[u8], method: &Method) -> Response<ProxyBody> {
+    let digest = format!("sha256:{:x}", Sha256::digest(body));
+    let mut response = Response::new(if *method == Method::HEAD {
+        full(Bytes::new())
+    } else {
+        full(Bytes::copy_from_slice(body))
+    });
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCI_MANIFEST));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if let Ok(value) = HeaderValue::from_str(&digest) {
+        headers.insert("docker-content-digest", value);
+    }
+    response
+}
+
+fn challenge_response(value: &str) -> Response<ProxyBody> {
+    let body = serde_json::json!({
+        "errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]
+    })
+    .to_string();
+    let mut response = Response::new(full(body));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// Passes `body` on one byte per `interval`.
+fn trickle(body: ProxyBody, interval: Duration) -> ProxyBody {
+    // (body, bytes received but not yet passed on)
+    let frames = stream::unfold(
+        (body, Bytes::new()),
+        move |(mut body, mut pending)| async move {
+            while pending.is_empty() {
+                match body.frame().await? {
+                    Ok(frame) => match frame.into_data() {
+                        Ok(data) => pending = data,
+                        Err(frame) => return Some((Ok(frame), (body, pending))),
+                    },
+                    Err(error) => return Some((Err(error), (body, pending))),
+                }
+            }
+            tokio::time::sleep(interval).await;
+            let byte = pending.split_to(1);
+            Some((Ok(Frame::data(byte)), (body, pending)))
+        },
+    );
+    StreamBody::new(frames).boxed_unsync()
+}
+
 /// What a cut body does once its byte budget is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cut {
@@ -1003,6 +1083,221 @@ fn flip_byte(body: ProxyBody, offset: usize) -> ProxyBody {
         Some((Ok(frame), (body, position)))
     });
     StreamBody::new(frames).boxed_unsync()
+}
+
+/// An HTTPS listener on 127.0.0.1 that answers every request with
+/// `307 Temporary Redirect` to the same path and query under a plain-HTTP
+/// base URL: an HTTPS registry trying to move its clients to plain HTTP.
+///
+/// Its certificate comes from a throwaway CA ([`TlsRedirect::ca_pem`]) and
+/// names 127.0.0.1. One thread per connection, `Connection: close`; dropped,
+/// it stops.
+#[derive(Debug)]
+pub struct TlsRedirect {
+    addr: SocketAddr,
+    ca_pem: String,
+    served: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsRedirect {
+    /// Starts redirecting to `target` (e.g. `http://127.0.0.1:5000`).
+    ///
+    /// # Errors
+    ///
+    /// If the certificates cannot be made or the listener bound.
+    pub fn start(target: &str) -> Result<TlsRedirect, crate::Error> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = tempfile::tempdir().map_err(crate::io_error("cannot create a directory"))?;
+        let files = crate::tls::TlsFiles::generate(dir.path())?;
+        let certs = CertificateDer::pem_file_iter(&files.cert_path)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(crate::tls::crypto_error("read the server certificate"))?;
+        let key = PrivateKeyDer::from_pem_file(&files.key_path)
+            .map_err(crate::tls::crypto_error("read the server key"))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(crate::tls::crypto_error("configure the TLS server"))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(crate::tls::crypto_error("configure the TLS server"))?;
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(crate::io_error("cannot bind the TLS redirect to 127.0.0.1"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(crate::io_error("cannot read the TLS redirect's address"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicUsize::new(0));
+        let target = target.trim_end_matches('/').to_owned();
+        let thread = {
+            let (stop, served) = (Arc::clone(&stop), Arc::clone(&served));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (config, target, served) =
+                        (Arc::clone(&config), target.clone(), Arc::clone(&served));
+                    std::thread::spawn(move || {
+                        if redirect_one(stream, config, &target).is_ok() {
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                    });
+                }
+            })
+        };
+        Ok(TlsRedirect {
+            addr,
+            ca_pem: files.ca_pem.clone(),
+            served,
+            stop,
+            thread: Some(thread),
+            _dir: dir,
+        })
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The CA certificate (PEM) that issued the listener's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// How many redirects were sent.
+    pub fn redirects(&self) -> usize {
+        self.served.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TlsRedirect {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads one request head over TLS and answers it with a redirect.
+fn redirect_one(
+    stream: std::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    target: &str,
+) -> io::Result<()> {
+    use std::io::{Read as _, Write as _};
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let connection = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tls.read(&mut buf)?;
+        if n == 0 || head.len() > 16 * 1024 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no request head",
+            ));
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    write!(
+        tls,
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    tls.flush()?;
+    tls.conn.send_close_notify();
+    tls.flush()
+}
+
+/// A plain-HTTP listener on 127.0.0.1 that reads a request, then sends the
+/// status line of an answer and its headers one byte per `interval`, never
+/// finishing them: a slow-loris server that is never idle for long.
+/// Each connection gives up after a minute; dropped, it stops.
+#[derive(Debug)]
+pub struct SlowHeaders {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SlowHeaders {
+    /// Starts it.
+    ///
+    /// # Errors
+    ///
+    /// If the listener cannot be bound.
+    pub fn start(interval: Duration) -> io::Result<SlowHeaders> {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let stop = Arc::clone(&stop);
+                    std::thread::spawn(move || trickle_headers(stream, interval, &stop));
+                }
+            })
+        };
+        Ok(SlowHeaders {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for SlowHeaders {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn trickle_headers(mut stream: std::net::TcpStream, interval: Duration, stop: &AtomicBool) {
+    use std::io::{Read as _, Write as _};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+    let endless = head
+        .bytes()
+        .chain(std::iter::repeat_n(b"X-Slow: x\r\n".iter().copied(), usize::MAX).flatten());
+    let started = std::time::Instant::now();
+    for byte in endless {
+        if stop.load(Ordering::SeqCst)
+            || started.elapsed() > Duration::from_secs(60)
+            || stream.write_all(&[byte]).is_err()
+        {
+            return;
+        }
+        std::thread::sleep(interval);
+    }
 }
 
 #[cfg(test)]

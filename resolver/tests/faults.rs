@@ -380,3 +380,372 @@ fn connections_per_registry_are_bounded() {
         proxy.peak_connections()
     );
 }
+
+/// Runs `args` in the project, killing the run after `limit`: `None` if it
+/// had to be killed.
+fn run_within(p: &Project, args: &[&str], limit: Duration) -> Option<Run> {
+    let mut child = p.spawn(args);
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            return Some(Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    None
+}
+
+/// Settings that make a slow-loris registry fail in about a second: a
+/// transfer may take `timeout-secs` plus its size at 100 kB/s.
+const IMPATIENT: &str = "[network]\nretries = 1\ntimeout-secs = 1\nmin-bytes-per-sec = 100000\n";
+
+#[test]
+fn a_trickling_blob_hits_its_deadline_and_leaves_nothing() {
+    let s = setup_with(Registry::start().unwrap(), IMPATIENT);
+    let module = s.module("hash");
+    // One byte every 200 ms: never idle for a second, yet the module would
+    // take many minutes.
+    s.proxy.add(
+        Rule::new(
+            &module,
+            Fault::Trickle {
+                interval: Duration::from_millis(200),
+            },
+        )
+        .method(Method::GET),
+    );
+    let started = Instant::now();
+    let run = run_within(&s.project, &["lock"], Duration::from_secs(30))
+        .expect("the deadline ends the download");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(run.stderr.contains("too slow"), "{}", run.stderr);
+    assert!(run.stderr.contains(&module), "{}", run.stderr);
+    assert!(run.stderr.contains("min-bytes-per-sec"), "{}", run.stderr);
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+}
+
+#[test]
+fn a_trickling_manifest_hits_its_deadline() {
+    let s = setup_with(Registry::start().unwrap(), IMPATIENT);
+    s.proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::Trickle {
+                interval: Duration::from_millis(200),
+            },
+        )
+        .method(Method::GET),
+    );
+    let run = run_within(&s.project, &["lock"], Duration::from_secs(30))
+        .expect("the deadline ends the download");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("too slow"), "{}", run.stderr);
+    assert!(run.stderr.contains("the manifest sent"), "{}", run.stderr);
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+}
+
+/// A connector manifest whose config descriptor claims `config_size` bytes.
+fn manifest_claiming(config_size: u64, module: &str, module_size: u64) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.wasm.config.v0+json",
+            "digest": format!("sha256:{}", "ab".repeat(32)),
+            "size": config_size,
+        },
+        "layers": [{
+            "mediaType": "application/wasm",
+            "digest": module,
+            "size": module_size,
+        }],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_config_over_its_limit_is_refused_before_any_download() {
+    let s = setup();
+    let hash = s.pushed.iter().find(|p| p.name == "hash").unwrap();
+    let module = &hash.artifact.as_ref().unwrap().module;
+    // 50 GiB declared: nothing may be written for it.
+    s.proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::ServeManifest(manifest_claiming(50 << 30, &module.digest, module.size)),
+        )
+        .method(Method::GET),
+    );
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("config sha256:abab")
+            && run.stderr.contains("declared as 53687091200 bytes")
+            && run
+                .stderr
+                .contains("over the 4194304-byte limit (`max-config-bytes`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        s.proxy.count(&Method::GET, "/blobs/"),
+        0,
+        "nothing downloaded"
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+}
+
+#[test]
+fn the_module_limit_is_configurable_and_bounds_every_download() {
+    let s = setup_with(
+        Registry::start().unwrap(),
+        "[network]\nretries = 0\nmax-module-bytes = 100\n",
+    );
+    let module = s.module("hash");
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("module {module}"))
+            && run
+                .stderr
+                .contains("over the 100-byte limit (`max-module-bytes`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.proxy.count(&Method::GET, &module), 0);
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+
+    // `fetch` of a lock made under a larger limit: the download itself is
+    // bounded too.
+    let toml = s.project.read("latticeflow.toml");
+    s.project.write(
+        "latticeflow.toml",
+        &toml.replace("max-module-bytes = 100\n", ""),
+    );
+    assert_ok(&s.project.run(&["lock"]));
+    std::fs::remove_dir_all(s.project.cache()).unwrap();
+    s.project.write("latticeflow.toml", &toml);
+    s.proxy.clear_requests();
+    let run = s.project.run(&["fetch"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("over the 100-byte limit (`max-module-bytes`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.proxy.count(&Method::GET, &module), 0);
+    s.project.write(
+        "latticeflow.toml",
+        &toml.replace("max-module-bytes = 100\n", ""),
+    );
+    assert_ok(&s.project.run(&["fetch"]));
+    s.assert_store_clean();
+}
+
+#[test]
+fn a_flipped_manifest_byte_is_caught_by_digest_for_pinned_and_tagged_refs() {
+    let s = setup();
+    let hash = s.pushed.iter().find(|p| p.name == "hash").unwrap();
+    let digest = &hash.manifest_digest;
+    // Byte 40 sits inside a JSON string, so the manifest still parses:
+    // only the digest checks can tell.
+    s.proxy
+        .add(Rule::new("/manifests/", Fault::FlipByte { offset: 40 }).method(Method::GET));
+
+    // By tag: checked against `Docker-Content-Digest`.
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("digest mismatch")
+            && run.stderr.contains(&format!("expected {digest}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+
+    // Pinned: checked against the digest asked for.
+    let toml = s.project.read("latticeflow.toml");
+    let tagged = toml
+        .lines()
+        .find(|l| l.contains("/latticeflow/hash:"))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    s.project.write(
+        "latticeflow.toml",
+        &toml.replace(&format!("{tagged}\""), &format!("{tagged}@{digest}\"")),
+    );
+    let run = s.project.run(&["lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("digest mismatch")
+            && run.stderr.contains(&format!("@{digest}"))
+            && run.stderr.contains(&format!("expected {digest}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+}
+
+/// The `.tmp-*` files in a store.
+fn temp_files(cache: &std::path::Path) -> Vec<std::path::PathBuf> {
+    ["sha256", "sha512"]
+        .iter()
+        .filter_map(|alg| std::fs::read_dir(cache.join("blobs").join(alg)).ok())
+        .flat_map(|entries| entries.map(|e| e.unwrap().path()))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_lock_leaves_temp_files_that_the_next_run_removes() {
+    let s = setup();
+    let module = s.module("text-upper");
+    s.proxy.add(
+        Rule::new(
+            &module,
+            Fault::Trickle {
+                interval: Duration::from_millis(100),
+            },
+        )
+        .method(Method::GET),
+    );
+    let mut first = s.project.spawn(&["lock"]);
+    let started = Instant::now();
+    // The trickled module's file: the one still there after the other
+    // blobs had time to finish.
+    let temps = loop {
+        let temps = temp_files(&s.project.cache());
+        std::thread::sleep(Duration::from_millis(500));
+        let still: Vec<_> = temp_files(&s.project.cache())
+            .into_iter()
+            .filter(|t| temps.contains(t))
+            .collect();
+        if !still.is_empty() {
+            break still;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no download started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+
+    // Another run on the same store while the download is alive: it must
+    // not take the live file away.
+    let other = Project::with(&[("latticeflow.toml", "[policy]\nsignatures = \"none\"\n")]);
+    let concurrent = std::process::Command::new(common::BIN)
+        .arg("lock")
+        .current_dir(other.path())
+        .env("LF_CACHE_DIR", s.project.cache())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(concurrent.status.success(), "{concurrent:?}");
+    assert!(
+        temps.iter().all(|t| t.exists()),
+        "a live download's file was removed"
+    );
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        temps.iter().all(|t| t.exists()),
+        "killing leaves the file behind"
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+
+    // The next run of any command on that store removes it.
+    let concurrent = std::process::Command::new(common::BIN)
+        .arg("lock")
+        .current_dir(other.path())
+        .env("LF_CACHE_DIR", s.project.cache())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(concurrent.status.success(), "{concurrent:?}");
+    assert_eq!(
+        temp_files(&s.project.cache()),
+        Vec::<std::path::PathBuf>::new()
+    );
+    s.proxy.clear();
+    assert_ok(&s.project.run(&["lock"]));
+    s.assert_store_clean();
+}
+
+#[test]
+fn headers_sent_one_byte_at_a_time_time_out() {
+    let slow = lf_registry_fixtures::proxy::SlowHeaders::start(Duration::from_millis(200)).unwrap();
+    let p = Project::with(&[(
+        "latticeflow.toml",
+        &format!(
+            "[policy]\nsignatures = \"none\"\n\n{IMPATIENT}\n[connectors.hash]\nref = \"{}/latticeflow/hash:1.0\"\n",
+            slow.host()
+        ),
+    )]);
+    let started = Instant::now();
+    let run = run_within(&p, &["lock"], Duration::from_secs(30)).expect("the head timeout ends it");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(run.stderr.contains("operation timed out"), "{}", run.stderr);
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
+
+#[test]
+fn a_trickled_error_body_is_read_only_briefly() {
+    let s = setup_with(Registry::start().unwrap(), IMPATIENT);
+    let toml = s.project.read("latticeflow.toml");
+    // A tag that does not exist: the registry's 404 body (about 100 bytes)
+    // would take half a minute at this pace.
+    s.project.write(
+        "latticeflow.toml",
+        &toml.replace("/latticeflow/hash:1.0", "/latticeflow/hash:9.9"),
+    );
+    s.proxy.add(
+        Rule::new(
+            "/manifests/9.9",
+            Fault::Trickle {
+                interval: Duration::from_millis(300),
+            },
+        )
+        .method(Method::GET),
+    );
+    let started = Instant::now();
+    let run = run_within(&s.project, &["lock"], Duration::from_secs(60)).unwrap();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("was not found"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!s.project.path().join("latticeflow.lock").exists());
+    s.assert_store_clean();
+}

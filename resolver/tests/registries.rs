@@ -517,3 +517,210 @@ fn http_proxy_and_no_proxy_are_honoured() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(proxy.requests().len(), 0, "NO_PROXY bypasses the proxy");
 }
+
+#[test]
+fn a_challenge_cannot_widen_the_token_scope() {
+    use lf_registry_fixtures::proxy::{Fault, FaultProxy, Method, Rule};
+    let registry = Registry::builder()
+        .token_auth(&[(USER, PASSWORD)])
+        .start()
+        .unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let reference = hash_fixture(&pushed)
+        .reference
+        .replace(&registry.host(), &proxy.host());
+    let p = project_for(&reference, "");
+    let realm = registry.token_realm().unwrap();
+    // The registry asks for push rights on another repository.
+    proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::Challenge(format!(
+                r#"Bearer realm="{realm}",service="lf-registry-fixtures",scope="repository:victim/private:push,pull""#
+            )),
+        )
+        .method(Method::GET)
+        .times(1),
+    );
+    let pushes = registry.token_requests().len();
+    let host = proxy.host();
+    let env = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", USER),
+        ("LF_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let run = run_env(&p, &["lock"], &env, None);
+    assert_eq!(run.code, 0, "{run:?}");
+    let asked: Vec<String> = registry
+        .token_requests()
+        .into_iter()
+        .skip(pushes)
+        .flat_map(|r| r.scopes)
+        .collect();
+    assert!(!asked.is_empty(), "a token was fetched");
+    assert!(
+        asked
+            .iter()
+            .all(|s| s == "repository:latticeflow/hash:pull"),
+        "only the pulled repository, only pull: {asked:?}"
+    );
+}
+
+#[test]
+fn a_plain_http_token_realm_on_another_host_gets_no_credentials() {
+    use lf_registry_fixtures::proxy::{Fault, FaultProxy, Method, Rule};
+    let registry = Registry::builder()
+        .htpasswd(USER, PASSWORD)
+        .start()
+        .unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let reference = hash_fixture(&pushed)
+        .reference
+        .replace(&registry.host(), &proxy.host());
+    let p = project_for(&reference, "");
+    proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::Challenge(
+                r#"Bearer realm="http://token.example.invalid/token",service="x""#.to_owned(),
+            ),
+        )
+        .method(Method::GET),
+    );
+    let host = proxy.host();
+    let env = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", USER),
+        ("LF_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let run = run_env(&p, &["lock"], &env, None);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "sends us to `http://token.example.invalid/token` for a token over plain HTTP; refusing to send credentials there"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_no_secret("output", &run.stderr);
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
+
+#[test]
+fn an_https_registry_cannot_redirect_to_plain_http() {
+    use lf_registry_fixtures::proxy::TlsRedirect;
+    let registry = Registry::start().unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    // HTTPS in front, sending every request to the plain-HTTP registry.
+    let front = TlsRedirect::start(&registry.url()).unwrap();
+    let host = front.host();
+    let reference = hash_fixture(&pushed)
+        .reference
+        .replace(&registry.host(), &host);
+    let p = project_for(
+        &reference,
+        &format!("\n[registries.\"{host}\"]\nprotocol = \"https\"\nca-file = \"certs/ca.pem\"\n"),
+    );
+    p.write("certs/ca.pem", front.ca_pem());
+    let run = run_env(&p, &["lock"], &[], None);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(front.redirects() > 0, "the HTTPS side was asked");
+    assert!(
+        run.stderr
+            .contains("refusing a redirect from HTTPS to plain HTTP"),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.path().join("latticeflow.lock").exists());
+}
+
+/// A token registry behind a proxy whose first manifest answer sends the
+/// client to a second proxy in front of the token server, where `fault`
+/// applies. Returns the run.
+fn lock_through_a_faulty_token_endpoint(
+    fault: lf_registry_fixtures::proxy::Fault,
+    network: &str,
+) -> Run {
+    use lf_registry_fixtures::proxy::{Fault, FaultProxy, Method, Rule};
+    let registry = Registry::builder()
+        .token_auth(&[(USER, PASSWORD)])
+        .start()
+        .unwrap();
+    let pushed = push_all_blocking(&registry).unwrap();
+    let proxy = FaultProxy::start(registry.addr()).unwrap();
+    let realm = registry.token_realm().unwrap();
+    let token_addr: std::net::SocketAddr = realm
+        .trim_start_matches("http://")
+        .trim_end_matches("/token")
+        .parse()
+        .unwrap();
+    let token_proxy = FaultProxy::start(token_addr).unwrap();
+    token_proxy.add(Rule::new("/token", fault));
+    proxy.add(
+        Rule::new(
+            "/manifests/",
+            Fault::Challenge(format!(
+                r#"Bearer realm="{}/token",service="lf-registry-fixtures",scope="repository:latticeflow/hash:pull""#,
+                token_proxy.url()
+            )),
+        )
+        .method(Method::GET)
+        .times(1),
+    );
+    let reference = hash_fixture(&pushed)
+        .reference
+        .replace(&registry.host(), &proxy.host());
+    let p = project_for(&reference, network);
+    let host = proxy.host();
+    let env = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", USER),
+        ("LF_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let run = run_env(&p, &["lock"], &env, None);
+    assert!(!p.path().join("latticeflow.lock").exists());
+    assert!(
+        token_proxy.count(&Method::GET, "/token") > 0,
+        "the token proxy was asked"
+    );
+    run
+}
+
+#[test]
+fn a_token_answer_over_its_limit_is_refused() {
+    let run = lock_through_a_faulty_token_endpoint(
+        lf_registry_fixtures::proxy::Fault::OversizedManifest { size: 1 << 20 },
+        "",
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains("over the 65536-byte limit"),
+        "{}",
+        run.stderr
+    );
+    assert_no_secret("output", &run.stderr);
+}
+
+#[test]
+fn a_trickled_token_answer_hits_its_deadline() {
+    let started = std::time::Instant::now();
+    let run = lock_through_a_faulty_token_endpoint(
+        lf_registry_fixtures::proxy::Fault::Trickle {
+            interval: std::time::Duration::from_millis(100),
+        },
+        "\n[network]\nretries = 0\ntimeout-secs = 1\n",
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        run.stderr.contains("the answer was not complete within 2s"),
+        "{}",
+        run.stderr
+    );
+}

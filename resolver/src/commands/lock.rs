@@ -539,6 +539,7 @@ async fn lock_one(
             reference: job.target.to_string(),
             source,
         })?;
+    client.check_artifact(&job.target, &artifact)?;
     bar.set_length(artifact.module.size + artifact.config.size);
     let config_blob = blob(
         client,

@@ -1,6 +1,8 @@
 //! One registry host over HTTP: scheme and TLS roots, the auth challenge
 //! (Basic, or Bearer through the token endpoint with the right scope),
-//! retries with backoff, and a bound on concurrent connections.
+//! retries with backoff, and a bound on concurrent connections. What the
+//! server sends besides the bodies callers stream (error bodies, token
+//! answers) is capped in size and read within a deadline, see [`read_body`].
 //!
 //! Why not oci-client for pulls: it buffers manifests without a size bound,
 //! hides response headers (so `Retry-After` cannot be honoured), and has no
@@ -115,7 +117,8 @@ pub enum Challenge {
         realm: String,
         /// The `service` parameter.
         service: Option<String>,
-        /// The `scope` the registry asked for.
+        /// The `scope` the registry asked for. Never used for the token
+        /// request: that asks for the scope of the request we made.
         scope: Option<String>,
     },
 }
@@ -184,6 +187,9 @@ pub struct Transport {
     limit: Arc<Semaphore>,
     policy: RetryPolicy,
     plain_http: bool,
+    /// The network timeout: the bound for reading an error body, and half
+    /// the bound for a token exchange.
+    timeout: Duration,
 }
 
 /// What to send besides method and path.
@@ -204,6 +210,7 @@ impl Transport {
         credential: Credential,
         max_connections: u32,
         policy: RetryPolicy,
+        timeout: Duration,
     ) -> Transport {
         let scheme = if plain_http { "http" } else { "https" };
         Transport {
@@ -215,6 +222,7 @@ impl Transport {
             limit: Arc::new(Semaphore::new(max_connections.max(1) as usize)),
             policy,
             plain_http,
+            timeout,
         }
     }
 
@@ -260,6 +268,8 @@ impl Transport {
             if let Some(auth) = self.authorization(&scope)? {
                 request = request.header(AUTHORIZATION, auth);
             }
+            // reqwest's read timeout bounds the whole response head (it is
+            // not restarted by each byte), so trickled headers end here too.
             let outcome = request.send().await;
             let retryable: (String, Option<Duration>) = match outcome {
                 Ok(response) if response.status().is_success() => return Ok((response, permit)),
@@ -272,7 +282,7 @@ impl Transport {
                     continue;
                 }
                 Ok(response) if response.status() == StatusCode::UNAUTHORIZED => {
-                    let body = response.text().await.unwrap_or_default();
+                    let body = self.error_body(response).await;
                     return Err(HttpError::Unauthorized(format!(
                         "{url} answered 401 with the credentials we have{}; log in with `lf-resolve login` or set LF_REGISTRY_*",
                         body_summary(&body)
@@ -281,7 +291,7 @@ impl Transport {
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = parse_retry_after(response.headers());
-                    let body = response.text().await.unwrap_or_default();
+                    let body = self.error_body(response).await;
                     if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
                         return Err(HttpError::Status { status, body });
                     }
@@ -311,6 +321,23 @@ impl Transport {
             );
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// The start of an error answer's body, for the message: at most
+    /// [`MAX_ERROR_BODY`] bytes, read for at most the timeout.
+    async fn error_body(&self, response: Response) -> String {
+        use futures_util::StreamExt as _;
+        let deadline = Instant::now() + self.timeout;
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while (body.len() as u64) < MAX_ERROR_BODY {
+            match tokio::time::timeout_at(deadline.into(), stream.next()).await {
+                Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        body.truncate(usize::try_from(MAX_ERROR_BODY).unwrap_or(usize::MAX));
+        String::from_utf8_lossy(&body).into_owned()
     }
 
     /// Whether another attempt fits the policy's count and time budget.
@@ -378,18 +405,11 @@ impl Transport {
                     self.base
                 ))),
             },
-            Some(Challenge::Bearer {
-                realm,
-                service,
-                scope: asked,
-            }) => {
-                let token = self
-                    .fetch_token(
-                        &realm,
-                        service.as_deref(),
-                        asked.as_deref().unwrap_or(scope),
-                    )
-                    .await?;
+            // The scope is ours, whatever the challenge asks for: a registry
+            // must not get our credentials used for another repository or
+            // for `push` (pushes go through `registry::push`).
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let token = self.fetch_token(&realm, service.as_deref(), scope).await?;
                 self.tokens
                     .lock()
                     .map_err(poisoned)?
@@ -459,11 +479,38 @@ impl Transport {
             }
             Credential::Bearer(_) | Credential::Anonymous => {}
         }
-        let response = request.send().await.map_err(|e| {
-            HttpError::Connect(format!("token endpoint {realm}: {}", error_chain(&e)))
-        })?;
+        let deadline = Instant::now() + self.timeout.saturating_mul(2);
+        let response = tokio::time::timeout_at(deadline.into(), request.send())
+            .await
+            .map_err(|_| {
+                HttpError::Connect(format!(
+                    "token endpoint {realm}: no answer within {}s",
+                    self.timeout.saturating_mul(2).as_secs_f64()
+                ))
+            })?
+            .map_err(|e| {
+                HttpError::Connect(format!("token endpoint {realm}: {}", error_chain(&e)))
+            })?;
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let body = match read_body(response, MAX_TOKEN_BODY, deadline).await {
+            Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+            Err(BodyError::TooLarge { size }) => {
+                return Err(HttpError::Protocol(format!(
+                    "the token endpoint {realm} answered {size} bytes or more, over the {MAX_TOKEN_BODY}-byte limit"
+                )));
+            }
+            Err(BodyError::TooSlow { read }) => {
+                return Err(HttpError::Connect(format!(
+                    "token endpoint {realm}: the answer was not complete within {}s ({read} bytes)",
+                    self.timeout.saturating_mul(2).as_secs_f64()
+                )));
+            }
+            Err(BodyError::Broken { reason, .. }) => {
+                return Err(HttpError::Connect(format!(
+                    "token endpoint {realm}: {reason}"
+                )));
+            }
+        };
         if !status.is_success() {
             return Err(HttpError::Unauthorized(format!(
                 "the token endpoint {realm} refused scope `{scope}`: HTTP {status}{}",
@@ -490,6 +537,73 @@ impl Transport {
                     "the token endpoint {realm} answered without a token"
                 ))
             })
+    }
+}
+
+/// The most of an error body we read: enough for a registry's JSON errors.
+const MAX_ERROR_BODY: u64 = 16 * 1024;
+
+/// The most of a token endpoint's answer we read.
+const MAX_TOKEN_BODY: u64 = 64 * 1024;
+
+/// Why [`read_body`] stopped before the end of a body.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body is (or says it is) larger than the cap.
+    TooLarge {
+        /// Its size, or the bytes received before it crossed the cap.
+        size: u64,
+    },
+    /// The deadline passed first.
+    TooSlow {
+        /// Bytes received by then.
+        read: u64,
+    },
+    /// The connection failed.
+    Broken {
+        /// Bytes received before.
+        read: u64,
+        /// The error.
+        reason: String,
+    },
+}
+
+/// Reads a whole body into memory, refusing more than `cap` bytes and
+/// giving up at `deadline`, however the bytes are paced.
+pub async fn read_body(
+    response: Response,
+    cap: u64,
+    deadline: Instant,
+) -> Result<Vec<u8>, BodyError> {
+    use futures_util::StreamExt as _;
+    if let Some(length) = response.content_length()
+        && length > cap
+    {
+        return Err(BodyError::TooLarge { size: length });
+    }
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    loop {
+        let read = body.len() as u64;
+        let next = tokio::time::timeout_at(deadline.into(), stream.next())
+            .await
+            .map_err(|_| BodyError::TooSlow { read })?;
+        match next {
+            None => return Ok(body),
+            Some(Ok(chunk)) => {
+                let size = read.saturating_add(chunk.len() as u64);
+                if size > cap {
+                    return Err(BodyError::TooLarge { size });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Some(Err(e)) => {
+                return Err(BodyError::Broken {
+                    read,
+                    reason: error_chain(&e),
+                });
+            }
+        }
     }
 }
 

@@ -6,6 +6,12 @@
 //! Nothing read from the network is trusted here: manifests are hashed and
 //! compared with the digest asked for, and blobs go straight into the store's
 //! verifying writer, so a caller only ever holds verified bytes.
+//!
+//! Nor is a registry trusted to be reasonable: every answer is bounded in
+//! size ([`Limits`], checked against the declared sizes before a download
+//! starts and again as bytes arrive) and in time (a deadline per transfer that
+//! grows with its size, on top of the per-read idle timeout), so a hostile or
+//! broken registry can make a run fail, never hang or fill the disk.
 
 pub mod credentials;
 pub mod http;
@@ -24,8 +30,42 @@ use self::credentials::{Credential, ProcessEnv, Source};
 use self::http::{HttpError, RequestOptions, RetryPolicy, Transport};
 use crate::store::{Store, StoreError, VerifiedBlob};
 
-/// The largest manifest accepted, in bytes.
-pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
+/// What a registry may send, and how slowly (`[network]` in
+/// `latticeflow.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest manifest (or referrers index) accepted.
+    pub manifest: u64,
+    /// The largest config blob accepted.
+    pub config: u64,
+    /// The largest module accepted; also the bound for any blob.
+    pub module: u64,
+    /// The slowest pace tolerated, in bytes per second.
+    pub min_rate: u64,
+    /// The idle timeout, also the fixed part of every transfer's deadline.
+    pub timeout: Duration,
+}
+
+impl Limits {
+    /// The limits a `[network]` table sets.
+    pub fn new(network: &lf_lockfile::Network) -> Limits {
+        Limits {
+            manifest: network.max_manifest_bytes,
+            config: network.max_config_bytes,
+            module: network.max_module_bytes,
+            min_rate: network.min_bytes_per_sec.max(1),
+            timeout: Duration::from_secs(network.timeout_secs),
+        }
+    }
+
+    /// How long a transfer of `size` bytes may take once it has started:
+    /// the timeout plus `size` at the minimum rate.
+    pub fn transfer_time(&self, size: u64) -> Duration {
+        self.timeout.saturating_add(Duration::from_millis(
+            size.saturating_mul(1000) / self.min_rate,
+        ))
+    }
+}
 
 /// The `Accept` header for manifests. Distribution answers 404 to a
 /// manifest request without an OCI type; Docker's types are listed so that a
@@ -90,15 +130,56 @@ pub enum RegistryError {
         /// What the served bytes hash to, as reported.
         served: String,
     },
-    /// The manifest is larger than [`MAX_MANIFEST_SIZE`].
+    /// The manifest is larger than [`Limits::manifest`].
     #[error(
-        "the manifest of `{reference}` is {size} bytes, over the {MAX_MANIFEST_SIZE}-byte limit"
+        "the manifest of `{reference}` is {size} bytes, over the {limit}-byte limit (`max-manifest-bytes` in [network])"
     )]
     ManifestTooLarge {
         /// What was asked for.
         reference: String,
-        /// Its size.
-        size: usize,
+        /// Its size (or the bytes received when it crossed the limit).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A manifest names a blob larger than its limit; refused before
+    /// downloading any of it.
+    #[error(
+        "the {what} {digest} of `{reference}` is declared as {size} bytes, over the {limit}-byte limit (`{setting}` in [network])"
+    )]
+    BlobTooLarge {
+        /// What was asked for.
+        reference: String,
+        /// `config`, `module` or `blob`.
+        what: &'static str,
+        /// The blob.
+        digest: Digest,
+        /// Its declared size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+        /// The `[network]` key that sets the limit.
+        setting: &'static str,
+    },
+    /// A transfer did not finish within its deadline.
+    #[error(
+        "the registry is too slow for `{reference}`: {what} sent {received} of {expected} bytes in {}s; the limit is {}s (`timeout-secs` plus the size at `min-bytes-per-sec` in [network])",
+        .elapsed.as_secs(),
+        .allowed.as_secs()
+    )]
+    TooSlow {
+        /// What was asked for.
+        reference: String,
+        /// What was being read (`the manifest`, `blob sha256:…`).
+        what: String,
+        /// Bytes received.
+        received: u64,
+        /// Bytes expected (the limit when the size was not known).
+        expected: u64,
+        /// Time spent.
+        elapsed: Duration,
+        /// Time allowed.
+        allowed: Duration,
     },
     /// The store refused a blob (size or digest mismatch, I/O).
     #[error("blob {digest} of `{reference}`: {source}")]
@@ -129,6 +210,7 @@ impl RegistryError {
             RegistryError::DigestMismatch { .. }
                 | RegistryError::BlobDigestMismatch { .. }
                 | RegistryError::ManifestTooLarge { .. }
+                | RegistryError::BlobTooLarge { .. }
                 | RegistryError::Store {
                     source: StoreError::DigestMismatch { .. }
                         | StoreError::TooLarge { .. }
@@ -163,6 +245,7 @@ struct ClientSettings {
     registries: HashMap<String, lf_lockfile::RegistrySettings>,
     base_dir: std::path::PathBuf,
     network: lf_lockfile::Network,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -226,11 +309,54 @@ impl RegistryClient {
                         .collect(),
                     base_dir: config.resolve(std::path::Path::new("")),
                     network: config.network(),
+                    limits: Limits::new(&config.network()),
                 },
                 inflight: tokio::sync::Mutex::new(HashMap::new()),
                 warnings: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// The size and time bounds in force.
+    pub fn limits(&self) -> Limits {
+        self.inner.settings.limits
+    }
+
+    /// Checks the sizes a connector manifest declares against the limits,
+    /// before anything is downloaded: a config over [`Limits::config`] or a
+    /// module over [`Limits::module`] is refused.
+    pub fn check_artifact(
+        &self,
+        reference: &Reference,
+        artifact: &crate::artifact::WasmArtifact,
+    ) -> Result<(), RegistryError> {
+        let limits = self.limits();
+        for (what, blob, limit, setting) in [
+            (
+                "config",
+                &artifact.config,
+                limits.config,
+                "max-config-bytes",
+            ),
+            (
+                "module",
+                &artifact.module,
+                limits.module,
+                "max-module-bytes",
+            ),
+        ] {
+            if blob.size > limit {
+                return Err(RegistryError::BlobTooLarge {
+                    reference: reference.to_string(),
+                    what,
+                    digest: blob.digest.clone(),
+                    size: blob.size,
+                    limit,
+                    setting,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Warnings gathered so far (each once), for the command to print.
@@ -378,6 +504,7 @@ impl RegistryClient {
             credential,
             network.max_connections_per_registry,
             policy,
+            timeout,
         ))
     }
 
@@ -461,34 +588,39 @@ impl RegistryClient {
             )
             .await
             .map_err(|e| at(&shown, e))?;
-        if let Some(length) = response.content_length()
-            && length > MAX_MANIFEST_SIZE as u64
-        {
-            return Err(RegistryError::ManifestTooLarge {
-                reference: shown,
-                size: usize::try_from(length).unwrap_or(usize::MAX),
-            });
-        }
         let served_digest = response
             .headers()
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<Digest>().ok());
-        let mut body = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::Unreachable {
-                reference: shown.clone(),
-                detail: format!("reading the manifest failed: {}", http::error_chain(&e)),
+        let limits = self.limits();
+        let expected = response
+            .content_length()
+            .unwrap_or(limits.manifest)
+            .min(limits.manifest);
+        let allowed = limits.transfer_time(expected);
+        let started = Instant::now();
+        let body = http::read_body(response, limits.manifest, started + allowed)
+            .await
+            .map_err(|e| match e {
+                http::BodyError::TooLarge { size } => RegistryError::ManifestTooLarge {
+                    reference: shown.clone(),
+                    size,
+                    limit: limits.manifest,
+                },
+                http::BodyError::TooSlow { read } => RegistryError::TooSlow {
+                    reference: shown.clone(),
+                    what: "the manifest".to_owned(),
+                    received: read,
+                    expected,
+                    elapsed: started.elapsed(),
+                    allowed,
+                },
+                http::BodyError::Broken { reason, .. } => RegistryError::Unreachable {
+                    reference: shown.clone(),
+                    detail: format!("reading the manifest failed: {reason}"),
+                },
             })?;
-            if body.len() + chunk.len() > MAX_MANIFEST_SIZE {
-                return Err(RegistryError::ManifestTooLarge {
-                    reference: shown,
-                    size: body.len() + chunk.len(),
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
         let bytes = bytes::Bytes::from(body);
         let digest_as = |alg: Algorithm| match alg {
             Algorithm::Sha256 => Digest::from_bytes(alg, &sha2::Sha256::digest(&bytes)),
@@ -533,6 +665,17 @@ impl RegistryClient {
         store: &Store,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(VerifiedBlob, u64), RegistryError> {
+        let limit = self.limits().module;
+        if size > limit {
+            return Err(RegistryError::BlobTooLarge {
+                reference: reference.to_string(),
+                what: "blob",
+                digest: digest.clone(),
+                size,
+                limit,
+                setting: "max-module-bytes",
+            });
+        }
         let gate = {
             let mut map = self.inner.inflight.lock().await;
             Arc::clone(map.entry(digest.clone()).or_default())
@@ -583,6 +726,9 @@ impl RegistryClient {
         let path = format!("blobs/{digest}");
         let mut writer = store.writer(digest, size).map_err(store_error)?;
         let started = Instant::now();
+        let allowed = self.limits().transfer_time(size);
+        // Set when the first answer arrives; resumes do not extend it.
+        let mut deadline: Option<Instant> = None;
         let mut interruptions = 0u32;
         loop {
             let resume_at = writer.written();
@@ -601,9 +747,21 @@ impl RegistryClient {
                 );
                 writer = store.writer(digest, size).map_err(store_error)?;
             }
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + allowed);
             let mut stream = response.bytes_stream();
             let mut failed = None;
-            while let Some(chunk) = stream.next().await {
+            loop {
+                let Ok(next) = tokio::time::timeout_at(deadline.into(), stream.next()).await else {
+                    return Err(RegistryError::TooSlow {
+                        reference: shown,
+                        what: format!("blob {digest}"),
+                        received: writer.written(),
+                        expected: size,
+                        elapsed: started.elapsed(),
+                        allowed,
+                    });
+                };
+                let Some(chunk) = next else { break };
                 match chunk {
                     Ok(chunk) => {
                         writer.write(&chunk).map_err(store_error)?;
@@ -831,7 +989,11 @@ impl RegistryClient {
         if !is_index {
             return None;
         }
-        response.bytes().await.ok().map(|b| b.to_vec())
+        let limits = self.limits();
+        let deadline = Instant::now() + limits.transfer_time(limits.manifest);
+        http::read_body(response, limits.manifest, deadline)
+            .await
+            .ok()
     }
 
     /// A manifest that may legitimately be absent (404 → `None`), kept in
@@ -976,6 +1138,20 @@ mod tests {
         ] {
             assert!(!is_loopback(host), "{host}");
         }
+    }
+
+    #[test]
+    fn transfer_time_grows_with_size_at_the_minimum_rate() {
+        let limits = Limits::new(&lf_lockfile::Network {
+            timeout_secs: 2,
+            min_bytes_per_sec: 1000,
+            ..lf_lockfile::Network::default()
+        });
+        assert_eq!(limits.transfer_time(0), Duration::from_secs(2));
+        assert_eq!(limits.transfer_time(500), Duration::from_millis(2500));
+        assert_eq!(limits.transfer_time(10_000), Duration::from_secs(12));
+        // No overflow for absurd declared sizes.
+        assert!(limits.transfer_time(u64::MAX) > Duration::from_secs(1 << 40));
     }
 
     #[test]

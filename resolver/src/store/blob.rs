@@ -240,8 +240,8 @@ impl BlobWriter {
 impl Drop for BlobWriter {
     fn drop(&mut self) {
         if let Some(file) = self.file.take() {
-            // Best effort: a leftover `.tmp-*` is never mistaken for a blob
-            // and `Store::open` removes it after a day.
+            // Best effort: a leftover `.tmp-*` is never mistaken for a blob,
+            // and once this process ends `Store::open` removes it.
             let _ = file.close();
         }
     }

@@ -21,8 +21,13 @@
 //! - Temporary files are named `.tmp-<random>` in the same `blobs/<algorithm>/`
 //!   directory (so the rename is atomic); a name starting with `.` is never a
 //!   valid hex digest, so no lookup or listing mistakes one for a blob. A
-//!   failed or abandoned writer removes its file; [`Store::open`] removes any
-//!   left by a crashed process after a day.
+//!   failed or abandoned writer removes its file. A writer holds an exclusive
+//!   lock on its temporary file for as long as it lives, so a temporary file
+//!   nobody holds a lock on belongs to a process that died (killed, or
+//!   crashed); [`Store::open`] removes those, whatever their age, and never
+//!   touches a live writer's file. To close the gap between creating a
+//!   temporary file and locking it, writers do both under a shared lock on
+//!   `<root>/.lock` and the cleanup runs under the exclusive one.
 //! - Existing layout files (`oci-layout`, `index.json`, `CACHEDIR.TAG`) are
 //!   never rewritten by [`Store::open`]; `index.json` changes only under the
 //!   exclusive lock on `<root>/.lock`, by an atomic replace, and only when its
@@ -54,7 +59,7 @@ mod tests;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use lf_lockfile::{Algorithm, Digest, write_atomic};
 
@@ -79,8 +84,9 @@ const LOCK_FILE: &str = ".lock";
 /// The prefix of temporary files in `blobs/<algorithm>/`.
 const TEMP_PREFIX: &str = ".tmp-";
 
-/// Temporary files older than this are left over from a crashed process.
-const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long [`Store::open`] waits for the store lock before it leaves the
+/// cleanup of temporary files to a later run.
+const CLEANUP_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// The algorithms that have a `blobs/` directory.
 const ALGORITHMS: [Algorithm; 2] = [Algorithm::Sha256, Algorithm::Sha512];
@@ -100,8 +106,8 @@ pub struct Store {
 impl Store {
     /// Opens the store at `root`, creating the directory, `blobs/sha256`,
     /// `blobs/sha512`, `oci-layout`, an empty `index.json` and `CACHEDIR.TAG`
-    /// where missing. Existing files are never rewritten. Also removes
-    /// temporary files older than a day (best effort).
+    /// where missing. Existing files are never rewritten. Also removes the
+    /// temporary files of writers that died (best effort).
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         Store::open_with(root, true)
     }
@@ -235,7 +241,13 @@ impl Store {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(fs::Permissions::from_mode(0o666));
         }
-        let file = builder.tempfile_in(&dir).map_err(StoreError::io(&dir))?;
+        let file = {
+            // Shared: writers do not wait for each other, only for a cleanup.
+            let _creating = self.lock_with(File::lock_shared)?;
+            let file = builder.tempfile_in(&dir).map_err(StoreError::io(&dir))?;
+            file.as_file().lock().map_err(StoreError::io(file.path()))?;
+            file
+        };
         Ok(BlobWriter::new(
             digest.clone(),
             size,
@@ -405,6 +417,11 @@ impl Store {
 
     /// Takes the exclusive store lock; it is released when the file drops.
     fn lock(&self) -> Result<File, StoreError> {
+        self.lock_with(File::lock)
+    }
+
+    /// Opens `<root>/.lock` and locks it with `how`.
+    fn lock_with(&self, how: fn(&File) -> io::Result<()>) -> Result<File, StoreError> {
         let path = self.root.join(LOCK_FILE);
         let file = OpenOptions::new()
             .create(true)
@@ -412,30 +429,62 @@ impl Store {
             .truncate(false)
             .open(&path)
             .map_err(StoreError::io(&path))?;
-        file.lock().map_err(StoreError::io(&path))?;
+        how(&file).map_err(StoreError::io(&path))?;
         Ok(file)
     }
 
-    /// Removes `.tmp-*` files older than [`STALE_AFTER`]; errors are ignored
-    /// (another process may be removing the same file).
+    /// The exclusive store lock if it can be had within `wait`.
+    fn try_lock_for(&self, wait: Duration) -> Option<File> {
+        let path = self.root.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .ok()?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Some(file),
+                Err(fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Removes the `.tmp-*` files no writer holds a lock on: their writer
+    /// died. Best effort: errors are ignored, and nothing is removed when the
+    /// store lock cannot be had quickly (a later run will do it).
     fn remove_stale_temp_files(&self) {
-        let now = SystemTime::now();
-        for algorithm in ALGORITHMS {
-            let Ok(entries) = fs::read_dir(self.blob_dir(algorithm)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let is_temp = entry
+        let temps: Vec<PathBuf> = ALGORITHMS
+            .iter()
+            .filter_map(|algorithm| fs::read_dir(self.blob_dir(*algorithm)).ok())
+            .flat_map(|entries| entries.flatten())
+            .filter(|entry| {
+                entry
                     .file_name()
                     .to_str()
-                    .is_some_and(|n| n.starts_with(TEMP_PREFIX));
-                let stale = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > STALE_AFTER));
-                if is_temp && stale && fs::remove_file(entry.path()).is_ok() {
-                    tracing::debug!(path = %entry.path().display(), "removed stale temporary file");
-                }
+                    .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+                    // Not through a symlink, not a directory or a FIFO.
+                    && entry.file_type().is_ok_and(|t| t.is_file())
+            })
+            .map(|entry| entry.path())
+            .collect();
+        if temps.is_empty() {
+            return;
+        }
+        let Some(_lock) = self.try_lock_for(CLEANUP_LOCK_WAIT) else {
+            return;
+        };
+        for path in temps {
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            // A live writer holds the lock; it fails here and keeps its file.
+            if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
+                tracing::debug!(path = %path.display(), "removed the temporary file of a writer that died");
             }
         }
     }

@@ -335,9 +335,10 @@ fn open_never_rewrites_existing_files() {
 }
 
 #[test]
-fn open_removes_stale_temp_files_only() {
+fn open_removes_dead_writers_temp_files_whatever_their_age() {
     let (_dir, store) = store();
     let dir = store.root().join("blobs/sha256");
+    // Files no writer holds: left by a process that died.
     let old = dir.join(".tmp-old123");
     let fresh = dir.join(".tmp-new123");
     fs::write(&old, b"partial").unwrap();
@@ -349,13 +350,35 @@ fn open_removes_stale_temp_files_only() {
         .unwrap()
         .set_modified(two_days_ago)
         .unwrap();
+    // A symlink named like a temporary file is not followed or removed.
+    let target = store.root().join("not-a-temp-file");
+    fs::write(&target, b"keep").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&target, dir.join(".tmp-link123")).unwrap();
     let blob = store.put(&sha256(b"x"), b"x").unwrap();
+    // A live writer, in this process: its file stays.
+    let bytes = body(100);
+    let mut live = store.writer(&sha256(&bytes), 100).unwrap();
+    live.write(&bytes[..50]).unwrap();
+
     Store::open(store.root()).unwrap();
     assert!(!old.exists());
-    assert!(fresh.exists());
+    assert!(!fresh.exists());
     assert!(blob.path().exists());
+    assert!(target.exists());
+    let temps: Vec<String> = blob_files(&store)
+        .into_iter()
+        .filter(|f| f.starts_with("sha256/.tmp-") && !f.ends_with(".tmp-link123"))
+        .collect();
+    assert_eq!(temps.len(), 1, "the live writer's file: {temps:?}");
+    live.write(&bytes[50..]).unwrap();
+    live.finish().unwrap();
     // Listing skips temporary files.
-    assert_eq!(store.blobs().unwrap(), vec![sha256(b"x")]);
+    assert_eq!(store.blobs().unwrap(), {
+        let mut both = vec![sha256(b"x"), sha256(&bytes)];
+        both.sort();
+        both
+    });
 }
 
 #[test]
@@ -532,37 +555,43 @@ fn concurrent_writers_of_one_blob_in_threads() {
     store.rehash(&digest, 1 << 20).unwrap();
 }
 
-/// Runs only as a child of `concurrent_writers_of_one_blob_in_processes`.
+/// The store root a test binary re-run as a helper process works on, and
+/// whether it is one: the tests below start their own binary again with
+/// `--exact <their own name>` and [`CHILD_ENV`] set, and the test function
+/// then plays the helper's part instead of the test's.
+fn helper_root() -> Option<PathBuf> {
+    std::env::var_os(CHILD_ENV).map(PathBuf::from)
+}
+
+/// Starts this test binary again as a helper running `test` on `root`.
+fn spawn_helper(test: &str, root: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--test-threads=1", "--nocapture"])
+        .env(CHILD_ENV, root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
-fn child_process_writer() {
-    if let Some(root) = std::env::var_os(CHILD_ENV) {
-        let root = PathBuf::from(root);
+fn concurrent_writers_of_one_blob_in_processes() {
+    if let Some(root) = helper_root() {
         write_shared_blob(&root);
         Store::open(&root)
             .unwrap()
             .update_index([entry("reg/shared:1", b"shared")])
             .unwrap();
+        return;
     }
-}
-
-#[test]
-fn concurrent_writers_of_one_blob_in_processes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("oci");
-    let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..3)
         .map(|_| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "store::tests::child_process_writer",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_ENV, &root)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            spawn_helper(
+                "store::tests::concurrent_writers_of_one_blob_in_processes",
+                &root,
+            )
         })
         .collect();
     write_shared_blob(&root);
@@ -574,7 +603,10 @@ fn concurrent_writers_of_one_blob_in_processes() {
             "{stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains("1 passed"), "child ran no test: {stdout}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the helper did not run: {stdout}"
+        );
     }
     let store = Store::open(&root).unwrap();
     let digest = sha256(&shared_body());
@@ -584,6 +616,51 @@ fn concurrent_writers_of_one_blob_in_processes() {
         store.index().unwrap(),
         vec![entry("reg/shared:1", b"shared")]
     );
+}
+
+#[test]
+fn a_killed_writer_leaves_a_temp_file_that_the_next_open_removes() {
+    if let Some(root) = helper_root() {
+        // Half a blob, then wait to be killed (at most a minute).
+        let store = Store::open(&root).unwrap();
+        let bytes = shared_body();
+        let mut w = store.writer(&sha256(&bytes), bytes.len() as u64).unwrap();
+        w.write(&bytes[..bytes.len() / 2]).unwrap();
+        fs::write(root.join("helper-ready"), b"").unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
+    let (_dir, store) = store();
+    let mut child = spawn_helper(
+        "store::tests::a_killed_writer_leaves_a_temp_file_that_the_next_open_removes",
+        store.root(),
+    );
+    let ready = store.root().join("helper-ready");
+    let started = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the helper never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let temps = blob_files(&store);
+    assert_eq!(temps.len(), 1, "{temps:?}");
+    assert!(temps[0].starts_with("sha256/.tmp-"), "{temps:?}");
+
+    // The writer is alive: opening the store leaves its file alone.
+    Store::open(store.root()).unwrap();
+    assert_eq!(
+        blob_files(&store),
+        temps,
+        "a live writer's file was removed"
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(blob_files(&store), temps, "killing leaves the file behind");
+    Store::open(store.root()).unwrap();
+    assert_eq!(blob_files(&store), Vec::<String>::new());
 }
 
 #[test]
