@@ -281,10 +281,20 @@ pub(crate) fn rederive(
             config.path().display()
         )));
     };
+    let network = config.network();
+    // Bounded before it is hashed: a planted file may be any size.
+    if let Some(size) = store.stored_size(&entry.digest)
+        && size > network.max_manifest_bytes
+    {
+        return Err(fail(format!(
+            "manifest {} is {size} bytes, larger than the {}-byte limit",
+            entry.digest, network.max_manifest_bytes
+        )));
+    }
     let manifest = store
         .rehash_any_size(&entry.digest)
         .map_err(|e| fail(format!("manifest {}: {e}", entry.digest)))?;
-    let manifest_bytes = read_small(&manifest).map_err(fail)?;
+    let manifest_bytes = read_small(&manifest, network.max_manifest_bytes).map_err(fail)?;
     let artifact = artifact::parse_manifest(&manifest_bytes)
         .map_err(|e| fail(format!("manifest {}: {e}", entry.digest)))?;
     let mut problems = Vec::new();
@@ -310,7 +320,7 @@ pub(crate) fn rederive(
     let config_blob = store
         .rehash(&artifact.config.digest, artifact.config.size)
         .map_err(|e| fail(format!("config {}: {e}", artifact.config.digest)))?;
-    let config_bytes = read_small(&config_blob).map_err(fail)?;
+    let config_bytes = read_small(&config_blob, network.max_config_bytes).map_err(fail)?;
     artifact::check_config(&config_bytes)
         .map_err(|e| fail(format!("config {}: {e}", artifact.config.digest)))?;
     let module = match hashing {
@@ -388,13 +398,12 @@ pub(crate) fn rederive(
     }
 }
 
-/// The largest manifest or config read whole (like the registry client's cap).
-const MAX_SMALL_BLOB: u64 = 4 * 1024 * 1024;
-
-fn read_small(blob: &VerifiedBlob) -> Result<Vec<u8>, String> {
-    if blob.size() > MAX_SMALL_BLOB {
+/// Reads a manifest or config whole, refusing one over `limit` (the
+/// `[network]` cap `lock` applied when it downloaded it).
+fn read_small(blob: &VerifiedBlob, limit: u64) -> Result<Vec<u8>, String> {
+    if blob.size() > limit {
         return Err(format!(
-            "{} is {} bytes, larger than the {MAX_SMALL_BLOB}-byte limit",
+            "{} is {} bytes, larger than the {limit}-byte limit",
             blob.digest(),
             blob.size()
         ));

@@ -1020,6 +1020,7 @@ pub(crate) fn ensure_locked(
                     reference: target.to_string(),
                     source,
                 })?;
+                client.check_artifact(&target, &artifact)?;
                 if artifact.module != entry.module || artifact.config != entry.config {
                     return Err(ConnectorError::rejected(
                         format!("connector `{}`: the manifest {} names other blobs than the lock records", entry.name, entry.digest),

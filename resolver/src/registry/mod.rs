@@ -1062,6 +1062,10 @@ impl RegistryClient {
     }
 }
 
+/// The largest signature manifest read from a store (real ones are under a
+/// KiB; the default manifest cap of `[network]`).
+const MAX_STORED_SIGNATURE_MANIFEST: u64 = 4 * 1024 * 1024;
+
 /// A signature artifact already in the store (by its manifest digest), for
 /// pinned connectors and offline runs; `None` when any part is missing.
 pub fn stored_signature(
@@ -1070,8 +1074,14 @@ pub fn stored_signature(
     kind: SignatureKind,
     subject_reference: &Reference,
 ) -> Option<SignatureArtifact> {
-    let size = std::fs::metadata(store.blob_path(digest)).ok()?.len();
-    let manifest_blob = store.get(digest, size)?;
+    // The store (or a vendor directory from a pull request) is re-checked
+    // here: the manifest is small, so it is bounded and re-hashed before it
+    // is believed.
+    let size = store.stored_size(digest)?;
+    if size > MAX_STORED_SIGNATURE_MANIFEST {
+        return None;
+    }
+    let manifest_blob = store.rehash(digest, size).ok()?;
     let bytes = bytes::Bytes::from(manifest_blob.read().ok()?);
     let wire: SignatureManifestWire = serde_json::from_slice(&bytes).ok()?;
     let mut layers = Vec::new();
@@ -1086,7 +1096,13 @@ pub fn stored_signature(
             continue;
         }
         let layer_digest: Digest = layer.digest.parse().ok()?;
-        let blob = store.get(&layer_digest, u64::try_from(layer.size).ok()?)?;
+        let layer_size = u64::try_from(layer.size).ok()?;
+        // Payloads are verified by signature, not by digest; they are only
+        // bounded here, so that nothing larger is ever read into memory.
+        if layer_size > crate::verify::cosign::MAX_PAYLOAD_SIZE as u64 {
+            return None;
+        }
+        let blob = store.get(&layer_digest, layer_size)?;
         layers.push(SignatureLayerBlob {
             media_type: layer.media_type,
             annotations: layer.annotations,
