@@ -134,6 +134,16 @@ fn edit_lock(p: &Project, name: &str, field: &str, value: toml_edit::Item) {
     p.write("latticeflow.lock", &doc.to_string());
 }
 
+/// The lock fields the artifact's bytes decide (besides `capabilities`).
+const BYTE_FIELDS: [&str; 6] = [
+    "id",
+    "digest",
+    "module",
+    "config",
+    "deterministic",
+    "signature",
+];
+
 #[test]
 fn another_connectors_signed_entry_spliced_into_the_lock_is_refused() {
     let s = setup();
@@ -145,14 +155,7 @@ fn another_connectors_signed_entry_spliced_into_the_lock_is_refused() {
     let (doc, names) = lock_entries(p);
     let tables = doc["connector"].as_array_of_tables().unwrap();
     let donor = tables.get(names["http_fetch"]).unwrap().clone();
-    for field in [
-        "id",
-        "digest",
-        "module",
-        "config",
-        "deterministic",
-        "signature",
-    ] {
+    for field in BYTE_FIELDS {
         edit_lock(p, "text_upper", field, donor[field].clone());
     }
     every_offline_check_refuses(p, "connector `text_upper`");
@@ -166,15 +169,7 @@ fn another_connectors_signed_entry_spliced_into_the_lock_is_refused() {
     // The same with the donor's capabilities too: the lock no longer parses
     // as one that grants what it requests, or the grant check refuses.
     p.write("latticeflow.lock", &original);
-    for field in [
-        "id",
-        "digest",
-        "module",
-        "config",
-        "deterministic",
-        "signature",
-        "capabilities",
-    ] {
+    for field in BYTE_FIELDS.iter().chain(&["capabilities"]) {
         edit_lock(p, "text_upper", field, donor[field].clone());
     }
     for check in [

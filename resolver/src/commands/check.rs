@@ -38,20 +38,12 @@ pub fn run(settings: &Settings, printer: &Printer) -> Result<(), CliError> {
     }
     let vendored = match crate::commands::vendor::existing(&config) {
         Some(vendor) => {
-            let mut problems = Vec::new();
-            for entry in lock.connectors() {
-                if let Err(found) = crate::locked::rederive(
-                    &config,
-                    &vendor,
-                    entry,
-                    crate::locked::Hashing::Sections,
-                ) {
-                    problems.extend(found);
-                }
-                problems.extend(crate::commands::lock::reverify_signature(
-                    &config, &vendor, entry,
-                )?);
-            }
+            let problems = crate::commands::lock::disagreements(
+                &config,
+                &vendor,
+                &lock,
+                crate::locked::Hashing::Sections,
+            )?;
             if !problems.is_empty() {
                 return Err(CliError::CheckFailed {
                     message: format!(

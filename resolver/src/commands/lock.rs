@@ -187,13 +187,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             args.jobs.map(usize::from),
             printer,
         )?;
-        let mut problems = Vec::new();
-        for entry in lock.connectors() {
-            if let Err(found) = locked::rederive(&config, &store, entry, Hashing::Sections) {
-                problems.extend(found);
-            }
-            problems.extend(reverify_signature(&config, &store, entry)?);
-        }
+        let problems = disagreements(&config, &store, &lock, Hashing::Sections)?;
         if !problems.is_empty() {
             return Err(CliError::CheckFailed {
                 message: format!(
@@ -679,9 +673,27 @@ fn check_connector(
     })
 }
 
+/// Every way `lock` disagrees with the bytes in `store`: entries re-derived
+/// from their artifacts, and stored signatures re-verified.
+pub(crate) fn disagreements(
+    config: &Config,
+    store: &Store,
+    lock: &Lockfile,
+    hashing: Hashing,
+) -> Result<Vec<String>, CliError> {
+    let mut problems = Vec::new();
+    for entry in lock.connectors() {
+        if let Err(found) = locked::rederive(config, store, entry, hashing) {
+            problems.extend(found);
+        }
+        problems.extend(reverify_signature(config, store, entry)?);
+    }
+    Ok(problems)
+}
+
 /// Re-verifies the stored signature artifact a lock entry records, offline,
 /// against the keys or identity `latticeflow.toml` trusts.
-pub(crate) fn reverify_signature(
+fn reverify_signature(
     config: &Config,
     store: &Store,
     entry: &LockedConnector,
