@@ -14,6 +14,7 @@ pub mod commands;
 pub mod error;
 pub mod output;
 pub mod registry;
+pub mod runtime_copy;
 pub mod settings;
 pub mod sign;
 pub mod store;

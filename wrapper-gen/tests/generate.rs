@@ -209,7 +209,8 @@ fn paths(files: &[GeneratedFile]) -> Vec<String> {
 #[test]
 fn fixture_connectors() {
     let set = Set::new(&FIXTURES);
-    let files = generate(&set.input(version())).unwrap();
+    // The default: the lf-runtime copy beside the crates (written by the caller).
+    let files = generate(&set.input(RuntimeDependency::Bundled)).unwrap();
     assert_eq!(
         paths(&files),
         [

@@ -122,11 +122,13 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
     let out_abs = absolute(&out)?;
     let blobs_abs = absolute(&vendor_dir.join("blobs"))?;
     let runtime = match &config.generate().runtime {
+        RuntimeDependency::Bundled => RuntimeDependency::Bundled,
         RuntimeDependency::Version(v) => RuntimeDependency::Version(v.clone()),
         RuntimeDependency::Path(p) => {
             RuntimeDependency::Path(relative(&out_abs, &absolute(&config.resolve(p))?))
         }
     };
+    let bundled = runtime == RuntimeDependency::Bundled;
     // From a crate directory (`<out>/<crate>`) to `vendor/oci/blobs/<alg>/<hex>`.
     let crate_to_blobs = relative(&out_abs.join("crate"), &blobs_abs);
     let input = Input {
@@ -139,8 +141,24 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
         }),
         runtime,
     };
-    let files =
+    let mut files =
         lf_wrapper_gen::generate(&input).map_err(|e| CliError::input(e.to_string(), None))?;
+    if bundled {
+        files.extend(crate::runtime_copy::files());
+        files.sort();
+    }
+
+    // Nothing is written, or trusted, through a symbolic link below the
+    // project (or below `--out`): checked for every file before the first
+    // one is written.
+    let project = config.resolve(Path::new(""));
+    let (root, below) = match out_abs.strip_prefix(absolute(&project)?) {
+        Ok(rel) if args.out.is_none() => (project, rel.to_owned()),
+        _ => (out.clone(), PathBuf::new()),
+    };
+    for file in &files {
+        refuse_symlinks_below(&root, &below.join(&file.path))?;
+    }
 
     if args.check {
         let differing = differences(&out, &files);
@@ -210,6 +228,43 @@ fn differences(out: &Path, files: &[GeneratedFile]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Refuses `path` when it is a symbolic link; a missing path is fine.
+fn refuse_symlink(path: &Path) -> Result<(), CliError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(CliError::input(
+            format!(
+                "`{}` is a symbolic link; `generate` does not write through symbolic links",
+                path.display()
+            ),
+            Some(
+                "remove the link (a real directory, or nothing, may stand there), then run `lf-resolve generate` again"
+                    .to_owned(),
+            ),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(CliError::Io {
+            context: "cannot inspect",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Refuses a symbolic link at any step from `root` (excluded) down to
+/// `root/rel`, stopping at the first step that does not exist yet.
+fn refuse_symlinks_below(root: &Path, rel: &Path) -> Result<(), CliError> {
+    let mut path = root.to_owned();
+    for part in rel.components() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            _ => refuse_symlink(&path)?,
+        }
+    }
+    Ok(())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, CliError> {
