@@ -304,6 +304,23 @@ fn generate_check_covers_the_runtime_copy() {
 
     assert!(lf(dir, &["generate"]).status.success());
     assert_eq!(std::fs::read_to_string(&lib).unwrap(), original);
+
+    // A runtime named in `[generate]` is used instead of the copy.
+    let toml = std::fs::read_to_string(dir.join("latticeflow.toml")).unwrap();
+    std::fs::write(
+        dir.join("latticeflow.toml"),
+        format!("{toml}\n[generate]\nruntime = {{ version = \"0.1\" }}\n"),
+    )
+    .unwrap();
+    let out = lf(dir, &["generate", "--out", "other"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!dir.join("other/lf-runtime").exists());
+    let connector =
+        std::fs::read_to_string(dir.join("other/connector_latticeflow/Cargo.toml")).unwrap();
+    assert!(
+        connector.contains("lf-runtime = { version = \"0.1\" }"),
+        "{connector}"
+    );
 }
 
 #[cfg(unix)]
@@ -357,4 +374,55 @@ fn generate_writes_nothing_through_a_symlink() {
         &["generate", "--out", "elsewhere"],
         "elsewhere/lf-runtime",
     );
+}
+
+/// A connector with one input past the limit (its module otherwise
+/// text-upper's) is pushed around `lf-resolve push`, which would refuse it:
+/// `lock` refuses it too, naming the connector and the limit, and writes no
+/// lock, so no wrapper crate rustc cannot build is ever generated.
+#[test]
+fn lock_refuses_a_connector_with_too_many_fields() {
+    let registry = Registry::start().unwrap();
+    let text = lf_registry_fixtures::fixture("text-upper").unwrap();
+    let mut yaml = String::from("id: connector.wide.too_wide\ninputs:\n");
+    for i in 0..=1024 {
+        yaml.push_str(&format!("  - name: f{i}\n    type: string\n"));
+    }
+    yaml.push_str(
+        "outputs:\n  - name: text\n    type: string\neffects: []\ndeterministic: true\ncapabilities: []\n",
+    );
+    let module = lf_registry_fixtures::embed_manifest(&text.bare_module, &yaml).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(lf_registry_fixtures::push_connector(
+            &registry.host(),
+            "latticeflow/too-wide",
+            "1.0",
+            &module,
+            &lf_registry_fixtures::PushOptions::default(),
+        ))
+        .unwrap();
+
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    std::fs::write(
+        dir.join("latticeflow.toml"),
+        format!(
+            "[policy]\nsignatures = \"none\"\n\n[connectors.wide]\nref = \"{}/latticeflow/too-wide:1.0\"\n",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let out = lf(dir, &["lock"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connector `wide`"), "{stderr}");
+    assert!(
+        stderr.contains("1025 fields; a connector may declare at most 1024 inputs"),
+        "{stderr}"
+    );
+    assert!(!dir.join("latticeflow.lock").exists());
 }
