@@ -2,7 +2,14 @@
 //! locked connectors (DESIGN.md, "Wrapper crates"), written by
 //! `lf-wrapper-gen` from the lockfile and the vendor directory — never the
 //! network. Modules are embedded straight from `vendor/oci/blobs`, so the
-//! bytes are stored once; `generate` vendors first when needed.
+//! bytes are stored once; `generate` vendors first when needed. Unless
+//! `[generate] runtime` names another source, the `lf-runtime` this binary was
+//! built with is written beside the crates ([`crate::runtime_copy`]), so they
+//! build outside this repository.
+//!
+//! What it must never do: write through a symbolic link below the project (or
+//! `--out`) — a link there could point anywhere, so every path is checked
+//! before the first write — or delete a file.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -230,29 +237,6 @@ fn differences(out: &Path, files: &[GeneratedFile]) -> Vec<String> {
         .collect()
 }
 
-/// Refuses `path` when it is a symbolic link; a missing path is fine.
-fn refuse_symlink(path: &Path) -> Result<(), CliError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(CliError::input(
-            format!(
-                "`{}` is a symbolic link; `generate` does not write through symbolic links",
-                path.display()
-            ),
-            Some(
-                "remove the link (a real directory, or nothing, may stand there), then run `lf-resolve generate` again"
-                    .to_owned(),
-            ),
-        )),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(CliError::Io {
-            context: "cannot inspect",
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
 /// Refuses a symbolic link at any step from `root` (excluded) down to
 /// `root/rel`, stopping at the first step that does not exist yet.
 fn refuse_symlinks_below(root: &Path, rel: &Path) -> Result<(), CliError> {
@@ -260,8 +244,27 @@ fn refuse_symlinks_below(root: &Path, rel: &Path) -> Result<(), CliError> {
     for part in rel.components() {
         path.push(part);
         match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(CliError::input(
+                    format!(
+                        "`{}` is a symbolic link; `generate` does not write through symbolic links",
+                        path.display()
+                    ),
+                    Some(
+                        "remove the link (a real directory, or nothing, may stand there), then run `lf-resolve generate` again"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            _ => refuse_symlink(&path)?,
+            Err(source) => {
+                return Err(CliError::Io {
+                    context: "cannot inspect",
+                    path,
+                    source,
+                });
+            }
         }
     }
     Ok(())
