@@ -30,6 +30,12 @@ fn main() {
         workspace.join("Cargo.toml").display()
     );
 
+    // The copy is `src/**` and a manifest: a build script or files outside
+    // `src/` would not travel with it.
+    assert!(
+        !runtime.join("build.rs").exists(),
+        "runtime/build.rs would not be part of the lf-runtime copy that `generate` writes; teach resolver/build.rs to embed it"
+    );
     let manifest = standalone_manifest(
         &read(&runtime.join("Cargo.toml")),
         &read(&workspace.join("Cargo.toml")),
