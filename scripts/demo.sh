@@ -5,9 +5,11 @@
 # connectors; create a project; lock it with signatures required (resolve →
 # verify signatures and digests → check capabilities and ABI); show that a
 # relock is a no-op and that an unsigned or ungranted connector is refused;
-# vendor and generate the wrapper crates; stop the registry and empty the
-# cache; lock --frozen, verify and generate --check from the vendor dir; build
-# an example bundle with `cargo build --offline` and run a flow through it.
+# vendor and generate the wrapper crates (with the lf-runtime copy beside
+# them); `cargo fetch` the example bundle's dependencies while online; stop the
+# registry and empty the cache; lock --frozen, verify and generate --check from
+# the vendor dir; build the example bundle with `cargo build --offline` and run
+# a flow through it.
 set -euo pipefail
 exec </dev/null
 cd "$(dirname "$0")/.."
@@ -100,12 +102,20 @@ set -e
 "$lf" remove fetch
 
 step "lf-resolve vendor + generate: the locked artifacts in vendor/oci, wrapper crates in vendor/crates"
-# Generated crates depend on this checkout's lf-runtime.
-printf '\n[generate]\nruntime = { path = "%s" }\n' "$root/runtime" >> latticeflow.toml
+# The crates depend on vendor/crates/lf-runtime, the copy of the runtime that
+# generate writes beside them: nothing refers back to this checkout.
 "$lf" lock
 "$lf" vendor
 "$lf" generate
 ls vendor/crates vendor/crates/*/src >&2
+
+step "cargo fetch: while online, download what the example bundle needs to build offline"
+mkdir -p flow/src
+cp "$root/examples/flow/Cargo.toml.in" flow/Cargo.toml
+cp "$root/examples/flow/src/main.rs" flow/src/
+# The dependency versions this checkout was tested with.
+cp "$root/Cargo.lock" flow/Cargo.lock
+(cd flow && cargo fetch --quiet)
 
 step "stop the registry and empty the cache: everything from the vendor directory"
 stop_registry
@@ -121,10 +131,8 @@ if command -v skopeo >/dev/null 2>&1; then
 fi
 
 step "cargo build --offline: an example bundle that registers every connector, then run a flow"
-mkdir -p flow/src
-sed "s|@LF_RUNTIME@|$root/runtime|" "$root/examples/flow/Cargo.toml.in" > flow/Cargo.toml
-cp "$root/examples/flow/src/main.rs" flow/src/
-cp "$root/Cargo.lock" flow/Cargo.lock
+# The target directory is shared with this checkout's build, to reuse what it
+# has compiled; the sources all come from the project and cargo's cache.
 (cd flow && CARGO_TARGET_DIR="$root/target" cargo build --offline --quiet)
 echo "flow: text-upper → kv-counter (twice) → hash" >&2
 "$root/target/debug/lf-example-flow" "hello, latticeflow"

@@ -168,11 +168,18 @@ impl Default for Network {
 }
 
 /// How generated crates depend on `lf-runtime`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum RuntimeDependency {
-    /// A crates.io version requirement.
+    /// The default: `generate` writes the `lf-runtime` sources it was built
+    /// with into the output directory, and the generated crates depend on that
+    /// copy by relative path, so they build anywhere with no registry holding
+    /// `lf-runtime`.
+    #[default]
+    Bundled,
+    /// `{ version = "..." }`: a version requirement, for a registry that has
+    /// `lf-runtime`.
     Version(String),
-    /// A path, relative to `latticeflow.toml`.
+    /// `{ path = "..." }`: a path, relative to `latticeflow.toml`.
     Path(PathBuf),
 }
 
@@ -189,12 +196,7 @@ impl Default for Generate {
     fn default() -> Self {
         Generate {
             out: PathBuf::from("vendor/crates"),
-            runtime: RuntimeDependency::Version(
-                env!("CARGO_PKG_VERSION")
-                    .rsplit_once('.')
-                    .map_or(env!("CARGO_PKG_VERSION"), |(major_minor, _)| major_minor)
-                    .to_owned(),
-            ),
+            runtime: RuntimeDependency::Bundled,
         }
     }
 }
@@ -905,10 +907,7 @@ runtime = { path = "../runtime" }
         assert!(config.connectors().is_empty());
         assert_eq!(config.policy().signatures, SignatureMode::Required);
         assert_eq!(config.generate().out, Path::new("vendor/crates"));
-        assert_eq!(
-            config.generate().runtime,
-            RuntimeDependency::Version("0.1".into())
-        );
+        assert_eq!(config.generate().runtime, RuntimeDependency::Bundled);
     }
 
     #[test]

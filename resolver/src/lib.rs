@@ -15,6 +15,7 @@ pub mod error;
 pub(crate) mod locked;
 pub mod output;
 pub mod registry;
+pub mod runtime_copy;
 pub mod settings;
 pub mod sign;
 pub mod store;

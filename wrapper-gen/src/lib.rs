@@ -15,7 +15,8 @@ mod runtime_api;
 mod base64_template;
 
 pub use emit::{
-    DuplicateId, GENERATED_HEADER, GenError, GeneratedFile, Input, UMBRELLA_CRATE, generate,
+    DuplicateId, GENERATED_HEADER, GenError, GeneratedFile, Input, RUNTIME_CRATE_DIR,
+    UMBRELLA_CRATE, generate,
 };
 pub use naming::{
     NameCollision, NodeNames, RUST_KEYWORDS, RustIdent, camel_case, check_collisions, crate_name,

@@ -209,7 +209,8 @@ fn paths(files: &[GeneratedFile]) -> Vec<String> {
 #[test]
 fn fixture_connectors() {
     let set = Set::new(&FIXTURES);
-    let files = generate(&set.input(version())).unwrap();
+    // The default: the lf-runtime copy beside the crates (written by the caller).
+    let files = generate(&set.input(RuntimeDependency::Bundled)).unwrap();
     assert_eq!(
         paths(&files),
         [
@@ -393,34 +394,34 @@ fn empty_lock_gives_an_umbrella_crate_only() {
     }
 }
 
-/// Writes the generated crates (fixtures and odd cases) with placeholder
-/// module blobs into a temporary workspace and runs `cargo clippy -D warnings`
-/// on every crate, with all and with no connector features. Slow the first
-/// time (it builds lf-runtime's host, wasmtime included, unless the workspace
-/// target dir already has it): run with `cargo test -p lf-wrapper-gen -- --ignored`.
-#[test]
-#[ignore = "slow: spawns `cargo clippy` on the generated crates; run with --ignored"]
-fn generated_crates_pass_clippy() {
+/// Writes the generated crates of `set` with placeholder module blobs into a
+/// temporary workspace and runs `cargo clippy -D warnings` on every crate,
+/// with all and with no connector features. It shares the main workspace's
+/// target directory and `Cargo.lock`, so lf-runtime's host (wasmtime
+/// included) is checked once for all callers.
+fn clippy_generated(set: &Set) {
     let main = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let crates = dir.path().join("vendor/crates");
     let blobs = dir.path().join("vendor/oci/blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
-
-    let mut set = Set::new(&FIXTURES);
-    set.entries.extend(Set::new(&ODD).entries);
     for (locked, _) in &set.entries {
         std::fs::write(blobs.join(locked.module.digest.hex()), b"\0asm").unwrap();
     }
     let files = generate(&set.input(RuntimeDependency::Path(main.join("runtime")))).unwrap();
+    let mut members = std::collections::BTreeSet::new();
     for file in &files {
         let path = crates.join(&file.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, &file.contents).unwrap();
+        members.insert(format!("{:?}", file.path.iter().next().unwrap()));
     }
     std::fs::write(
         crates.join("Cargo.toml"),
-        "[workspace]\nresolver = \"3\"\nmembers = [\"connector_acme\", \"connector_beta\", \"connector_latticeflow\", \"latticeflow_connectors\"]\n",
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
+            members.into_iter().collect::<Vec<_>>().join(", ")
+        ),
     )
     .unwrap();
     // Same dependency versions as the main workspace, so its build is reused.
@@ -447,4 +448,78 @@ fn generated_crates_pass_clippy() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// The generated crates of the fixtures and the odd cases pass clippy. Slow
+/// the first time (it checks lf-runtime's host, wasmtime included, unless the
+/// workspace target dir already has it): run with
+/// `cargo test -p lf-wrapper-gen -- --ignored`.
+#[test]
+#[ignore = "slow: spawns `cargo clippy` on the generated crates; run with --ignored"]
+fn generated_crates_pass_clippy() {
+    let mut set = Set::new(&FIXTURES);
+    set.entries.extend(Set::new(&ODD).entries);
+    clippy_generated(&set);
+}
+
+/// A manifest with [`ConnectorManifest::MAX_FIELDS`] inputs and as many
+/// outputs, of every type.
+fn widest_manifest() -> String {
+    const TYPES: [&str; 8] = [
+        "string",
+        "optional<bytes>",
+        "int",
+        "list<optional<string>>",
+        "json",
+        "bool",
+        "bytes",
+        "optional<float>",
+    ];
+    let fields = |prefix: &str| -> String {
+        (0..ConnectorManifest::MAX_FIELDS)
+            .map(|i| {
+                format!(
+                    "  - name: {prefix}{i}\n    type: {}\n",
+                    TYPES[i % TYPES.len()]
+                )
+            })
+            .collect()
+    };
+    format!(
+        "id: connector.wide.widest\ninputs:\n{}outputs:\n{}effects: []\ndeterministic: true\ncapabilities: []\n",
+        fields("in_"),
+        fields("out_"),
+    )
+}
+
+/// The generated code of a connector at the field limit compiles (rustc
+/// overflowed its stack on the derives of a 10,000-field struct; the limit
+/// keeps manifests well below that). Same cost as the test above once its
+/// build is shared (a few seconds for the wide crate itself).
+#[test]
+#[ignore = "slow: spawns `cargo clippy` on a generated crate; run with --ignored"]
+fn generated_crates_pass_clippy_at_the_field_limit() {
+    let yaml = widest_manifest();
+    let mut set = Set::new(&[]);
+    set.push("widest", &yaml, "module-widest");
+    assert_eq!(
+        set.entries[0].1.inputs().len(),
+        ConnectorManifest::MAX_FIELDS
+    );
+    clippy_generated(&set);
+}
+
+#[test]
+fn one_field_past_the_limit_is_refused_before_generation() {
+    let yaml = widest_manifest().replacen(
+        "outputs:\n",
+        "  - name: one_more\n    type: string\noutputs:\n",
+        1,
+    );
+    let e = ConnectorManifest::from_yaml(&yaml).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("at most {} inputs", ConnectorManifest::MAX_FIELDS)),
+        "{e}"
+    );
 }

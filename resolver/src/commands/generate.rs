@@ -2,7 +2,14 @@
 //! locked connectors (DESIGN.md, "Wrapper crates"), written by
 //! `lf-wrapper-gen` from the lockfile and the vendor directory — never the
 //! network. Modules are embedded straight from `vendor/oci/blobs`, so the
-//! bytes are stored once; `generate` vendors first when needed.
+//! bytes are stored once; `generate` vendors first when needed. Unless
+//! `[generate] runtime` names another source, the `lf-runtime` this binary was
+//! built with is written beside the crates ([`crate::runtime_copy`]), so they
+//! build outside this repository.
+//!
+//! What it must never do: write through a symbolic link below the project (or
+//! `--out`) — a link there could point anywhere, so every path is checked
+//! before the first write — or delete a file.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -91,11 +98,13 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
     let out_abs = absolute(&out)?;
     let blobs_abs = absolute(&vendor_dir.join("blobs"))?;
     let runtime = match &config.generate().runtime {
+        RuntimeDependency::Bundled => RuntimeDependency::Bundled,
         RuntimeDependency::Version(v) => RuntimeDependency::Version(v.clone()),
         RuntimeDependency::Path(p) => {
             RuntimeDependency::Path(relative(&out_abs, &absolute(&config.resolve(p))?))
         }
     };
+    let bundled = runtime == RuntimeDependency::Bundled;
     // From a crate directory (`<out>/<crate>`) to `vendor/oci/blobs/<alg>/<hex>`.
     let crate_to_blobs = relative(&out_abs.join("crate"), &blobs_abs);
     let input = Input {
@@ -108,8 +117,24 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
         }),
         runtime,
     };
-    let files =
+    let mut files =
         lf_wrapper_gen::generate(&input).map_err(|e| CliError::input(e.to_string(), None))?;
+    if bundled {
+        files.extend(crate::runtime_copy::files());
+        files.sort();
+    }
+
+    // Nothing is written, or trusted, through a symbolic link below the
+    // project (or below `--out`): checked for every file before the first
+    // one is written.
+    let project = config.resolve(Path::new(""));
+    let (root, below) = match out_abs.strip_prefix(absolute(&project)?) {
+        Ok(rel) if args.out.is_none() => (project, rel.to_owned()),
+        _ => (out.clone(), PathBuf::new()),
+    };
+    for file in &files {
+        refuse_symlinks_below(&root, &below.join(&file.path))?;
+    }
 
     if args.check {
         let differing = differences(&out, &files);
@@ -179,6 +204,39 @@ fn differences(out: &Path, files: &[GeneratedFile]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Refuses a symbolic link at any step from `root` (excluded) down to
+/// `root/rel`, stopping at the first step that does not exist yet.
+fn refuse_symlinks_below(root: &Path, rel: &Path) -> Result<(), CliError> {
+    let mut path = root.to_owned();
+    for part in rel.components() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(CliError::input(
+                    format!(
+                        "`{}` is a symbolic link; `generate` does not write through symbolic links",
+                        path.display()
+                    ),
+                    Some(
+                        "remove the link (a real directory, or nothing, may stand there), then run `lf-resolve generate` again"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(CliError::Io {
+                    context: "cannot inspect",
+                    path,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, CliError> {

@@ -18,6 +18,11 @@
 //!   may ask for a capability it uses only on some calls (`log`).
 //! - Capabilities and effects are sets: a repeated entry is an error, and the
 //!   canonical document lists them in canonical (name) order.
+//! - At most [`ConnectorManifest::MAX_FIELDS`] inputs and as many outputs: each
+//!   list becomes a Rust struct in the generated wrapper crate, and past a few
+//!   thousand fields the derived serde and comparison code makes rustc overflow
+//!   its stack (and compile for minutes before that). A limit checked here
+//!   fails at `push` and `lock`, naming the connector, instead of at build time.
 //! - `deterministic` is the author's claim and is not checked against the
 //!   effects (the documented example is a deterministic `http.read` node).
 //! - `idempotent` keeps whether it was written: [`ConnectorManifest::idempotent`]
@@ -192,6 +197,20 @@ pub enum ManifestError {
         /// Where the name is.
         position: Option<Position>,
     },
+    /// More inputs (or outputs) than [`ConnectorManifest::MAX_FIELDS`].
+    #[error(
+        "`{list}`{}: {count} fields; a connector may declare at most {max} inputs and {max} outputs (each list becomes one Rust struct in the generated wrapper crate)",
+        at(.position),
+        max = ConnectorManifest::MAX_FIELDS
+    )]
+    TooManyFields {
+        /// `inputs` or `outputs`.
+        list: String,
+        /// How many fields the list has.
+        count: usize,
+        /// Where the first field past the limit is.
+        position: Option<Position>,
+    },
     /// Two inputs (or two outputs) share a name.
     #[error("`{field}`{}: duplicate name `{name}`, already declared at `{first}`", at(.position))]
     DuplicateName {
@@ -302,6 +321,7 @@ impl ManifestError {
             | ManifestError::Id { position, .. }
             | ManifestError::Type { position, .. }
             | ManifestError::InvalidName { position, .. }
+            | ManifestError::TooManyFields { position, .. }
             | ManifestError::DuplicateName { position, .. }
             | ManifestError::UnknownCapability { position, .. }
             | ManifestError::UnknownEffect { position, .. }
@@ -387,6 +407,9 @@ pub struct ConnectorManifest {
 }
 
 impl ConnectorManifest {
+    /// The most inputs, and the most outputs, a connector may declare.
+    pub const MAX_FIELDS: usize = 1024;
+
     /// Parses and checks a `connector.yaml` document.
     pub fn from_yaml(yaml: &str) -> Result<Self, ManifestError> {
         let options = serde_saphyr::options! {
@@ -908,6 +931,13 @@ fn check_field_names(
     list: &str,
     placed: Vec<Placed<FieldSpec>>,
 ) -> Result<Vec<FieldSpec>, ManifestError> {
+    if let Some(extra) = placed.get(ConnectorManifest::MAX_FIELDS) {
+        return Err(ManifestError::TooManyFields {
+            list: list.to_owned(),
+            count: placed.len(),
+            position: extra.position,
+        });
+    }
     let mut fields: Vec<FieldSpec> = Vec::with_capacity(placed.len());
     for (i, f) in placed.into_iter().enumerate() {
         let field = format!("{list}[{i}].name");
@@ -1176,6 +1206,42 @@ capabilities:
             fail("id: [unclosed\n"),
             ManifestError::Yaml { .. }
         ));
+    }
+
+    #[test]
+    fn field_lists_are_limited() {
+        let fields = |n: usize| -> String {
+            (0..n)
+                .map(|i| format!("  - name: f{i}\n    type: string\n"))
+                .collect()
+        };
+        let at_limit = doc(
+            &[(
+                "outputs:\n  - name: ms\n    type: int\n",
+                &format!("outputs:\n{}", fields(ConnectorManifest::MAX_FIELDS)),
+            )],
+            "",
+        );
+        assert_eq!(
+            parse(&at_limit).outputs().len(),
+            ConnectorManifest::MAX_FIELDS
+        );
+
+        let e = fail(&doc(
+            &[(
+                "inputs:\n  - name: host\n    type: string\n",
+                &format!("inputs:\n{}", fields(ConnectorManifest::MAX_FIELDS + 1)),
+            )],
+            "",
+        ));
+        assert!(
+            matches!(e, ManifestError::TooManyFields { count: 1025, .. }),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "`inputs` (line 2051, column 11): 1025 fields; a connector may declare at most 1024 inputs and 1024 outputs (each list becomes one Rust struct in the generated wrapper crate)"
+        );
     }
 
     #[test]
