@@ -1,5 +1,5 @@
-//! Locked connectors → the files of the wrapper crates (DESIGN.md, "Wrapper
-//! crates").
+//! Locked connectors → the files of the wrapper crates (README, "Generated
+//! crates and the runtime").
 //!
 //! One crate per vendor (`connector_<vendor>`, a module file per group), and
 //! the umbrella crate [`UMBRELLA_CRATE`] with one cargo feature per

@@ -1,5 +1,5 @@
 //! `lf-wrapper-gen`: turns a connector manifest and its locked lockfile entry
-//! into the files of a vendored wrapper crate (DESIGN.md, "Wrapper crates").
+//! into the files of a vendored wrapper crate (README, "Generated crates and the runtime").
 //!
 //! It is a pure function of its inputs: it must never touch the network, the
 //! cache layout or the registry, so that `generate --check` is reproducible on

@@ -1,4 +1,4 @@
-//! Rust names for a connector's generated items (DESIGN.md, "Wrapper crates").
+//! Rust names for a connector's generated items (README, "Generated crates and the runtime").
 //!
 //! `connector.google.drive.files_list` becomes crate `connector_google` (one
 //! crate per vendor), module `drive` (one nested module per group segment; none

@@ -1,5 +1,5 @@
 //! `lf-resolve generate [--out DIR] [--check]`: the wrapper crates of the
-//! locked connectors (DESIGN.md, "Wrapper crates"), written by
+//! locked connectors (README, "Generated crates and the runtime"), written by
 //! `lf-wrapper-gen` from the lockfile and the vendor directory — never the
 //! network. Modules are embedded straight from `vendor/oci/blobs`, so the
 //! bytes are stored once; `generate` vendors first when needed. Unless
