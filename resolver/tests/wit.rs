@@ -208,9 +208,9 @@ fn a_field_without_a_wit_name_is_refused() {
     let run = p.run(&["wit", "search", "-o", "world.wit"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains(
-            "error: `search/connector.yaml`: input `page__size` has no WIT name (`page--size`)"
-        ),
+        run.stderr
+            .contains("error: input `page__size` has no WIT name (`page--size`)")
+            && run.stderr.contains("search/connector.yaml:6:11"),
         "{}",
         run.stderr
     );

@@ -24,8 +24,8 @@ pub fn run(args: &WitArgs, printer: &Printer) -> Result<(), CliError> {
     let yaml = crate::commands::push::read_connector_yaml(&yaml_path)?;
     let manifest = ConnectorManifest::from_yaml(&yaml)
         .map_err(|e| crate::commands::push::manifest_error(&yaml_path, &yaml, &e))?;
-    let world = lf_wrapper_gen::wit::world(&manifest)
-        .map_err(|e| CliError::input(format!("`{}`: {e}", yaml_path.display()), Some(e.help())))?;
+    let world =
+        lf_wrapper_gen::wit::world(&manifest).map_err(|e| world_error(&yaml_path, &yaml, &e))?;
     let connector = manifest.id().to_string();
     match args.output.as_deref() {
         Some(out) if out != Path::new("-") => {
@@ -46,11 +46,63 @@ pub fn run(args: &WitArgs, printer: &Printer) -> Result<(), CliError> {
                     json!({"type": "wit", "connector": connector, "wit": world})
                 );
             } else {
-                print!("{world}");
+                use std::io::Write as _;
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(world.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(|source| CliError::Io {
+                        context: "cannot write the world to",
+                        path: "stdout".into(),
+                        source,
+                    })?;
             }
         }
     }
     Ok(())
+}
+
+/// A field without a WIT name, located at its `name:` in connector.yaml
+/// when that line can be found unambiguously (block style, the usual one),
+/// else naming the file only.
+fn world_error(yaml_path: &Path, yaml: &str, e: &lf_wrapper_gen::wit::WitError) -> CliError {
+    let lf_wrapper_gen::wit::WitError::FieldName { field, .. } = e;
+    let spans = name_spans(yaml, field);
+    match spans.as_slice() {
+        [span] => CliError::Located(
+            lf_lockfile::Diagnostic::new(yaml_path, yaml, span.clone(), e.to_string())
+                .with_help(e.help()),
+        ),
+        _ => CliError::input(format!("`{}`: {e}", yaml_path.display()), Some(e.help())),
+    }
+}
+
+/// The byte ranges of `field` where a line reads `name: FIELD` (or
+/// `- name: FIELD`, quoted or not, with or without a trailing comment).
+fn name_spans(yaml: &str, field: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut offset = 0;
+    for line in yaml.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let trimmed = line.trim_start();
+        let trimmed = trimmed.strip_prefix("- ").unwrap_or(trimmed).trim_start();
+        let Some(rest) = trimmed.strip_prefix("name:") else {
+            continue;
+        };
+        let value = rest.trim_start();
+        let value_start = start + (line.len() - value.len());
+        let (value_start, value) = match value.strip_prefix(['"', '\'']) {
+            Some(unquoted) => (value_start + 1, unquoted),
+            None => (value_start, value),
+        };
+        if value.starts_with(field)
+            && !value[field.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            spans.push(value_start..value_start + field.len());
+        }
+    }
+    spans
 }
 
 /// `PATH/connector.yaml` for a directory, `PATH` itself otherwise.
