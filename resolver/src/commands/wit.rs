@@ -37,29 +37,31 @@ pub fn run(args: &WitArgs, printer: &Printer) -> Result<(), CliError> {
                 &json!({"type": "wit", "connector": connector, "path": out}),
             );
         }
-        _ =>
-        {
-            #[allow(clippy::print_stdout, reason = "the world is this command's result")]
-            if printer.is_json() {
-                println!(
-                    "{}",
-                    json!({"type": "wit", "connector": connector, "wit": world})
-                );
-            } else {
-                use std::io::Write as _;
-                let mut stdout = std::io::stdout().lock();
-                stdout
-                    .write_all(world.as_bytes())
-                    .and_then(|()| stdout.flush())
-                    .map_err(|source| CliError::Io {
-                        context: "cannot write the world to",
-                        path: "stdout".into(),
-                        source,
-                    })?;
-            }
-        }
+        _ => print_world(printer, &connector, &world)?,
     }
     Ok(())
+}
+
+/// The world on stdout: as it is, or as the `wit` field of one JSON event.
+#[allow(clippy::print_stdout, reason = "the world is this command's result")]
+fn print_world(printer: &Printer, connector: &str, world: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    if printer.is_json() {
+        println!(
+            "{}",
+            json!({"type": "wit", "connector": connector, "wit": world})
+        );
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(world.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| CliError::Io {
+            context: "cannot write the world to",
+            path: "stdout".into(),
+            source,
+        })
 }
 
 /// A field without a WIT name, located at its `name:` in connector.yaml
