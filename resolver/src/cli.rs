@@ -184,6 +184,27 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove stored registry credentials from docker's config.json
     Logout(LogoutArgs),
+    /// Print the WIT world of a connector (ABI v2), from its connector.yaml
+    ///
+    /// Inputs and outputs become the `input` and `output` records (names in
+    /// kebab-case, WIT keywords escaped with `%`), and each declared
+    /// capability adds the import of its interface. The world goes to stdout,
+    /// or with `-o FILE` replaces FILE atomically (never through a symlink).
+    #[command(
+        after_help = "Examples:\n  lf-resolve wit connectors/text-upper                  print the world\n  lf-resolve wit connectors/text-upper/connector.yaml -o connectors/text-upper/wit/world.wit"
+    )]
+    Wit(WitArgs),
+}
+
+/// Arguments of `wit`.
+#[derive(Debug, Args)]
+pub struct WitArgs {
+    /// The connector directory, or the path of its connector.yaml
+    #[arg(value_name = "DIR|FILE")]
+    pub path: std::path::PathBuf,
+    /// Write the world to FILE (its directory must exist) instead of stdout; `-` is stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `generate`.

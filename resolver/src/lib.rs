@@ -109,6 +109,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Inspect(args) => commands::inspect::run(args, settings, printer),
         Command::Login(args) => commands::login::login(args, settings, printer),
         Command::Logout(args) => commands::login::logout(args, settings, printer),
+        Command::Wit(args) => commands::wit::run(args, printer),
     }
 }
 

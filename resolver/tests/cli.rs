@@ -1001,6 +1001,7 @@ fn documentation_links_stay_inside_the_repository() {
     let mut pages = vec![
         root.join("README.md"),
         root.join("registry-fixtures/connectors/README.md"),
+        root.join("wit/README.md"),
     ];
     for entry in std::fs::read_dir(root.join("docs")).unwrap() {
         let path = entry.unwrap().path();

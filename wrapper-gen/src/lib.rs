@@ -4,10 +4,12 @@
 //! It is a pure function of its inputs: it must never touch the network, the
 //! cache layout or the registry, so that `generate --check` is reproducible on
 //! any machine. [`generate`] returns the files; writing them is the caller's job.
+//! [`wit`] derives an ABI v2 connector's WIT world from the same manifest.
 
 mod emit;
 pub mod naming;
 mod runtime_api;
+pub mod wit;
 
 #[cfg(test)]
 #[path = "templates/base64_serde.rs"]

@@ -13,6 +13,7 @@ pub mod remove;
 pub mod sign;
 pub mod tag;
 pub mod vendor;
+pub mod wit;
 
 use std::path::Path;
 

@@ -134,7 +134,7 @@ pub(crate) fn manifest_error(
 
 /// Reads `path`, refusing more than [`MAX_CONNECTOR_SECTION`] bytes: `lock`
 /// refuses a larger section, so such an artifact must not be pushed.
-fn read_connector_yaml(path: &Path) -> Result<String, CliError> {
+pub(crate) fn read_connector_yaml(path: &Path) -> Result<String, CliError> {
     use std::io::Read as _;
     let io = |source| CliError::Io {
         context: "cannot read",
