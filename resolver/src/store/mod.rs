@@ -170,7 +170,7 @@ impl Store {
     }
 
     /// Where the blob with `digest` lives: `<root>/blobs/<algorithm>/<hex>`.
-    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.blob_dir(digest.algorithm()).join(digest.hex())
     }
 
