@@ -147,3 +147,28 @@ impl From<lf_lockfile::LockError> for CliError {
         }
     }
 }
+
+/// The exit code of a registry failure: 1 when the bytes were wrong (a
+/// digest or size mismatch), 3 when the registry could not be used. The one
+/// place that decides it, for every command.
+pub(crate) fn registry_code(e: &crate::registry::RegistryError) -> u8 {
+    if e.is_integrity_failure() {
+        EXIT_CHECK_FAILED
+    } else {
+        EXIT_UNAVAILABLE
+    }
+}
+
+/// The exit code of a store failure: 1 when bytes (received or stored) do
+/// not match their digest or size, 3 when the store could not be used.
+pub(crate) fn store_code(e: &crate::store::StoreError) -> u8 {
+    use crate::store::StoreError;
+    match e {
+        StoreError::DigestMismatch { .. }
+        | StoreError::TooLarge { .. }
+        | StoreError::Truncated { .. }
+        | StoreError::Corrupted { .. }
+        | StoreError::WrongSize { .. } => EXIT_CHECK_FAILED,
+        _ => EXIT_UNAVAILABLE,
+    }
+}

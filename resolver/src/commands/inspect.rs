@@ -10,7 +10,7 @@ use lf_lockfile::{ConnectorName, Lockfile, Reference};
 use crate::artifact;
 use crate::cli::InspectArgs;
 use crate::commands::push::project_config;
-use crate::error::{CliError, EXIT_CHECK_FAILED, EXIT_UNAVAILABLE};
+use crate::error::{CliError, EXIT_CHECK_FAILED};
 use crate::output::{Printer, human_size};
 use crate::registry::{RegistryClient, SignatureKind};
 use crate::settings::Settings;
@@ -58,11 +58,7 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
         message: format!("cannot inspect `{reference}`"),
         reasons: vec![e.to_string()],
         help: None,
-        code: if e.is_integrity_failure() {
-            EXIT_CHECK_FAILED
-        } else {
-            EXIT_UNAVAILABLE
-        },
+        code: crate::error::registry_code(&e),
     };
     let runtime = crate::commands::runtime()?;
     let manifest = runtime

@@ -62,15 +62,12 @@ impl ConnectorError {
     /// bytes were wrong or the connector breaks the rules.
     fn exit_code(&self) -> u8 {
         match self {
-            ConnectorError::Registry(e) if e.is_integrity_failure() => 1,
-            ConnectorError::Registry(_) | ConnectorError::Missing(_) => 3,
-            ConnectorError::Store(
-                StoreError::DigestMismatch { .. }
-                | StoreError::TooLarge { .. }
-                | StoreError::Truncated { .. },
-            ) => 1,
-            ConnectorError::Store(_) => 3,
-            ConnectorError::Artifact { .. } | ConnectorError::Rejected { .. } => 1,
+            ConnectorError::Registry(e) => crate::error::registry_code(e),
+            ConnectorError::Store(e) => crate::error::store_code(e),
+            ConnectorError::Missing(_) => crate::error::EXIT_UNAVAILABLE,
+            ConnectorError::Artifact { .. } | ConnectorError::Rejected { .. } => {
+                crate::error::EXIT_CHECK_FAILED
+            }
         }
     }
 }

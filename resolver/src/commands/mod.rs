@@ -70,11 +70,7 @@ pub(crate) fn registry_failed(message: &str, e: &crate::registry::RegistryError)
         message: message.to_owned(),
         reasons: vec![e.to_string()],
         help: None,
-        code: if e.is_integrity_failure() {
-            crate::error::EXIT_CHECK_FAILED
-        } else {
-            crate::error::EXIT_UNAVAILABLE
-        },
+        code: crate::error::registry_code(e),
     }
 }
 
