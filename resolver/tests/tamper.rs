@@ -409,14 +409,24 @@ fn bytes_changed_at_the_same_size_are_noticed_where_they_are_used() {
     );
     assert_eq!(std::fs::read(&cached).unwrap(), good);
     flip_a_byte(&cached);
-    assert_ok(&p.run(&["lock", "--update", "text_upper"]));
+    let relock = p.run(&["lock", "--update", "text_upper"]);
+    assert_ok(&relock);
+    assert!(
+        relock.stderr.contains("connector `text_upper`")
+            && relock.stderr.contains("downloading it again"),
+        "the damaged blob is named: {}",
+        relock.stderr
+    );
     assert_eq!(p.read("latticeflow.lock"), lock);
     assert_eq!(std::fs::read(&cached).unwrap(), good);
 
     // Offline, a damaged cache blob cannot be repaired: fail, name it.
     flip_a_byte(&cached);
     let offline = p.run(&["lock", "--offline"]);
-    assert_eq!(offline.code, 1, "damaged bytes are a failed check: {offline:?}");
+    assert_eq!(
+        offline.code, 1,
+        "damaged bytes are a failed check: {offline:?}"
+    );
     assert!(offline.stderr.contains(&module), "{}", offline.stderr);
     assert_eq!(p.read("latticeflow.lock"), lock);
 }

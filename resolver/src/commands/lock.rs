@@ -520,10 +520,18 @@ async fn lock_one(
     mode: Mode,
     bar: &crate::output::ConnectorBar,
 ) -> Result<(LockedConnector, u64, u64, Vec<String>), ConnectorError> {
-    let mut downloaded = 0u64;
-    let (manifest_digest, manifest) =
-        manifest(client, store, &job.target, mode, job.probe, &mut downloaded).await?;
+    let mut transfer = Transfer::default();
+    let (manifest_digest, manifest) = manifest(
+        client,
+        store,
+        &job.target,
+        mode,
+        job.probe,
+        &mut transfer.downloaded,
+    )
+    .await?;
     let (signature, warnings) = signature(client, store, job, &manifest_digest, mode).await?;
+    transfer.warnings.extend(warnings);
     let manifest_bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
     let artifact =
         artifact::parse_manifest(&manifest_bytes).map_err(|source| ConnectorError::Artifact {
@@ -539,7 +547,7 @@ async fn lock_one(
         &artifact.config,
         mode,
         bar,
-        &mut downloaded,
+        &mut transfer,
     )
     .await?;
     let config_bytes = config_blob.read().map_err(|e| store_io(&config_blob, e))?;
@@ -554,11 +562,16 @@ async fn lock_one(
         &artifact.module,
         mode,
         bar,
-        &mut downloaded,
+        &mut transfer,
     )
     .await?;
     let entry = check_connector(config, job, &manifest_digest, &artifact, &module, signature)?;
-    Ok((entry, manifest_bytes.len() as u64, downloaded, warnings))
+    Ok((
+        entry,
+        manifest_bytes.len() as u64,
+        transfer.downloaded,
+        transfer.warnings,
+    ))
 }
 
 async fn manifest(
@@ -593,6 +606,14 @@ async fn manifest(
     Ok((fetched.digest, blob))
 }
 
+/// What one connector's transfers did: the bytes downloaded, and warnings
+/// to show with its result.
+#[derive(Debug, Default)]
+struct Transfer {
+    downloaded: u64,
+    warnings: Vec<String>,
+}
+
 async fn blob(
     client: &RegistryClient,
     store: &Store,
@@ -600,7 +621,7 @@ async fn blob(
     blob: &BlobRef,
     mode: Mode,
     bar: &crate::output::ConnectorBar,
-    downloaded: &mut u64,
+    transfer: &mut Transfer,
 ) -> Result<VerifiedBlob, ConnectorError> {
     // A stored blob is re-hashed before its fields are read into a lock: a
     // damaged cache must not decide what gets locked.
@@ -612,7 +633,7 @@ async fn blob(
         Err(StoreError::Missing { .. }) => {}
         Err(e) if mode.offline => return Err(ConnectorError::Store(e)),
         Err(e) => {
-            tracing::warn!("{e}; downloading it again");
+            transfer.warnings.push(format!("{e}; downloading it again"));
             store.discard(&blob.digest)?;
         }
     }
@@ -625,7 +646,7 @@ async fn blob(
     let (verified, fetched) = client
         .pull_blob(target, &blob.digest, blob.size, store, &|n| bar.inc(n))
         .await?;
-    *downloaded += fetched;
+    transfer.downloaded += fetched;
     Ok(verified)
 }
 
@@ -1021,9 +1042,9 @@ pub(crate) fn ensure_locked(
         async move {
             let bar = progress.connector(entry.name.as_str());
             let target = entry.reference.with_digest(entry.digest.clone());
-            let mut downloaded = 0u64;
+            let mut transfer = Transfer::default();
             let result = async {
-                let (_, manifest) = manifest(&client, &store, &target, Mode { offline: false }, false, &mut downloaded).await?;
+                let (_, manifest) = manifest(&client, &store, &target, Mode { offline: false }, false, &mut transfer.downloaded).await?;
                 let bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
                 let artifact = artifact::parse_manifest(&bytes).map_err(|source| ConnectorError::Artifact {
                     reference: target.to_string(),
@@ -1037,8 +1058,9 @@ pub(crate) fn ensure_locked(
                     ));
                 }
                 bar.set_length(entry.module.size + entry.config.size);
-                blob(&client, &store, &target, &entry.config, Mode { offline: false }, &bar, &mut downloaded).await?;
-                blob(&client, &store, &target, &entry.module, Mode { offline: false }, &bar, &mut downloaded).await?;                if let Some(verified) = &entry.signature.verified {
+                blob(&client, &store, &target, &entry.config, Mode { offline: false }, &bar, &mut transfer).await?;
+                blob(&client, &store, &target, &entry.module, Mode { offline: false }, &bar, &mut transfer).await?;
+                if let Some(verified) = &entry.signature.verified {
                     client
                         .fetch_signature_by_digest(&entry.reference, &verified.digest, signature_kind(verified.format), &store)
                         .await?;
@@ -1048,7 +1070,7 @@ pub(crate) fn ensure_locked(
             }
             .await;
             bar.finish();
-            (entry, result.map(|size| (size, downloaded)))
+            (entry, result.map(|size| (size, transfer.downloaded)))
         }
     }));
     progress.clear();
