@@ -657,14 +657,18 @@ fn a_killed_lock_leaves_temp_files_that_the_next_run_removes() {
     // Another run on the same store while the download is alive: it must
     // not take the live file away.
     let other = Project::with(&[("latticeflow.toml", "[policy]\nsignatures = \"none\"\n")]);
-    let concurrent = std::process::Command::new(common::BIN)
-        .arg("lock")
-        .current_dir(other.path())
-        .env("LF_CACHE_DIR", s.project.cache())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(concurrent.status.success(), "{concurrent:?}");
+    // A `lock` of another project on the same store.
+    let lock_on_the_store = || {
+        let run = std::process::Command::new(common::BIN)
+            .arg("lock")
+            .current_dir(other.path())
+            .env("LF_CACHE_DIR", s.project.cache())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{run:?}");
+    };
+    lock_on_the_store();
     assert!(
         temps.iter().all(|t| t.exists()),
         "a live download's file was removed"
@@ -679,14 +683,7 @@ fn a_killed_lock_leaves_temp_files_that_the_next_run_removes() {
     assert!(!s.project.path().join("latticeflow.lock").exists());
 
     // The next run of any command on that store removes it.
-    let concurrent = std::process::Command::new(common::BIN)
-        .arg("lock")
-        .current_dir(other.path())
-        .env("LF_CACHE_DIR", s.project.cache())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(concurrent.status.success(), "{concurrent:?}");
+    lock_on_the_store();
     assert_eq!(
         temp_files(&s.project.cache()),
         Vec::<std::path::PathBuf>::new()

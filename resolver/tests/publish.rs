@@ -343,7 +343,7 @@ fn tag_names_the_same_digest() {
             vec!["tag", &source, &format!("{host}/other:1")],
             "is not a tag",
         ),
-        (vec!["tag", &source, ".x"], "is not a valid tag"),
+        (vec!["tag", &source, ".x"], "tag `.x` is invalid"),
     ] {
         let run = p.run(&args);
         assert_eq!(run.code, 2, "{args:?}: {run:?}");

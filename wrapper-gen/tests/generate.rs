@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use lf_lockfile::{
@@ -12,28 +14,7 @@ use lf_lockfile::{
 use lf_runtime::spec::ConnectorManifest;
 use lf_wrapper_gen::{GenError, GeneratedFile, Input, generate};
 
-const FIXTURES: [(&str, &str); 5] = [
-    (
-        "hash",
-        include_str!("../../registry-fixtures/connectors/hash/connector.yaml"),
-    ),
-    (
-        "http_fetch",
-        include_str!("../../registry-fixtures/connectors/http-fetch/connector.yaml"),
-    ),
-    (
-        "json_reshape",
-        include_str!("../../registry-fixtures/connectors/json-reshape/connector.yaml"),
-    ),
-    (
-        "kv_counter",
-        include_str!("../../registry-fixtures/connectors/kv-counter/connector.yaml"),
-    ),
-    (
-        "text_upper",
-        include_str!("../../registry-fixtures/connectors/text-upper/connector.yaml"),
-    ),
-];
+use common::FIXTURES;
 
 /// Keyword field names, a renamed field beside its escape, every type, nested
 /// groups that are keywords, a group that shadows a primitive, and ids with

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use lf_runtime::spec::{Capability, ConnectorManifest, ValueType};
 use lf_wrapper_gen::wit::{
     self, CAPABILITIES_PACKAGE, Side, WIT_KEYWORDS, WitError, WitNameError, wit_name, wit_type,
@@ -431,28 +433,7 @@ fn version_and_errors_are_in_the_comments() {
 
 #[test]
 fn fixture_connectors() {
-    for (name, yaml) in [
-        (
-            "hash",
-            include_str!("../../registry-fixtures/connectors/hash/connector.yaml"),
-        ),
-        (
-            "http_fetch",
-            include_str!("../../registry-fixtures/connectors/http-fetch/connector.yaml"),
-        ),
-        (
-            "json_reshape",
-            include_str!("../../registry-fixtures/connectors/json-reshape/connector.yaml"),
-        ),
-        (
-            "kv_counter",
-            include_str!("../../registry-fixtures/connectors/kv-counter/connector.yaml"),
-        ),
-        (
-            "text_upper",
-            include_str!("../../registry-fixtures/connectors/text-upper/connector.yaml"),
-        ),
-    ] {
+    for (name, yaml) in common::FIXTURES {
         insta::assert_snapshot!(format!("fixture_{name}"), world_of(yaml));
     }
 }

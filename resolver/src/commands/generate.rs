@@ -108,7 +108,7 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
     // From a crate directory (`<out>/<crate>`) to `vendor/oci/blobs/<alg>/<hex>`.
     let crate_to_blobs = relative(&out_abs.join("crate"), &blobs_abs);
     let input = Input {
-        connectors: connectors.iter().map(|(e, m)| (*e, m.clone())).collect(),
+        connectors,
         module_path: Box::new(move |digest| {
             let path = crate_to_blobs
                 .join(digest.algorithm().as_str())
@@ -209,34 +209,16 @@ fn differences(out: &Path, files: &[GeneratedFile]) -> Vec<String> {
 /// Refuses a symbolic link at any step from `root` (excluded) down to
 /// `root/rel`, stopping at the first step that does not exist yet.
 fn refuse_symlinks_below(root: &Path, rel: &Path) -> Result<(), CliError> {
-    let mut path = root.to_owned();
-    for part in rel.components() {
-        path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(CliError::input(
-                    format!(
-                        "`{}` is a symbolic link; `generate` does not write through symbolic links",
-                        path.display()
-                    ),
-                    Some(
-                        "remove the link (a real directory, or nothing, may stand there), then run `lf-resolve generate` again"
-                            .to_owned(),
-                    ),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(CliError::Io {
-                    context: "cannot inspect",
-                    path,
-                    source,
-                });
-            }
-        }
-    }
-    Ok(())
+    crate::store::refuse_symlinks_below(root, rel).map_err(|e| match e {
+        crate::store::StoreError::Symlink { .. } => CliError::input(
+            e.to_string(),
+            Some(
+                "remove the link (a real directory, or nothing, may stand there), then run `lf-resolve generate` again"
+                    .to_owned(),
+            ),
+        ),
+        other => CliError::input(other.to_string(), None),
+    })
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, CliError> {

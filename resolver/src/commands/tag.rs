@@ -21,12 +21,11 @@ use crate::registry::RegistryClient;
 use crate::registry::push::Publisher;
 use crate::settings::Settings;
 
-/// The longest tag the distribution spec allows.
-const MAX_TAG_LEN: usize = 128;
-
-/// Checks `tag` against the distribution spec's tag grammar,
-/// `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-fn check_tag(tag: &str) -> Result<(), CliError> {
+/// `tag` in `source`'s repository. The grammar is `Reference`'s (the
+/// distribution spec's `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`); a `/`, `:` or `@`
+/// is refused first, since it would name another repository or a digest
+/// rather than a tag.
+fn target_of(source: &Reference, tag: &str) -> Result<Reference, CliError> {
     let hint = || {
         Some(
             "NEW-TAG is a tag in SRC-REF's repository, e.g. `latest` or `1.4.0`; to copy to another repository, push the directory there (same digest)"
@@ -42,22 +41,9 @@ fn check_tag(tag: &str) -> Result<(), CliError> {
             hint(),
         ));
     }
-    let valid = !tag.is_empty()
-        && tag.len() <= MAX_TAG_LEN
-        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !valid {
-        return Err(CliError::input(
-            format!(
-                "`{}` is not a valid tag; a tag is 1 to {MAX_TAG_LEN} characters from [A-Za-z0-9._-], not starting with `.` or `-`",
-                tag.escape_debug()
-            ),
-            hint(),
-        ));
-    }
-    Ok(())
+    source
+        .with_tag(tag)
+        .map_err(|e| CliError::input(e.to_string(), hint()))
 }
 
 /// The media type to put the manifest back with: its own `mediaType`, else
@@ -84,10 +70,7 @@ pub fn run(args: &TagArgs, settings: &Settings, printer: &Printer) -> Result<(),
         .source
         .parse()
         .map_err(|e: lf_lockfile::ReferenceError| CliError::input(e.to_string(), None))?;
-    check_tag(&args.tag)?;
-    let target = source
-        .with_tag(&args.tag)
-        .map_err(|e| CliError::input(e.to_string(), None))?;
+    let target = target_of(&source, &args.tag)?;
     let config = project_config(settings);
     let client = RegistryClient::new(&config);
     let publisher = Publisher::new(&config, &target)
@@ -143,8 +126,9 @@ mod tests {
 
     #[test]
     fn tags_follow_the_distribution_grammar() {
+        let source: Reference = "registry.example/acme/node:1.0".parse().unwrap();
         for ok in ["latest", "1.4.0", "_x", "v1-rc.2", &"a".repeat(128)] {
-            assert!(check_tag(ok).is_ok(), "{ok}");
+            assert_eq!(target_of(&source, ok).unwrap().tag(), Some(ok), "{ok}");
         }
         for bad in [
             "",
@@ -157,7 +141,7 @@ mod tests {
             "a/b",
             &"a".repeat(129),
         ] {
-            assert!(check_tag(bad).is_err(), "{bad}");
+            assert!(target_of(&source, bad).is_err(), "{bad}");
         }
     }
 

@@ -40,15 +40,10 @@ pub fn existing(config: &Config) -> Option<Store> {
 /// make `vendor` write and delete outside the project).
 fn check_no_symlinks(config: &Config, dir: &std::path::Path) -> Result<(), StoreError> {
     let project = config.resolve(std::path::Path::new(""));
-    let Ok(inside) = dir.strip_prefix(&project) else {
-        return Ok(());
-    };
-    let mut path = project;
-    for part in inside.components() {
-        path.push(part);
-        crate::store::refuse_symlink(&path)?;
+    match dir.strip_prefix(&project) {
+        Ok(inside) => crate::store::refuse_symlinks_below(&project, inside),
+        Err(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// Every blob a locked connector needs, with its size.

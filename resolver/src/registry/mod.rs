@@ -245,7 +245,6 @@ struct ClientSettings {
     registries: HashMap<String, lf_lockfile::RegistrySettings>,
     base_dir: std::path::PathBuf,
     network: lf_lockfile::Network,
-    limits: Limits,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -309,7 +308,6 @@ impl RegistryClient {
                         .collect(),
                     base_dir: config.resolve(std::path::Path::new("")),
                     network: config.network(),
-                    limits: Limits::new(&config.network()),
                 },
                 inflight: tokio::sync::Mutex::new(HashMap::new()),
                 warnings: Mutex::new(Vec::new()),
@@ -319,7 +317,7 @@ impl RegistryClient {
 
     /// The size and time bounds in force.
     pub fn limits(&self) -> Limits {
-        self.inner.settings.limits
+        Limits::new(&self.inner.settings.network)
     }
 
     /// Checks the sizes a connector manifest declares against the limits,

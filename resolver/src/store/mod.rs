@@ -420,28 +420,27 @@ impl Store {
         self.lock_with(File::lock)
     }
 
-    /// Opens `<root>/.lock` and locks it with `how`.
-    fn lock_with(&self, how: fn(&File) -> io::Result<()>) -> Result<File, StoreError> {
+    /// Opens (creating it) `<root>/.lock`, unlocked.
+    fn lock_file(&self) -> Result<File, StoreError> {
         let path = self.root.join(LOCK_FILE);
-        let file = OpenOptions::new()
+        OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(false)
             .open(&path)
-            .map_err(StoreError::io(&path))?;
-        how(&file).map_err(StoreError::io(&path))?;
+            .map_err(StoreError::io(&path))
+    }
+
+    /// Opens `<root>/.lock` and locks it with `how`.
+    fn lock_with(&self, how: fn(&File) -> io::Result<()>) -> Result<File, StoreError> {
+        let file = self.lock_file()?;
+        how(&file).map_err(StoreError::io(self.root.join(LOCK_FILE)))?;
         Ok(file)
     }
 
     /// The exclusive store lock if it can be had within `wait`.
     fn try_lock_for(&self, wait: Duration) -> Option<File> {
-        let path = self.root.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .open(&path)
-            .ok()?;
+        let file = self.lock_file().ok()?;
         let started = Instant::now();
         loop {
             match file.try_lock() {
@@ -499,4 +498,22 @@ pub fn refuse_symlink(path: &Path) -> Result<(), StoreError> {
         }),
         _ => Ok(()),
     }
+}
+
+/// Fails with [`StoreError::Symlink`] at the first symbolic link among
+/// `root/a`, `root/a/b`, … down to `root/rel` (`root` itself is the user's
+/// choice and is not checked). A path that does not exist ends the walk:
+/// nothing below it can be a link yet.
+pub fn refuse_symlinks_below(root: &Path, rel: &Path) -> Result<(), StoreError> {
+    let mut path = root.to_owned();
+    for part in rel.components() {
+        path.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(StoreError::Symlink { path }),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        }
+    }
+    Ok(())
 }
