@@ -8,6 +8,7 @@
 mod capability;
 mod connector_id;
 mod effect;
+mod hosts;
 mod manifest;
 mod names;
 mod node_spec;
@@ -17,6 +18,7 @@ mod value_type;
 pub use capability::{Capability, UnknownCapability};
 pub use connector_id::{ConnectorId, ConnectorIdError, ConnectorIdErrorKind};
 pub use effect::{Effect, UnknownEffect};
+pub use hosts::{HostPattern, HostPatternError};
 pub use manifest::{
     ConnectorManifest, ErrorSpec, FieldSpec, MAX_VERSION_LEN, ManifestError, ManifestParts,
     Position,
