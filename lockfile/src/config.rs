@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use lf_runtime::spec::Capability;
+use lf_runtime::spec::{Capability, HostPattern};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -218,6 +218,10 @@ pub struct ConnectorConfig {
     /// name when the artifact was relocated from there; by default a
     /// signature must name the repository of `ref`.
     pub signed_repository: Option<Reference>,
+    /// `hosts`: where the connector may send HTTP requests (`host[:port]`,
+    /// `*.suffix`), a grant alongside `http.read`/`http.write`. Empty when
+    /// absent: then no destination is allowed.
+    pub hosts: BTreeSet<HostPattern>,
     /// Span of the table header or key, for errors about the whole connector.
     pub span: Range<usize>,
 }
@@ -562,6 +566,7 @@ impl Checker<'_> {
                     ));
                 }
             }
+            let hosts = self.hosts(c.hosts, &connector_name, &grants)?;
             let signature = self.signature_policy(&policy, c.signature, &connector_name)?;
             let manifest = c
                 .manifest
@@ -594,6 +599,7 @@ impl Checker<'_> {
                     signature,
                     manifest,
                     signed_repository,
+                    hosts,
                     span,
                 },
             );
@@ -647,6 +653,46 @@ impl Checker<'_> {
             connectors,
             generate,
         })
+    }
+
+    /// A connector's `hosts`: each a valid pattern, none twice (after
+    /// normalisation: `API.example.com` is `api.example.com`), and only
+    /// beside an HTTP grant, since without one they would allow nothing.
+    fn hosts(
+        &self,
+        hosts: Option<Spanned<Vec<Spanned<String>>>>,
+        name: &ConnectorName,
+        grants: &BTreeSet<Capability>,
+    ) -> Result<BTreeSet<HostPattern>, Diagnostic> {
+        let Some(hosts) = hosts else {
+            return Ok(BTreeSet::new());
+        };
+        let list_span = hosts.span();
+        let mut out = BTreeSet::new();
+        for host in hosts.into_inner() {
+            let pattern = HostPattern::parse(host.get_ref()).map_err(|e| {
+                self.error(host.span(), format!("connector `{name}`: `hosts`: {e}"))
+                    .with_help("write `host[:port]` or `*.example.com[:port]`, e.g. `api.example.com` or `*.googleapis.com:443`")
+            })?;
+            if !out.insert(pattern.clone()) {
+                return Err(self.error(
+                    host.span(),
+                    format!("connector `{name}`: host `{pattern}` is listed twice in `hosts`"),
+                ));
+            }
+        }
+        if !out.is_empty()
+            && !grants.contains(&Capability::HttpRead)
+            && !grants.contains(&Capability::HttpWrite)
+        {
+            return Err(self
+                .error(
+                    list_span,
+                    format!("connector `{name}` lists `hosts` but is granted neither `http.read` nor `http.write`"),
+                )
+                .with_help("`hosts` says where HTTP requests may go; grant `http.read` or `http.write` in `capabilities`, or remove `hosts`"));
+        }
+        Ok(out)
     }
 
     fn signature_policy(
@@ -756,6 +802,7 @@ mod wire {
         pub(super) manifest: Option<Spanned<String>>,
         #[serde(rename = "signed-repository")]
         pub(super) signed_repository: Option<Spanned<String>>,
+        pub(super) hosts: Option<Spanned<Vec<Spanned<String>>>>,
     }
 
     #[derive(Deserialize)]

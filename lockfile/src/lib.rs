@@ -22,7 +22,7 @@ pub use config::{
 pub use diagnostic::Diagnostic;
 pub use digest::{Algorithm, Digest, DigestError};
 pub use lock::{
-    BlobRef, InvalidEntry, LOCK_FILE, LOCK_HEADER, LOCK_VERSION, LockError, LockedConnector,
+    Abi, BlobRef, InvalidEntry, LOCK_FILE, LOCK_HEADER, LOCK_VERSION, LockError, LockedConnector,
     Lockfile, SidecarRef, SignatureEntry, SignatureFormat, Signer, Stale, VerifiedSignature,
     path_string, write_atomic,
 };

@@ -18,7 +18,7 @@ use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use lf_runtime::spec::{Capability, ConnectorId};
+use lf_runtime::spec::{Capability, ConnectorId, HostPattern};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -105,6 +105,36 @@ pub struct SignatureEntry {
     pub verified: Option<VerifiedSignature>,
 }
 
+/// Which ABI a connector's wasm speaks.
+///
+/// Written as `abi = 2` for components; a core module (ABI v1) writes no
+/// `abi` key, so locks written before components existed read the same and
+/// are rewritten byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Abi {
+    /// A core module with the JSON bridge (`lf_invoke`).
+    #[default]
+    V1,
+    /// A WebAssembly component exporting `run` (WIT world).
+    V2,
+}
+
+impl Abi {
+    /// The number written in the lock.
+    pub const fn number(self) -> u8 {
+        match self {
+            Abi::V1 => 1,
+            Abi::V2 => 2,
+        }
+    }
+}
+
+impl fmt::Display for Abi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
 /// A sidecar connector manifest recorded in the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SidecarRef {
@@ -133,8 +163,16 @@ pub struct LockedConnector {
     pub capabilities: BTreeSet<Capability>,
     /// What `latticeflow.toml` granted when locked.
     pub grants: BTreeSet<Capability>,
+    /// The HTTP destinations `latticeflow.toml` granted when locked
+    /// (`hosts`); empty when none (then no destination is allowed).
+    pub hosts: BTreeSet<HostPattern>,
     /// Whether the connector declares itself deterministic.
     pub deterministic: bool,
+    /// The ABI of its wasm: a core module (1) or a component (2).
+    pub abi: Abi,
+    /// A component's WASI imports that are linked to an empty sandbox
+    /// (`wasi:cli/stdout@0.2.9`, …), sorted; always empty for ABI v1.
+    pub sandboxed: BTreeSet<String>,
     /// Signature evidence.
     pub signature: SignatureEntry,
     /// The sidecar manifest, if one was used.
@@ -206,6 +244,14 @@ pub enum InvalidEntry {
         /// The digest written in `ref`.
         pinned: Digest,
     },
+    /// `sandboxed` imports recorded for a core module.
+    #[error("connector `{0}`: `sandboxed` is recorded but `abi` is not 2")]
+    SandboxedModule(ConnectorName),
+    /// `hosts` without an HTTP grant.
+    #[error(
+        "connector `{0}`: `hosts` is recorded but neither `http.read` nor `http.write` is granted"
+    )]
+    HostsWithoutHttp(ConnectorName),
     /// The signature policy and the recorded signature disagree.
     #[error("connector `{name}`: `signature` has policy `{policy}` but {problem}")]
     Signature {
@@ -225,6 +271,12 @@ fn check_entry(c: &LockedConnector) -> Result<(), InvalidEntry> {
             name: c.name.clone(),
             capability: *capability,
         });
+    }
+    if c.abi == Abi::V1 && !c.sandboxed.is_empty() {
+        return Err(InvalidEntry::SandboxedModule(c.name.clone()));
+    }
+    if !c.hosts.is_empty() && !has_http(&c.grants) {
+        return Err(InvalidEntry::HostsWithoutHttp(c.name.clone()));
     }
     if let Some(pinned) = c.reference.digest()
         && *pinned != c.digest
@@ -248,6 +300,10 @@ fn check_entry(c: &LockedConnector) -> Result<(), InvalidEntry> {
         }),
         None => Ok(()),
     }
+}
+
+fn has_http(grants: &BTreeSet<Capability>) -> bool {
+    grants.contains(&Capability::HttpRead) || grants.contains(&Capability::HttpWrite)
 }
 
 impl Lockfile {
@@ -431,6 +487,74 @@ impl Lockfile {
                 )
                 .into());
             }
+            let abi = match &c.abi {
+                None => Abi::V1,
+                Some(n) => match n.get_ref() {
+                    1 => Abi::V1,
+                    2 => Abi::V2,
+                    other => {
+                        return Err(error(
+                            n.span(),
+                            format!("unknown `abi` {other}: this lf-resolve knows 1 (core modules) and 2 (components)"),
+                        )
+                        .into());
+                    }
+                },
+            };
+            let mut sandboxed = BTreeSet::new();
+            for import in c.sandboxed.iter().flatten() {
+                if abi != Abi::V2 {
+                    return Err(error(
+                        import.span(),
+                        "`sandboxed` imports are recorded only for components (`abi = 2`)".into(),
+                    )
+                    .into());
+                }
+                if import.get_ref().is_empty() || import.get_ref().chars().any(char::is_control) {
+                    return Err(error(import.span(), "not an import name".into()).into());
+                }
+                if sandboxed
+                    .last()
+                    .is_some_and(|last: &String| last >= import.get_ref())
+                {
+                    return Err(error(
+                        import.span(),
+                        "`sandboxed` must be sorted and without duplicates".into(),
+                    )
+                    .into());
+                }
+                sandboxed.insert(import.get_ref().clone());
+            }
+            let mut hosts = BTreeSet::new();
+            for host in c.hosts.iter().flatten() {
+                let pattern = HostPattern::parse(host.get_ref())
+                    .map_err(|e| error(host.span(), e.to_string()))?;
+                if pattern.to_string() != *host.get_ref() {
+                    return Err(error(
+                        host.span(),
+                        format!("`hosts` entries are written normalised: `{pattern}`"),
+                    )
+                    .into());
+                }
+                if hosts.last().is_some_and(|last| *last >= pattern) {
+                    return Err(error(
+                        host.span(),
+                        "`hosts` must be sorted and without duplicates".into(),
+                    )
+                    .into());
+                }
+                hosts.insert(pattern);
+            }
+            if let Some(first) = c.hosts.iter().flatten().next()
+                && !has_http(&grants)
+            {
+                return Err(error(
+                    first.span(),
+                    "`hosts` is recorded but neither `http.read` nor `http.write` is in `grants`"
+                        .into(),
+                )
+                .into());
+            }
             let signature = {
                 let span = c.signature.span();
                 let s = c.signature.into_inner();
@@ -495,7 +619,10 @@ impl Lockfile {
                 },
                 capabilities: caps,
                 grants,
+                hosts,
                 deterministic: c.deterministic,
+                abi,
+                sandboxed,
                 signature,
                 spec,
             });
@@ -517,9 +644,26 @@ impl Lockfile {
             let _ = writeln!(out, "digest = {}", quote(&c.digest.to_string()));
             let _ = writeln!(out, "module = {}", blob(&c.module));
             let _ = writeln!(out, "config = {}", blob(&c.config));
+            if c.abi != Abi::V1 {
+                let _ = writeln!(out, "abi = {}", c.abi);
+            }
             let _ = writeln!(out, "capabilities = {}", capability_list(&c.capabilities));
             let _ = writeln!(out, "grants = {}", capability_list(&c.grants));
+            if !c.hosts.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "hosts = {}",
+                    string_list(c.hosts.iter().map(ToString::to_string))
+                );
+            }
             let _ = writeln!(out, "deterministic = {}", c.deterministic);
+            if c.abi == Abi::V2 {
+                let _ = writeln!(
+                    out,
+                    "sandboxed = {}",
+                    string_list(c.sandboxed.iter().cloned())
+                );
+            }
             let _ = writeln!(out, "signature = {}", signature(&c.signature));
             if let Some(spec) = &c.spec {
                 let _ = writeln!(
@@ -577,6 +721,13 @@ impl Lockfile {
                     name: locked.name.clone(),
                     locked: locked.grants.clone(),
                     configured: wanted.grants.clone(),
+                });
+            }
+            if locked.hosts != wanted.hosts {
+                reasons.push(Stale::HostsChanged {
+                    name: locked.name.clone(),
+                    locked: locked.hosts.clone(),
+                    configured: wanted.hosts.clone(),
                 });
             }
             let policy_matches = locked.signature.policy == wanted.signature.mode
@@ -657,6 +808,15 @@ pub enum Stale {
         /// As configured now.
         configured: BTreeSet<Capability>,
     },
+    /// The granted HTTP destinations (`hosts`) changed.
+    HostsChanged {
+        /// The connector.
+        name: ConnectorName,
+        /// As locked.
+        locked: BTreeSet<HostPattern>,
+        /// As configured now.
+        configured: BTreeSet<HostPattern>,
+    },
     /// The signature policy changed.
     PolicyChanged {
         /// The connector.
@@ -685,6 +845,7 @@ impl Stale {
             | Stale::Removed { name }
             | Stale::RefChanged { name, .. }
             | Stale::GrantsChanged { name, .. }
+            | Stale::HostsChanged { name, .. }
             | Stale::PolicyChanged { name, .. }
             | Stale::ManifestChanged { name, .. } => name,
         }
@@ -729,6 +890,28 @@ impl fmt::Display for Stale {
                 caps(locked),
                 caps(configured)
             ),
+            Stale::HostsChanged {
+                name,
+                locked,
+                configured,
+            } => {
+                let hosts = |set: &BTreeSet<HostPattern>| {
+                    if set.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        set.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                };
+                write!(
+                    f,
+                    "the `hosts` granted to connector `{name}` changed from [{}] to [{}]",
+                    hosts(locked),
+                    hosts(configured)
+                )
+            }
             Stale::PolicyChanged {
                 name,
                 locked,
@@ -807,7 +990,11 @@ fn blob(b: &BlobRef) -> String {
 }
 
 fn capability_list(set: &BTreeSet<Capability>) -> String {
-    let items: Vec<String> = set.iter().map(|c| quote(c.as_str())).collect();
+    string_list(set.iter().map(|c| c.as_str().to_owned()))
+}
+
+fn string_list(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.map(|s| quote(&s)).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -899,7 +1086,10 @@ mod wire {
         pub(super) config: Blob,
         pub(super) capabilities: Vec<Spanned<String>>,
         pub(super) grants: Vec<Spanned<String>>,
+        pub(super) hosts: Option<Vec<Spanned<String>>>,
         pub(super) deterministic: bool,
+        pub(super) abi: Option<Spanned<i64>>,
+        pub(super) sandboxed: Option<Vec<Spanned<String>>>,
         pub(super) signature: Spanned<Signature>,
         pub(super) spec: Option<Spec>,
     }

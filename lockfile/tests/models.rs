@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use lf_lockfile::{
-    Algorithm, BlobRef, Config, ConnectorName, Diagnostic, Digest, LOCK_HEADER, LOCK_VERSION,
+    Abi, Algorithm, BlobRef, Config, ConnectorName, Diagnostic, Digest, LOCK_HEADER, LOCK_VERSION,
     LockError, LockedConnector, Lockfile, Protocol, RuntimeDependency, SidecarRef, SignatureEntry,
     SignatureFormat, SignatureMode, Signer, Stale, Trust, VerifiedSignature,
 };
@@ -1902,6 +1902,16 @@ fn id_strategy() -> impl Strategy<Value = lf_runtime::spec::ConnectorId> {
     "connector(\\.[a-z][a-z0-9_]{0,6}){2,4}".prop_map(|s| s.parse().unwrap())
 }
 
+/// Host patterns, some that normalise (case) and sort unlike their text.
+const HOSTS: [&str; 6] = [
+    "api.example.com",
+    "*.googleapis.com:443",
+    "127.0.0.1:8080",
+    "[::1]:9000",
+    "B.example.com",
+    "a.example.com:8443",
+];
+
 fn connector_strategy(name: String) -> impl Strategy<Value = LockedConnector> {
     (
         (
@@ -1920,12 +1930,30 @@ fn connector_strategy(name: String) -> impl Strategy<Value = LockedConnector> {
             signature_strategy(),
             proptest::option::of((odd_string(0), digest_strategy())),
         ),
+        (
+            any::<bool>(),
+            proptest::collection::btree_set(
+                "wasi:[a-z]{1,8}/[a-z-]{1,12}@0\\.2\\.[0-9]{1,2}",
+                0..4,
+            ),
+            any::<u8>(),
+        ),
     )
         .prop_map(
             move |(
                 (id, (reference, pin), manifest, module, config, module_size, config_size),
                 (grant_mask, request_mask, deterministic, signature, spec),
+                (component, sandboxed, host_mask),
             )| {
+                let grants = capability_set(grant_mask);
+                let http = grants.contains(&Capability::HttpRead)
+                    || grants.contains(&Capability::HttpWrite);
+                let hosts = HOSTS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| http && host_mask & (1 << i) != 0)
+                    .map(|(_, h)| h.parse().unwrap())
+                    .collect();
                 let reference = if pin {
                     format!("{reference}@{manifest}")
                 } else {
@@ -1945,8 +1973,15 @@ fn connector_strategy(name: String) -> impl Strategy<Value = LockedConnector> {
                         size: config_size,
                     },
                     capabilities: capability_set(grant_mask & request_mask),
-                    grants: capability_set(grant_mask),
+                    grants,
+                    hosts,
                     deterministic,
+                    abi: if component { Abi::V2 } else { Abi::V1 },
+                    sandboxed: if component {
+                        sandboxed
+                    } else {
+                        BTreeSet::new()
+                    },
                     signature,
                     spec: spec.map(|(path, digest)| SidecarRef { path, digest }),
                 }

@@ -112,14 +112,17 @@ pub enum EmbedError {
     /// The bytes are not a WebAssembly module.
     #[error("not a WebAssembly module: {0}")]
     Parse(#[from] wasmparser::BinaryReaderError),
-    /// A component rather than a core module.
-    #[error("this is a WebAssembly component; connectors are core modules (ABI v1)")]
+    /// A component: [`crate::verify::component::embed_manifest`] embeds into
+    /// those, at their top level only.
+    #[error("this is a WebAssembly component, not a core module")]
     Component,
 }
 
 /// `module` with its `latticeflow.connector` custom section(s) replaced by
 /// one holding `yaml`, appended last. Deterministic: embedding twice gives
-/// the bytes of embedding once.
+/// the bytes of embedding once. Components have their own path
+/// ([`crate::verify::component::embed_manifest`]): this one would flatten
+/// their nested modules' sections.
 pub fn embed_manifest(module: &[u8], yaml: &str) -> Result<Vec<u8>, EmbedError> {
     use std::borrow::Cow;
     use wasmparser::{Encoding, Parser, Payload};
@@ -150,8 +153,13 @@ pub fn embed_manifest(module: &[u8], yaml: &str) -> Result<Vec<u8>, EmbedError> 
 
 /// The manifest and config blobs of a connector artifact, exactly as `push`
 /// writes them: compact JSON in a fixed key order and no timestamps, so the
-/// same module and annotations give the same digest anywhere.
-pub fn build_artifact(module: &[u8], annotations: &BTreeMap<String, String>) -> (Vec<u8>, Vec<u8>) {
+/// same module and annotations give the same digest anywhere. A component's
+/// config says `os: wasip2`, a core module's `wasip1`, as wkg writes them.
+pub fn build_artifact(
+    module: &[u8],
+    component: bool,
+    annotations: &BTreeMap<String, String>,
+) -> (Vec<u8>, Vec<u8>) {
     use sha2::Digest as _;
     let sha = |bytes: &[u8]| format!("sha256:{:x}", sha2::Sha256::digest(bytes));
     let module_digest = sha(module);
@@ -166,7 +174,7 @@ pub fn build_artifact(module: &[u8], annotations: &BTreeMap<String, String>) -> 
     }
     let config = serde_json::to_vec(&WasmConfig {
         architecture: "wasm",
-        os: "wasip1",
+        os: if component { "wasip2" } else { "wasip1" },
         layer_digests: [&module_digest],
     })
     .unwrap_or_default();

@@ -20,18 +20,29 @@
 //! It never trusts a lock field the bytes can prove or disprove, and never
 //! touches the network: bytes come from a [`Store`] (the cache or the vendor
 //! directory).
+//!
+//! # Two ABIs
+//!
+//! A core module (ABI v1) is scanned as a stream and checked against the
+//! JSON bridge; a component (ABI v2) is validated whole, its `run` export
+//! checked against the world `connector.yaml` generates, and its imports
+//! classified against what the manifest declares and `latticeflow.toml`
+//! grants. Which one a blob is comes from its own preamble, never from the
+//! lock or the artifact's config, and `abi` and the `sandboxed` imports are
+//! re-derived like every other field.
 
 use std::collections::BTreeSet;
 
 use lf_lockfile::{
-    BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Reference,
+    Abi, BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Reference,
     SidecarRef, path_string,
 };
 use lf_runtime::spec::{Capability, ConnectorId, ConnectorManifest};
 
 use crate::artifact::{self, WasmArtifact};
 use crate::store::{Store, StoreError, VerifiedBlob};
-use crate::verify::module::{check_abi, scan_module};
+use crate::verify::component::{self, ComponentInfo, check_component, scan_component};
+use crate::verify::module::{ModuleInfo, check_abi, scan_module};
 
 /// Why a connector's bytes cannot be locked, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +73,10 @@ pub(crate) struct Derived {
     pub(crate) module: BlobRef,
     /// The config blob, as the OCI manifest names it.
     pub(crate) config: BlobRef,
+    /// A core module (1) or a component (2), from the wasm's preamble.
+    pub(crate) abi: Abi,
+    /// A component's WASI imports linked to an empty sandbox.
+    pub(crate) sandboxed: BTreeSet<String>,
 }
 
 impl Derived {
@@ -91,24 +106,7 @@ pub(crate) fn derive(
     artifact: &WasmArtifact,
     module: &VerifiedBlob,
 ) -> Result<Derived, Rejection> {
-    let file = module.open().map_err(|e| {
-        Rejection::new(
-            format!(
-                "connector `{name}`: cannot read the module `{}`: {e}",
-                module.path().display()
-            ),
-            None,
-        )
-    })?;
-    let info = scan_module(std::io::BufReader::new(file)).map_err(|e| {
-        Rejection::new(
-            format!(
-                "connector `{name}`: the module {} is not a valid connector module: {e}",
-                module.digest()
-            ),
-            None,
-        )
-    })?;
+    let wasm = read_wasm(config, name, module)?;
     let (yaml, spec) = match &connector.manifest {
         Some(sidecar) => {
             let path = config.resolve(&sidecar.path);
@@ -140,7 +138,7 @@ pub(crate) fn derive(
             })?;
             (text, Some(spec))
         }
-        None => match info.connector_section.clone() {
+        None => match wasm.connector_section() {
             Some(section) => (
                 String::from_utf8(section).map_err(|_| {
                     Rejection::new(
@@ -154,9 +152,14 @@ pub(crate) fn derive(
             ),
             None => {
                 return Err(Rejection::new(
-                    format!(
-                        "connector `{name}`: the module has no `latticeflow.connector` custom section"
-                    ),
+                    match &wasm {
+                        Wasm::Module(_) => format!(
+                            "connector `{name}`: the module has no `latticeflow.connector` custom section"
+                        ),
+                        Wasm::Component(_) => format!(
+                            "connector `{name}`: the component has no top-level `latticeflow.connector` custom section (one inside a nested module does not count)"
+                        ),
+                    },
                     format!(
                         "publish it with `lf-resolve push`, or name a sidecar `manifest = \"...\"` for `{name}` in {}",
                         config.path().display()
@@ -183,6 +186,27 @@ pub(crate) fn derive(
             None,
         )
     })?;
+    // A component's imports are checked before the grants, so that a
+    // refused import is named rather than only the capability it needs.
+    let sandboxed = match &wasm {
+        Wasm::Component(info) => check_component(info, &manifest, &connector.grants)
+            .map_err(|violations| {
+                let list: Vec<String> = violations
+                    .iter()
+                    .map(|v| format!("  - the component {v}"))
+                    .collect();
+                Rejection::new(
+                    format!(
+                        "connector `{name}` ({}) is a component (ABI v2) that does not fit its connector.yaml or its grants:\n{}",
+                        manifest.id(),
+                        list.join("\n")
+                    ),
+                    component::help(&violations),
+                )
+            })?
+            .sandboxed,
+        Wasm::Module(_) => BTreeSet::new(),
+    };
     let requested = manifest.capabilities();
     let ungranted: Vec<String> = requested
         .difference(&connector.grants)
@@ -201,7 +225,10 @@ pub(crate) fn derive(
             format!("if you trust it, grant them: `lf-resolve add {name} {reference}{flags}`"),
         ));
     }
-    let violations = check_abi(&info, requested);
+    let violations = match &wasm {
+        Wasm::Module(info) => check_abi(info, requested),
+        Wasm::Component(_) => Vec::new(),
+    };
     if !violations.is_empty() {
         let list: Vec<String> = violations
             .iter()
@@ -232,7 +259,90 @@ pub(crate) fn derive(
         spec,
         module: artifact.module.clone(),
         config: artifact.config.clone(),
+        abi: match wasm {
+            Wasm::Module(_) => Abi::V1,
+            Wasm::Component(_) => Abi::V2,
+        },
+        sandboxed,
     })
+}
+
+/// A connector's wasm, read according to its preamble.
+enum Wasm {
+    /// A core module: ABI v1.
+    Module(ModuleInfo),
+    /// A component: ABI v2.
+    Component(ComponentInfo),
+}
+
+impl Wasm {
+    fn connector_section(&self) -> Option<Vec<u8>> {
+        match self {
+            Wasm::Module(info) => info.connector_section.clone(),
+            Wasm::Component(info) => info.connector_section.clone(),
+        }
+    }
+}
+
+/// Reads a stored module or component. A module is scanned as a stream; a
+/// component is read whole for validation, within the `[network]
+/// max-module-bytes` cap it was downloaded under.
+fn read_wasm(
+    config: &Config,
+    name: &ConnectorName,
+    module: &VerifiedBlob,
+) -> Result<Wasm, Rejection> {
+    use std::io::Read as _;
+    let unreadable = |e: std::io::Error| {
+        Rejection::new(
+            format!(
+                "connector `{name}`: cannot read the module `{}`: {e}",
+                module.path().display()
+            ),
+            None,
+        )
+    };
+    let mut file = module.open().map_err(unreadable)?;
+    let mut preamble = [0u8; 8];
+    let is_component = match file.read_exact(&mut preamble) {
+        Ok(()) => component::is_component(&preamble),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
+        Err(e) => return Err(unreadable(e)),
+    };
+    if !is_component {
+        let info = scan_module(std::io::BufReader::new(file)).map_err(|e| {
+            Rejection::new(
+                format!(
+                    "connector `{name}`: the module {} is not a valid connector module: {e}",
+                    module.digest()
+                ),
+                None,
+            )
+        })?;
+        return Ok(Wasm::Module(info));
+    }
+    let limit = config.network().max_module_bytes;
+    if module.size() > limit {
+        return Err(Rejection::new(
+            format!(
+                "connector `{name}`: the component {} is {} bytes, larger than the {limit}-byte limit",
+                module.digest(),
+                module.size()
+            ),
+            "raise `max-module-bytes` in `[network]` if you trust it".to_owned(),
+        ));
+    }
+    let bytes = module.read().map_err(unreadable)?;
+    let info = scan_component(&bytes).map_err(|e| {
+        Rejection::new(
+            format!(
+                "connector `{name}`: the component {} is not a valid connector component: {e}",
+                module.digest()
+            ),
+            None,
+        )
+    })?;
+    Ok(Wasm::Component(info))
 }
 
 /// The largest sidecar manifest read (a real one is a few KiB).
@@ -363,6 +473,27 @@ pub(crate) fn rederive(
             list(derived.capabilities()),
         );
     }
+    if entry.abi != derived.abi {
+        differs(
+            "`abi`",
+            entry.abi.to_string(),
+            format!(
+                "{} ({})",
+                derived.abi,
+                match derived.abi {
+                    Abi::V1 => "a core module",
+                    Abi::V2 => "a component",
+                }
+            ),
+        );
+    }
+    if entry.sandboxed != derived.sandboxed {
+        differs(
+            "`sandboxed`",
+            strings(&entry.sandboxed),
+            strings(&derived.sandboxed),
+        );
+    }
     if entry.deterministic != derived.manifest.deterministic() {
         differs(
             "`deterministic`",
@@ -391,11 +522,26 @@ pub(crate) fn rederive(
             format!("(latticeflow.toml grants) {}", list(&connector.grants)),
         );
     }
+    if entry.hosts != connector.hosts {
+        let hosts = |set: &BTreeSet<lf_runtime::spec::HostPattern>| {
+            strings(&set.iter().map(ToString::to_string).collect())
+        };
+        differs(
+            "`hosts`",
+            hosts(&entry.hosts),
+            format!("(latticeflow.toml grants) {}", hosts(&connector.hosts)),
+        );
+    }
     if problems.is_empty() {
         Ok(derived)
     } else {
         Err(problems)
     }
+}
+
+fn strings(set: &BTreeSet<String>) -> String {
+    let items: Vec<String> = set.iter().map(|s| format!("\"{s}\"")).collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// Reads a manifest or config whole, refusing one over `limit` (the

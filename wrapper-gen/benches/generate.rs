@@ -33,7 +33,10 @@ fn connectors() -> Vec<(LockedConnector, ConnectorManifest)> {
                 config: BlobRef { digest: digest(2000 + i), size: 120 },
                 capabilities: BTreeSet::new(),
                 grants: BTreeSet::new(),
+                hosts: BTreeSet::new(),
                 deterministic: true,
+                abi: Default::default(),
+                sandboxed: BTreeSet::new(),
                 signature: SignatureEntry { policy: SignatureMode::None, verified: None },
                 spec: None,
             };

@@ -125,7 +125,10 @@ fn locked(name: &str, manifest: &ConnectorManifest, module_seed: &str) -> Locked
         },
         capabilities: manifest.capabilities().clone(),
         grants: manifest.capabilities().clone(),
+        hosts: Default::default(),
         deterministic: manifest.deterministic(),
+        abi: Default::default(),
+        sandboxed: Default::default(),
         signature: SignatureEntry {
             policy: SignatureMode::None,
             verified: None,

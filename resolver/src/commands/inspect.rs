@@ -15,6 +15,7 @@ use crate::output::{Printer, human_size};
 use crate::registry::{RegistryClient, SignatureKind};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::verify::component::{self, scan_component};
 use crate::verify::module::scan_module;
 
 /// When `raw` is the name of a connector in this project's lock, its locked
@@ -82,19 +83,46 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
             &|_| {},
         ))
         .map_err(failed)?;
-    let file = module.open().map_err(|source| CliError::Io {
-        context: "cannot read",
-        path: module.path().to_owned(),
-        source,
-    })?;
-    let info = scan_module(std::io::BufReader::new(file)).map_err(|e| {
+    let unreadable = |e: String| {
         CliError::input(
             format!("the module {} is not readable: {e}", parsed.module.digest),
             None,
         )
-    })?;
-    let spec = info
-        .connector_section
+    };
+    let bytes_of = |source| CliError::Io {
+        context: "cannot read",
+        path: module.path().to_owned(),
+        source,
+    };
+    // (abi, imports as `name` and what they are, the connector section)
+    let (abi, imports, section): (u8, Vec<(String, String)>, Option<Vec<u8>>) = {
+        let mut file = module.open().map_err(bytes_of)?;
+        let mut preamble = [0u8; 8];
+        let component = {
+            use std::io::Read as _;
+            file.read_exact(&mut preamble).is_ok() && component::is_component(&preamble)
+        };
+        if component {
+            let bytes = module.read().map_err(bytes_of)?;
+            let info = scan_component(&bytes).map_err(|e| unreadable(e.to_string()))?;
+            let imports = info
+                .imports
+                .iter()
+                .map(|i| (i.name.clone(), i.kind.to_string()))
+                .collect();
+            (2, imports, info.connector_section)
+        } else {
+            let info = scan_module(std::io::BufReader::new(file))
+                .map_err(|e| unreadable(e.to_string()))?;
+            let imports = info
+                .imports
+                .iter()
+                .map(|i| (format!("{}.{}", i.module, i.name), i.item.to_string()))
+                .collect();
+            (1, imports, info.connector_section)
+        }
+    };
+    let spec = section
         .as_ref()
         .map(|s| String::from_utf8_lossy(s).into_owned());
     let signatures = runtime
@@ -134,7 +162,8 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
                     "config": {"digest": parsed.config.digest.to_string(), "size": parsed.config.size},
                     "module": {"digest": parsed.module.digest.to_string(), "size": parsed.module.size},
                     "annotations": parsed.annotations,
-                    "imports": info.imports.iter().map(|i| format!("{}.{}", i.module, i.name)).collect::<Vec<_>>(),
+                    "abi": abi,
+                    "imports": imports.iter().map(|(name, _)| name).collect::<Vec<_>>(),
                     "spec": spec,
                     "signatures": signature_list,
                 })
@@ -150,18 +179,16 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
         parsed.config.digest, parsed.config.size
     ));
     out.push_str(&format!(
-        "module      {} ({})\n",
+        "{}   {} ({}, ABI v{abi})\n",
+        if abi == 2 { "component" } else { "module   " },
         parsed.module.digest,
         human_size(parsed.module.size)
     ));
     for (k, v) in &parsed.annotations {
         out.push_str(&format!("annotation  {k} = {v}\n"));
     }
-    for import in &info.imports {
-        out.push_str(&format!(
-            "import      {}.{} ({})\n",
-            import.module, import.name, import.item
-        ));
+    for (name, what) in &imports {
+        out.push_str(&format!("import      {name} ({what})\n"));
     }
     if signatures.is_empty() {
         out.push_str("signatures  none found\n");

@@ -313,6 +313,8 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                         "digest": entry.digest.to_string(),
                         "module": {"digest": entry.module.digest.to_string(), "size": entry.module.size},
                         "capabilities": entry.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                        "abi": entry.abi.number(),
+                        "sandboxed": entry.sandboxed,
                         "downloaded": downloaded,
                     }),
                 );
@@ -685,7 +687,10 @@ fn check_connector(
         config: derived.config,
         capabilities: derived.manifest.capabilities().clone(),
         grants: job.connector.grants.clone(),
+        hosts: job.connector.hosts.clone(),
         deterministic: derived.manifest.deterministic(),
+        abi: derived.abi,
+        sandboxed: derived.sandboxed,
         signature,
         spec: derived.spec,
     })

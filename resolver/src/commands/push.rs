@@ -1,10 +1,16 @@
 //! `lf-resolve push DIR REF`: publish a connector as a CNCF Wasm artifact.
 //!
-//! The directory holds `connector.yaml` and `module.wasm` (or `module.wat`).
-//! The manifest is validated, the module is checked against it with the same
-//! ABI and import rules as `lock`, the manifest is embedded as the
-//! `latticeflow.connector` custom section (replacing an older one), and the
-//! artifact is pushed. Same inputs, same digest, on any machine.
+//! The directory holds `connector.yaml` and the wasm: `module.wasm` (or
+//! `module.wat`) for a core module, `component.wasm` (or `component.wat`)
+//! for a component; which ABI it speaks is read from the bytes, whatever the
+//! file is called. The manifest is validated, the wasm is checked against it
+//! with the same rules as `lock` (ABI v1 exports and `lf:cap` imports; or
+//! for a component, `run` against the generated world and every import
+//! classified, with the declared capabilities taken as granted), the
+//! manifest is embedded as the `latticeflow.connector` custom section
+//! (replacing an older one; in a component only at the top level, never in
+//! a nested module), and the artifact is pushed. Same inputs, same digest,
+//! on any machine.
 //!
 //! The digest depends on the directory's content and the `--annotation`s
 //! only, never on the destination: the title is the connector id, the version
@@ -27,12 +33,15 @@ use crate::error::{CliError, EXIT_CHECK_FAILED};
 use crate::output::{Printer, human_size};
 use crate::registry::push::Publisher;
 use crate::settings::Settings;
+use crate::verify::component::{self, check_component, scan_component};
 use crate::verify::module::{MAX_CONNECTOR_SECTION, check_abi, scan_module};
 
 /// A connector directory made ready to push.
 pub struct Built {
-    /// The module, with `connector.yaml` embedded.
+    /// The module or component, with `connector.yaml` embedded.
     pub module: Vec<u8>,
+    /// Whether it is a component (ABI v2).
+    pub component: bool,
     /// The connector manifest.
     pub manifest: ConnectorManifest,
     /// The OCI manifest annotations.
@@ -172,31 +181,99 @@ pub fn build(
     let yaml = read_connector_yaml(&yaml_path)?;
     let manifest =
         ConnectorManifest::from_yaml(&yaml).map_err(|e| manifest_error(&yaml_path, &yaml, &e))?;
-    let wasm_path = dir.join("module.wasm");
-    let wat_path = dir.join("module.wat");
-    let module = if wasm_path.is_file() {
-        std::fs::read(&wasm_path).map_err(|source| CliError::Io {
-            context: "cannot read",
-            path: wasm_path.clone(),
-            source,
-        })?
-    } else if wat_path.is_file() {
-        wat::parse_file(&wat_path).map_err(|e| {
-            CliError::input(
-                format!("`{}` does not compile: {e}", wat_path.display()),
-                None,
-            )
+    let (module, path) = read_wasm(dir)?;
+    let component = component::is_component(&module);
+    let module = if component {
+        check_component_dir(dir, &path, &module, &yaml, &manifest)?
+    } else {
+        check_module_dir(dir, &module, &yaml, &manifest)?
+    };
+    let id = manifest.id().as_str().to_owned();
+    let mut annotations = BTreeMap::from([
+        (CONNECTOR_ID_ANNOTATION.to_owned(), id.clone()),
+        (TITLE_ANNOTATION.to_owned(), id),
+    ]);
+    if let Some(version) = manifest.version() {
+        annotations.insert(VERSION_ANNOTATION.to_owned(), version.to_owned());
+    }
+    if let Some(source) = source {
+        annotations.insert(SOURCE_ANNOTATION.to_owned(), source.to_owned());
+    }
+    annotations.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(Built {
+        module,
+        component,
+        manifest,
+        annotations,
+    })
+}
+
+/// The wasm of a connector directory and the file it came from. A module
+/// file and a component file side by side are ambiguous.
+fn read_wasm(dir: &Path) -> Result<(Vec<u8>, std::path::PathBuf), CliError> {
+    let pick = |stem: &str| {
+        let wasm = dir.join(format!("{stem}.wasm"));
+        let wat = dir.join(format!("{stem}.wat"));
+        if wasm.is_file() {
+            Some(wasm)
+        } else if wat.is_file() {
+            Some(wat)
+        } else {
+            None
+        }
+    };
+    let path = match (pick("module"), pick("component")) {
+        (Some(module), Some(component)) => {
+            return Err(CliError::input(
+                format!(
+                    "`{}` holds both `{}` and `{}`",
+                    dir.display(),
+                    file_name(&module),
+                    file_name(&component)
+                ),
+                "a connector directory holds one wasm: remove the one you do not mean to push"
+                    .to_owned(),
+            ));
+        }
+        (Some(path), None) | (None, Some(path)) => path,
+        (None, None) => {
+            return Err(CliError::input(
+                format!(
+                    "`{}` holds none of module.wasm, module.wat, component.wasm, component.wat",
+                    dir.display()
+                ),
+                "a connector directory holds connector.yaml and module.wasm (or module.wat), or component.wasm for a component".to_owned(),
+            ));
+        }
+    };
+    let bytes = if path.extension().is_some_and(|e| e == "wat") {
+        wat::parse_file(&path).map_err(|e| {
+            CliError::input(format!("`{}` does not compile: {e}", path.display()), None)
         })?
     } else {
-        return Err(CliError::input(
-            format!(
-                "`{}` holds neither module.wasm nor module.wat",
-                dir.display()
-            ),
-            "a connector directory holds connector.yaml and module.wasm (or module.wat)".to_owned(),
-        ));
+        std::fs::read(&path).map_err(|source| CliError::Io {
+            context: "cannot read",
+            path: path.clone(),
+            source,
+        })?
     };
-    let module = artifact::embed_manifest(&module, &yaml)
+    Ok((bytes, path))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A core module with `yaml` embedded, checked against ABI v1.
+fn check_module_dir(
+    dir: &Path,
+    module: &[u8],
+    yaml: &str,
+    manifest: &ConnectorManifest,
+) -> Result<Vec<u8>, CliError> {
+    let module = artifact::embed_manifest(module, yaml)
         .map_err(|e| CliError::input(format!("the module in `{}`: {e}", dir.display()), None))?;
     let info = scan_module(std::io::Cursor::new(module.as_slice()))
         .map_err(|e| CliError::input(format!("the module in `{}`: {e}", dir.display()), None))?;
@@ -217,23 +294,39 @@ pub fn build(
             code: EXIT_CHECK_FAILED,
         });
     }
-    let id = manifest.id().as_str().to_owned();
-    let mut annotations = BTreeMap::from([
-        (CONNECTOR_ID_ANNOTATION.to_owned(), id.clone()),
-        (TITLE_ANNOTATION.to_owned(), id),
-    ]);
-    if let Some(version) = manifest.version() {
-        annotations.insert(VERSION_ANNOTATION.to_owned(), version.to_owned());
+    Ok(module)
+}
+
+/// A component with `yaml` embedded at its top level, checked against the
+/// world generated from `manifest` and with its imports classified (the
+/// declared capabilities count as granted: the project decides at `lock`).
+fn check_component_dir(
+    dir: &Path,
+    path: &Path,
+    component: &[u8],
+    yaml: &str,
+    manifest: &ConnectorManifest,
+) -> Result<Vec<u8>, CliError> {
+    let invalid =
+        |e: component::ComponentError| CliError::input(format!("`{}`: {e}", path.display()), None);
+    let component = component::embed_manifest(component, yaml).map_err(invalid)?;
+    let info = scan_component(&component).map_err(invalid)?;
+    if let Err(violations) = check_component(&info, manifest, manifest.capabilities()) {
+        return Err(CliError::Failed {
+            message: format!(
+                "the component in `{}` does not match its connector.yaml ({})",
+                dir.display(),
+                manifest.id()
+            ),
+            reasons: violations
+                .iter()
+                .map(|v| format!("the component {v}"))
+                .collect(),
+            help: Some(component::help(&violations)),
+            code: EXIT_CHECK_FAILED,
+        });
     }
-    if let Some(source) = source {
-        annotations.insert(SOURCE_ANNOTATION.to_owned(), source.to_owned());
-    }
-    annotations.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-    Ok(Built {
-        module,
-        manifest,
-        annotations,
-    })
+    Ok(component)
 }
 
 /// `lf-resolve push`.
@@ -254,10 +347,11 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
     }
     let Built {
         module,
+        component,
         manifest,
         annotations,
     } = build(&args.dir, args.source.as_deref(), &extra)?;
-    let (manifest_json, config_json) = artifact::build_artifact(&module, &annotations);
+    let (manifest_json, config_json) = artifact::build_artifact(&module, component, &annotations);
     let config = project_config(settings);
     let publisher = Publisher::new(&config, &reference)
         .map_err(|e| crate::commands::registry_failed("push failed", &e))?;
@@ -279,13 +373,14 @@ pub fn run(args: &PushArgs, settings: &Settings, printer: &Printer) -> Result<()
     printer.status(
         "Pushed",
         format!(
-            "{} ({}, module {}) as {}@{digest}",
+            "{} ({}, {} {}) as {}@{digest}",
             manifest.id(),
             reference.without_digest(),
+            if component { "component" } else { "module" },
             human_size(module.len() as u64),
             reference.name()
         ),
-        &json!({"type": "pushed", "ref": reference.to_string(), "digest": digest.to_string(), "id": manifest.id().as_str(), "module_size": module.len(), "annotations": annotations}),
+        &json!({"type": "pushed", "ref": reference.to_string(), "digest": digest.to_string(), "id": manifest.id().as_str(), "module_size": module.len(), "abi": if component { 2 } else { 1 }, "annotations": annotations}),
     );
     if printer.is_json() {
         return Ok(());
