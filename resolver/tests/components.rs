@@ -687,8 +687,8 @@ fn bad_hosts_are_located_in_latticeflow_toml() {
             let run = p.run(command);
             assert_eq!(run.code, 2, "{run:?}");
             assert!(
-                run.stderr.contains(expected),
-                "expected {expected:?} in:\n{}",
+                run.stderr.contains(expected) && run.stderr.contains(&format!("--> {place}")),
+                "expected {expected:?} at {place} in:\n{}",
                 run.stderr
             );
             assert!(!p.path().join("latticeflow.lock").exists());
