@@ -525,11 +525,29 @@ fn http_needs_the_capability_declared_and_granted_and_hosts_are_a_grant() {
         ],
     );
 
-    // Granted, with hosts: locked, hosts recorded.
+    // Granted without hosts: locked, with a warning that nothing is reachable.
+    p.write(
+        "latticeflow.toml",
+        &config(&[("fetch", &reference, "capabilities = [\"http.read\"]\n")]),
+    );
+    let warned = p.run(&["lock"]);
+    assert_ok(&warned);
+    assert!(
+        warned
+            .stderr
+            .contains("connector `fetch` is granted HTTP but no `hosts`: every request it makes will be refused"),
+        "{}",
+        warned.stderr
+    );
+    assert!(!p.read("latticeflow.lock").contains("hosts ="));
+
+    // Granted, with hosts: locked, hosts recorded, no warning.
     let grant =
         "capabilities = [\"http.read\"]\nhosts = [\"*.googleapis.com:443\", \"API.example.com\"]\n";
     p.write("latticeflow.toml", &config(&[("fetch", &reference, grant)]));
-    assert_ok(&p.run(&["lock"]));
+    let locked = p.run(&["lock"]);
+    assert_ok(&locked);
+    assert!(!locked.stderr.contains("warning"), "{}", locked.stderr);
     let text = p.read("latticeflow.lock");
     assert!(
         text.contains(

@@ -8,12 +8,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use lf_runtime::spec::Capability;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
 use lf_lockfile::{
-    BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Lockfile, Reference,
-    SignatureEntry, SignatureFormat, SignatureMode, Trust, path_string,
+    Abi, BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Lockfile,
+    Reference, SignatureEntry, SignatureFormat, SignatureMode, Trust, path_string,
 };
 
 use crate::artifact::{self, OCI_MANIFEST, WasmArtifact};
@@ -291,6 +292,17 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             Ok((entry, manifest_size, downloaded, warnings)) => {
                 for warning in warnings {
                     printer.warning(format!("connector `{}`: {warning}", entry.name));
+                }
+                if entry.abi == Abi::V2
+                    && entry.hosts.is_empty()
+                    && (entry.grants.contains(&Capability::HttpRead)
+                        || entry.grants.contains(&Capability::HttpWrite))
+                {
+                    printer.warning(format!(
+                        "connector `{}` is granted HTTP but no `hosts`: every request it makes will be refused; list the servers it may reach in `hosts` in {}",
+                        entry.name,
+                        config.path().display()
+                    ));
                 }
                 printer.status(
                     "Resolved",
