@@ -106,7 +106,7 @@ pub(crate) fn derive(
     artifact: &WasmArtifact,
     module: &VerifiedBlob,
 ) -> Result<Derived, Rejection> {
-    let wasm = read_wasm(config, name, module)?;
+    let wasm = read_wasm(config, name, reference, module)?;
     let (yaml, spec) = match &connector.manifest {
         Some(sidecar) => {
             let path = config.resolve(&sidecar.path);
@@ -290,6 +290,7 @@ impl Wasm {
 fn read_wasm(
     config: &Config,
     name: &ConnectorName,
+    reference: &Reference,
     module: &VerifiedBlob,
 ) -> Result<Wasm, Rejection> {
     use std::io::Read as _;
@@ -336,7 +337,7 @@ fn read_wasm(
     let info = scan_component(&bytes).map_err(|e| {
         Rejection::new(
             format!(
-                "connector `{name}`: the component {} is not a valid connector component: {e}",
+                "connector `{name}`: the component {} of `{reference}` is not a valid connector component: {e}",
                 module.digest()
             ),
             None,

@@ -476,6 +476,42 @@ fn a_wrong_run_signature_is_refused_by_push_and_by_lock_naming_the_field() {
 }
 
 #[test]
+fn invalid_component_bytes_are_refused_naming_the_reference() {
+    let registry = Registry::start().unwrap();
+    let p = Project::new();
+    // A valid preamble and top-level section framing, but an export of a
+    // function index that does not exist: only validation notices.
+    let mut bytes = search().with_section(SEARCH_YAML).bytes();
+    bytes.extend_from_slice(&[11, 9, 1, 0, 3, b'b', b'a', b'd', 1, 99, 0]);
+    let bytes = &bytes[..];
+    let reference = push_bytes(&registry, "acme/invalid", bytes);
+    p.write("latticeflow.toml", &config(&[("invalid", &reference, "")]));
+    lock_refuses(
+        &p,
+        &[
+            "connector `invalid`: the component sha256:",
+            &format!(
+                "of `{reference}` is not a valid connector component: invalid WebAssembly component at byte"
+            ),
+        ],
+    );
+    p.write("invalid/connector.yaml", SEARCH_YAML);
+    std::fs::write(p.path().join("invalid/component.wasm"), bytes).unwrap();
+    let push = p.run(&[
+        "push",
+        "invalid",
+        &format!("{}/acme/pushed:1.0", registry.host()),
+    ]);
+    assert_eq!(push.code, 2, "{push:?}");
+    assert!(
+        push.stderr
+            .contains("invalid/component.wasm`: invalid WebAssembly component at byte"),
+        "{}",
+        push.stderr
+    );
+}
+
+#[test]
 fn refused_imports_are_named() {
     let registry = Registry::start().unwrap();
     let p = Project::new();
