@@ -113,8 +113,9 @@ pub enum ModuleError {
     /// Not a WebAssembly module at all.
     #[error("not a WebAssembly module: {0}")]
     NotWasm(String),
-    /// A component rather than a core module.
-    #[error("this is a WebAssembly component; connectors are core modules (ABI v1)")]
+    /// A component rather than a core module (read those with
+    /// [`crate::verify::component::scan_component`]).
+    #[error("this is a WebAssembly component, not a core module")]
     Component,
     /// The module ends inside a section.
     #[error("the module is truncated: {0}")]
