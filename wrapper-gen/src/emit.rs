@@ -14,8 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use lf_lockfile::{Algorithm, ConnectorName, Digest, LockedConnector, RuntimeDependency};
-use lf_runtime::spec::{Capability, ConnectorId, ConnectorManifest, FieldSpec, ValueType};
+use lf_lockfile::{Abi, Algorithm, ConnectorName, Digest, LockedConnector, RuntimeDependency};
+use lf_runtime::spec::{
+    Capability, ConnectorId, ConnectorManifest, FieldSpec, HostPattern, ValueType,
+};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -103,6 +105,19 @@ pub enum GenError {
         /// Its module digest.
         digest: Digest,
     },
+    /// One id locked under two names with the same module but different
+    /// `hosts`: the node is linked once, with one HTTP policy.
+    #[error(
+        "connector id `{id}` is locked as `{first}` and `{second}` with different `hosts`; the bundle links it once, so give both the same `hosts` in latticeflow.toml (or remove one) and run `lf-resolve lock`"
+    )]
+    HostsDiffer {
+        /// The id.
+        id: ConnectorId,
+        /// The first connector (by name).
+        first: ConnectorName,
+        /// The other one.
+        second: ConnectorName,
+    },
     /// Two ids that would produce the same Rust item.
     #[error(transparent)]
     NameCollision(Box<NameCollision>),
@@ -144,6 +159,10 @@ struct Node<'a> {
     names: NodeNames,
     features: Vec<&'a ConnectorName>,
     module_path: String,
+    /// A core module (v1) or a component (v2).
+    abi: Abi,
+    /// The HTTP destinations granted (`hosts`); used by components only.
+    hosts: &'a BTreeSet<HostPattern>,
 }
 
 /// A module of a vendor crate: its nodes and child modules.
@@ -220,7 +239,16 @@ fn plan<'a>(input: &'a Input<'_>) -> Result<BTreeMap<&'a ConnectorId, Node<'a>>,
             });
         }
         match nodes.get_mut(&locked.id) {
-            Some(node) if node.digest == digest => node.features.push(name),
+            Some(node) if node.digest == digest => {
+                if node.hosts != &locked.hosts {
+                    return Err(GenError::HostsDiffer {
+                        id: locked.id.clone(),
+                        first: node.features[0].clone(),
+                        second: name.clone(),
+                    });
+                }
+                node.features.push(name);
+            }
             Some(node) => {
                 return Err(GenError::DuplicateId(Box::new(DuplicateId {
                     id: locked.id.clone(),
@@ -240,6 +268,8 @@ fn plan<'a>(input: &'a Input<'_>) -> Result<BTreeMap<&'a ConnectorId, Node<'a>>,
                         names: NodeNames::new(&locked.id),
                         features: vec![name],
                         module_path: (input.module_path)(digest),
+                        abi: locked.abi,
+                        hosts: &locked.hosts,
                     },
                 );
             }
@@ -407,8 +437,12 @@ fn node_items(node: &Node<'_>, prims: &Prims) -> TokenStream {
     let u8_ty = prims.get("u8");
     let str_ty = prims.get("str");
     let include = include_expr(&node.module_path);
+    let what = match node.abi {
+        Abi::V1 => "module (ABI v1)",
+        Abi::V2 => "component (ABI v2)",
+    };
     let module_doc = format!(
-        " The module of `{id}`, embedded from the vendored blob `{}`.\n\n Not yet checked: [`{register_fn}`] verifies it against [`{sha256_const}`].",
+        " The {what} of `{id}`, embedded from the vendored blob `{}`.\n\n Not yet checked: [`{register_fn}`] verifies it against [`{sha256_const}`].",
         node.digest
     );
     let hex = node.digest.hex();
@@ -417,11 +451,26 @@ fn node_items(node: &Node<'_>, prims: &Prims) -> TokenStream {
         " The sha256 of [`{module_const}`] as locked in `latticeflow.lock`, in hex."
     ));
 
+    let hosts_const = format_ident!("{upper}_HTTP_HOSTS");
+    let hosts = match node.abi {
+        Abi::V1 => TokenStream::new(),
+        Abi::V2 => {
+            let doc = doc_lines(&format!(
+                " The HTTP destinations `latticeflow.toml` grants `{id}` (`hosts`); any\n other request of the component is refused."
+            ));
+            let list = node.hosts.iter().map(ToString::to_string);
+            quote! {
+                #(#[doc = #doc])*
+                pub const #hosts_const: &[&#str_ty] = &[#(#list),*];
+            }
+        }
+    };
     let register = runtime_api::register_fn(&RegisterItems {
         register_fn: &register_fn,
         node_spec_fn: &node_spec_fn,
         module_const: &module_const,
         sha256_const: &sha256_const,
+        hosts_const: (node.abi == Abi::V2).then_some(&hosts_const),
         id,
     });
     let spec = node_spec_fn_tokens(node, &node_spec_fn);
@@ -433,6 +482,7 @@ fn node_items(node: &Node<'_>, prims: &Prims) -> TokenStream {
         pub const #module_const: &[#u8_ty] = #include;
         #(#[doc = #sha256_doc])*
         pub const #sha256_const: &#str_ty = #hex;
+        #hosts
         #spec
         #register
     }

@@ -1,9 +1,11 @@
 //! Everything the generated code knows about `lf_runtime::host`, in one place.
 //!
 //! The contract with the runtime: generated wrappers build a `WasmNode` with
-//! `WasmNode::from_locked(bytes, sha256_hex, spec) -> Result<_, NodeError>`,
-//! which checks the embedded bytes against the locked digest before the
-//! module is ever compiled or instantiated, and hand it to
+//! `WasmNode::from_locked(bytes, sha256_hex, spec) -> Result<_, NodeError>`
+//! (ABI v1), or a `ComponentNode` with
+//! `ComponentNode::from_locked(bytes, sha256_hex, spec, hosts: &[&str])`
+//! (ABI v2), which check the embedded bytes against the locked digest before
+//! they are ever compiled or instantiated, and hand it to
 //! `NodeRegistry::register(node) -> Result<(), RegistryError>`
 //! (`RegistryError: From<NodeError>`). If that API changes, this file is the
 //! only one to adjust.
@@ -31,6 +33,8 @@ pub(crate) struct RegisterItems<'a> {
     pub(crate) module_const: &'a Ident,
     /// `<NODE>_MODULE_SHA256`, the locked hex digest.
     pub(crate) sha256_const: &'a Ident,
+    /// `<NODE>_HTTP_HOSTS`, for a component (ABI v2); `None` for a module.
+    pub(crate) hosts_const: Option<&'a Ident>,
     /// The connector id, for the doc comment.
     pub(crate) id: &'a str,
 }
@@ -42,21 +46,35 @@ pub(crate) fn register_fn(items: &RegisterItems<'_>) -> TokenStream {
         node_spec_fn,
         module_const,
         sha256_const,
+        hosts_const,
         id,
     } = items;
     let registry = registry_type();
     let error = error_type();
     let doc = crate::emit::doc_lines(&format!(
-        " Registers `{id}` in `registry`.\n\n The embedded module is checked against [`{sha256_const}`] before it is\n ever instantiated.\n\n # Errors\n\n When the embedded bytes do not hash to the locked digest, the module does\n not compile, or a node with this id is already registered."
+        " Registers `{id}` in `registry`.\n\n The embedded bytes are checked against [`{sha256_const}`] before they are\n ever compiled or instantiated.\n\n # Errors\n\n When the embedded bytes do not hash to the locked digest, they do not\n compile, or a node with this id is already registered."
     ));
-    quote! {
-        #(#[doc = #doc])*
-        pub fn #register_fn(registry: &mut #registry) -> ::core::result::Result<(), #error> {
-            let node = ::lf_runtime::host::WasmNode::from_locked(
+    let node = match hosts_const {
+        None => quote! {
+            ::lf_runtime::host::WasmNode::from_locked(
                 #module_const,
                 #sha256_const,
                 #node_spec_fn(),
-            )?;
+            )?
+        },
+        Some(hosts_const) => quote! {
+            ::lf_runtime::host::ComponentNode::from_locked(
+                #module_const,
+                #sha256_const,
+                #node_spec_fn(),
+                #hosts_const,
+            )?
+        },
+    };
+    quote! {
+        #(#[doc = #doc])*
+        pub fn #register_fn(registry: &mut #registry) -> ::core::result::Result<(), #error> {
+            let node = #node;
             registry.register(node)
         }
     }

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use lf_lockfile::{
-    BlobRef, ConnectorName, Digest, LockedConnector, RuntimeDependency, SignatureEntry,
+    Abi, BlobRef, ConnectorName, Digest, LockedConnector, RuntimeDependency, SignatureEntry,
     SignatureMode,
 };
 use lf_runtime::spec::ConnectorManifest;
@@ -264,6 +264,118 @@ fn output_is_deterministic_and_order_independent() {
     assert_eq!(first, second);
     set.entries.reverse();
     assert_eq!(generate(&set.input(version())).unwrap(), first);
+}
+
+/// A component (ABI v2) that reaches the network, and one that does not.
+const COMPONENTS: [(&str, &str); 2] = [
+    (
+        "weather",
+        "\
+id: connector.acme.weather.forecast
+inputs:
+  - name: city
+    type: string
+  - name: days
+    type: optional<int>
+outputs:
+  - name: summary
+    type: string
+effects: [http.read]
+deterministic: false
+capabilities: [http.read]
+errors:
+  - code: unknown_city
+    retryable: false
+",
+    ),
+    (
+        "words",
+        "\
+id: connector.acme.words
+inputs:
+  - name: text
+    type: string
+outputs:
+  - name: words
+    type: int
+effects: []
+deterministic: true
+capabilities: []
+",
+    ),
+];
+
+/// `Set::new(&COMPONENTS)` locked as components, the first with two hosts.
+fn components() -> Set {
+    let mut set = Set::new(&COMPONENTS);
+    for (locked, _) in &mut set.entries {
+        locked.abi = Abi::V2;
+    }
+    set.entries[0].0.hosts = ["api.weather.example", "*.cdn.example:8443"]
+        .into_iter()
+        .map(|h| h.parse().unwrap())
+        .collect();
+    set
+}
+
+#[test]
+fn components_register_through_the_component_host() {
+    let set = components();
+    let files = generate(&set.input(RuntimeDependency::Bundled)).unwrap();
+    snapshot_all("components", &files);
+    let weather = files
+        .iter()
+        .find(|f| f.path == Path::new("connector_acme/src/weather.rs"))
+        .unwrap();
+    assert!(
+        weather
+            .contents
+            .contains("ComponentNode::from_locked(\n        FORECAST_MODULE,"),
+        "{}",
+        weather.contents
+    );
+    assert!(
+        weather.contents.contains(
+            "pub const FORECAST_HTTP_HOSTS: &[&str] = &[\"api.weather.example\", \"*.cdn.example:8443\"];"
+        ),
+        "{}",
+        weather.contents
+    );
+    assert!(!weather.contents.contains("WasmNode"));
+    // A module keeps the ABI v1 host and gets no hosts constant.
+    let mut set = Set::new(&COMPONENTS[1..]);
+    set.entries[0].0.abi = Abi::V1;
+    let files = generate(&set.input(RuntimeDependency::Bundled)).unwrap();
+    let lib = files
+        .iter()
+        .find(|f| f.path == Path::new("connector_acme/src/lib.rs"))
+        .unwrap();
+    assert!(
+        lib.contents.contains("WasmNode::from_locked"),
+        "{}",
+        lib.contents
+    );
+    assert!(!lib.contents.contains("HTTP_HOSTS"), "{}", lib.contents);
+}
+
+#[test]
+fn one_component_under_two_names_needs_one_http_policy() {
+    let mut set = components();
+    let (locked, manifest) = set.entries[0].clone();
+    let mut again = locked.clone();
+    again.name = "weather_again".parse().unwrap();
+    set.entries.push((again.clone(), manifest.clone()));
+    // The same hosts: one node, two features.
+    assert!(generate(&set.input(version())).is_ok());
+    // Different hosts: refused, naming both.
+    set.entries.last_mut().unwrap().0.hosts.clear();
+    let err = generate(&set.input(version())).err().unwrap();
+    assert!(
+        matches!(&err, GenError::HostsDiffer { first, second, .. }
+            if first.as_str() == "weather" && second.as_str() == "weather_again"),
+        "{err:?}"
+    );
+    insta::assert_snapshot!(err.to_string(), @"connector id `connector.acme.weather.forecast` is locked as `weather` and `weather_again` with different `hosts`; the bundle links it once, so give both the same `hosts` in latticeflow.toml (or remove one) and run `lf-resolve lock`");
 }
 
 #[test]
