@@ -1,0 +1,425 @@
+//! Contract vectors (`tests/contract.yaml`) and the runner that plays them
+//! against a connector through the real host.
+//!
+//! A connector directory carries its own examples of correct behaviour: for
+//! each case an input, and either the exact output, a subset of it, or the
+//! declared error the node must return, with scripted replies for the
+//! capabilities the case uses (HTTP responses by method and URL, an initial
+//! key-value state). `lf-resolve test` runs them while a connector is being
+//! written; certification will run the same cases and collect evidence on
+//! top, so the format is strict (unknown keys are refused, so a typo cannot
+//! silently turn a check off) and every part is optional except `name`,
+//! `input` and one expectation, leaving room to grow.
+//!
+//! The node runs in the same host an application uses (`lf_runtime::host`):
+//! what passes here is what the application will see, limits included.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use lf_runtime::host::{Capabilities, HostError, HostResult, Node, NodeError};
+use lf_runtime::spec::ConnectorId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The largest `tests/contract.yaml` read, in bytes.
+pub const MAX_CONTRACT_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The most cases one file may hold.
+pub const MAX_CASES: usize = 10_000;
+
+/// A parsed `tests/contract.yaml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    /// The cases, run in order.
+    pub cases: Vec<Case>,
+}
+
+/// One case: an input, what must come out, and what the capabilities answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Case {
+    /// What the case shows; unique within the file.
+    pub name: String,
+    /// The inputs, by connector.yaml name.
+    pub input: serde_json::Map<String, Value>,
+    /// The exact outputs expected.
+    #[serde(default)]
+    pub output: Option<Value>,
+    /// Outputs that must be present with these values; others are ignored.
+    /// Objects compare recursively the same way.
+    #[serde(default)]
+    pub output_subset: Option<Value>,
+    /// The declared error expected instead of an output.
+    #[serde(default)]
+    pub error: Option<ExpectedError>,
+    /// Scripted HTTP responses. Each request is answered by the first unused
+    /// reply with its method and URL; a request without one fails the case,
+    /// and so does a reply never requested.
+    #[serde(default)]
+    pub http: Vec<HttpReply>,
+    /// The key-value store's content when the case starts.
+    #[serde(default)]
+    pub kv: BTreeMap<String, Value>,
+}
+
+/// The error a case expects.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedError {
+    /// The error code; must be declared in connector.yaml's `errors`.
+    pub code: String,
+    /// When given, the error's `retryable` must equal it.
+    #[serde(default)]
+    pub retryable: Option<bool>,
+}
+
+/// One scripted HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpReply {
+    /// The request method it answers (`GET`, `POST`…; case-insensitive).
+    pub method: String,
+    /// The exact request URL it answers.
+    pub url: String,
+    /// The response status.
+    pub status: u16,
+    /// Response headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The response body (text).
+    #[serde(default)]
+    pub body: String,
+}
+
+/// Why a contract file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// Not YAML of the expected shape.
+    #[error("{0}")]
+    Syntax(String),
+    /// A case that cannot be run as written.
+    #[error("case `{case}`: {problem}")]
+    Case {
+        /// The case's name.
+        case: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Structural problems of the file as a whole.
+    #[error("{0}")]
+    File(String),
+}
+
+impl Contract {
+    /// Parses and checks a contract document against the connector's
+    /// declared errors: each case has exactly one expectation, names are
+    /// unique, expected error codes are declared.
+    pub fn from_yaml(yaml: &str, declared_errors: &[&str]) -> Result<Contract, ContractError> {
+        let contract: Contract =
+            serde_saphyr::from_str(yaml).map_err(|e| ContractError::Syntax(e.to_string()))?;
+        if contract.cases.is_empty() {
+            return Err(ContractError::File("`cases` is empty".to_owned()));
+        }
+        if contract.cases.len() > MAX_CASES {
+            return Err(ContractError::File(format!(
+                "{} cases; at most {MAX_CASES} are allowed",
+                contract.cases.len()
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for case in &contract.cases {
+            let problem = |problem: String| ContractError::Case {
+                case: case.name.clone(),
+                problem,
+            };
+            if !seen.insert(case.name.as_str()) {
+                return Err(problem("the name is used by an earlier case".to_owned()));
+            }
+            let expectations = usize::from(case.output.is_some())
+                + usize::from(case.output_subset.is_some())
+                + usize::from(case.error.is_some());
+            if expectations != 1 {
+                return Err(problem(
+                    "give exactly one of `output`, `output-subset` and `error`".to_owned(),
+                ));
+            }
+            if let Some(error) = &case.error
+                && !declared_errors.contains(&error.code.as_str())
+            {
+                return Err(problem(format!(
+                    "expects error `{}`, which connector.yaml does not declare (declared: {})",
+                    error.code,
+                    if declared_errors.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        declared_errors.join(", ")
+                    }
+                )));
+            }
+        }
+        Ok(contract)
+    }
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    /// The case's name.
+    pub name: String,
+    /// Why it failed; empty when it passed.
+    pub failures: Vec<String>,
+}
+
+impl CaseResult {
+    /// Whether the case passed.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Runs one case on `node` with scripted capabilities.
+pub fn run_case(node: &dyn Node, case: &Case) -> CaseResult {
+    let script = Arc::new(Script::new(case));
+    let caps: Arc<dyn Capabilities> = script.clone();
+    let result = node.invoke(Value::Object(case.input.clone()), &caps);
+    let mut failures = Vec::new();
+    match (&result, &case.error) {
+        (Ok(actual), None) => {
+            if let Some(expected) = &case.output
+                && actual != expected
+            {
+                failures.push(format!(
+                    "output differs\n  expected: {expected}\n       got: {actual}"
+                ));
+            }
+            if let Some(expected) = &case.output_subset {
+                let mut path = String::new();
+                if let Some(diff) = subset_difference(expected, actual, &mut path) {
+                    failures.push(format!("output-subset differs at `{path}`: {diff}"));
+                }
+            }
+        }
+        (Ok(actual), Some(expected)) => failures.push(format!(
+            "expected error `{}`, got output {actual}",
+            expected.code
+        )),
+        (
+            Err(NodeError::Connector {
+                code,
+                message,
+                retryable,
+                ..
+            }),
+            Some(expected),
+        ) => {
+            if *code != expected.code {
+                failures.push(format!(
+                    "expected error `{}`, got error `{code}`: {message}",
+                    expected.code
+                ));
+            } else if let Some(want) = expected.retryable
+                && want != *retryable
+            {
+                failures.push(format!(
+                    "error `{code}` has retryable = {retryable}; the case expects {want}"
+                ));
+            }
+        }
+        (Err(NodeError::Connector { code, message, .. }), None) => {
+            failures.push(format!("returned error `{code}`: {message}"));
+        }
+        (Err(e), _) => failures.push(format!("the host failed the call: {e}")),
+    }
+    failures.extend(script.leftovers());
+    CaseResult {
+        name: case.name.clone(),
+        failures,
+    }
+}
+
+/// Where `expected` (a subset) and `actual` differ, with `path` set to the
+/// place; `None` when every expected field is there with its value.
+fn subset_difference(expected: &Value, actual: &Value, path: &mut String) -> Option<String> {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(have)) => {
+            for (key, value) in want {
+                let before = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                match have.get(key) {
+                    None => return Some("missing".to_owned()),
+                    Some(got) => {
+                        if let Some(diff) = subset_difference(value, got, path) {
+                            return Some(diff);
+                        }
+                    }
+                }
+                path.truncate(before);
+            }
+            None
+        }
+        _ if expected == actual => None,
+        _ => Some(format!("expected {expected}, got {actual}")),
+    }
+}
+
+/// The capabilities a case sees: its scripted HTTP replies and KV state, a
+/// log that accepts everything, and `unsupported` for the rest.
+#[derive(Debug)]
+struct Script {
+    http: Mutex<Vec<(HttpReply, bool)>>,
+    kv: Mutex<BTreeMap<String, Value>>,
+    unexpected: Mutex<Vec<String>>,
+}
+
+impl Script {
+    fn new(case: &Case) -> Script {
+        Script {
+            http: Mutex::new(case.http.iter().map(|r| (r.clone(), false)).collect()),
+            kv: Mutex::new(case.kv.clone()),
+            unexpected: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The failures the script saw: requests it had no reply for, and
+    /// replies nobody asked for.
+    fn leftovers(&self) -> Vec<String> {
+        let mut out = lock(&self.unexpected).clone();
+        for (reply, used) in lock(&self.http).iter() {
+            if !used {
+                out.push(format!(
+                    "scripted reply to {} {} was never requested",
+                    reply.method, reply.url
+                ));
+            }
+        }
+        out
+    }
+
+    fn http(&self, request: &Value) -> HostResult {
+        let method = request
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET");
+        let Some(url) = request.get("url").and_then(Value::as_str) else {
+            return Err(HostError::new("bad_request", "the request has no `url`"));
+        };
+        let mut replies = lock(&self.http);
+        let found = replies
+            .iter_mut()
+            .find(|(r, used)| !used && r.method.eq_ignore_ascii_case(method) && r.url == url);
+        match found {
+            Some((reply, used)) => {
+                *used = true;
+                Ok(json!({
+                    "status": reply.status,
+                    "headers": reply.headers,
+                    "body": reply.body,
+                }))
+            }
+            None => {
+                lock(&self.unexpected).push(format!("{method} {url} has no scripted reply"));
+                Err(HostError::new(
+                    "no_scripted_reply",
+                    format!("tests/contract.yaml scripts no reply to {method} {url}"),
+                ))
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn key_of(request: &Value) -> Result<&str, HostError> {
+    request
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HostError::new("bad_request", "the request has no string `key`"))
+}
+
+impl Capabilities for Script {
+    fn http_read(&self, _: &ConnectorId, request: &Value) -> HostResult {
+        self.http(request)
+    }
+
+    fn http_write(&self, _: &ConnectorId, request: &Value) -> HostResult {
+        self.http(request)
+    }
+
+    fn kv_read(&self, _: &ConnectorId, request: &Value) -> HostResult {
+        let key = key_of(request)?;
+        Ok(json!({"value": lock(&self.kv).get(key).cloned().unwrap_or(Value::Null)}))
+    }
+
+    fn kv_write(&self, _: &ConnectorId, request: &Value) -> HostResult {
+        let key = key_of(request)?.to_owned();
+        let value = request.get("value").cloned().unwrap_or(Value::Null);
+        lock(&self.kv).insert(key, value);
+        Ok(json!({}))
+    }
+
+    fn log(&self, _: &ConnectorId, _: &Value) -> HostResult {
+        Ok(json!({}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_expectation_per_case() {
+        let yaml = "cases:\n  - name: a\n    input: {}\n    output: {}\n    error: {code: x}\n";
+        let e = Contract::from_yaml(yaml, &["x"]).unwrap_err();
+        assert!(e.to_string().contains("exactly one"), "{e}");
+    }
+
+    #[test]
+    fn undeclared_error_and_unknown_key_are_refused() {
+        let yaml = "cases:\n  - name: a\n    input: {}\n    error: {code: nope}\n";
+        let e = Contract::from_yaml(yaml, &["x"]).unwrap_err();
+        assert!(e.to_string().contains("does not declare"), "{e}");
+        let yaml = "cases:\n  - name: a\n    input: {}\n    ouptut: {}\n";
+        assert!(Contract::from_yaml(yaml, &[]).is_err());
+    }
+
+    #[test]
+    fn parses_every_part() {
+        let yaml = r#"
+cases:
+  - name: fetches
+    input: {url: "https://api.example.com/x", n: 3}
+    output-subset: {status: 200}
+    http:
+      - method: GET
+        url: https://api.example.com/x
+        status: 200
+        headers: {content-type: text/plain}
+        body: hi
+    kv: {visits: "41"}
+"#;
+        let c = Contract::from_yaml(yaml, &[]).unwrap();
+        assert_eq!(c.cases[0].input["n"], json!(3));
+        assert_eq!(c.cases[0].http[0].status, 200);
+        assert_eq!(c.cases[0].kv["visits"], json!("41"));
+    }
+
+    #[test]
+    fn subset_compares_nested_objects() {
+        let mut p = String::new();
+        let actual = json!({"a": {"b": 1, "c": 2}, "d": 3});
+        assert_eq!(
+            subset_difference(&json!({"a": {"b": 1}}), &actual, &mut p),
+            None
+        );
+        let diff = subset_difference(&json!({"a": {"b": 2}}), &actual, &mut p);
+        assert_eq!(p, "a.b");
+        assert!(diff.unwrap().contains("expected 2"));
+    }
+}
