@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo build --release --target wasm32-wasip2
-cp target/wasm32-wasip2/release/{{crate}}.wasm module.wasm
+cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/release/{{crate}}.wasm" module.wasm
 echo "built $(pwd)/module.wasm" >&2
