@@ -634,3 +634,30 @@ fn rust_template_is_a_cargo_package_and_builds_where_the_target_is_installed() {
     assert_component(&dir, &["wasi:"]);
     assert_test_runs_component(&p, "greet");
 }
+
+/// The committed component fixture is the scaffold as `new` writes it today,
+/// and its compressed build is a component.
+#[test]
+fn the_prebuilt_fixture_is_the_current_scaffold() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../registry-fixtures/components/greet-js");
+    let p = Project::new();
+    let run = p.run(&["new", "greet-js", "--lang", "js"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (path, content) in p.files_under("greet-js") {
+        let rel = path.strip_prefix(p.path().join("greet-js")).unwrap();
+        let committed = std::fs::read(fixture.join(rel)).unwrap();
+        assert!(
+            committed == content,
+            "registry-fixtures/components/greet-js/{} differs from what `new` writes; run `lf-resolve new` again and registry-fixtures/components/rebuild.sh",
+            rel.display()
+        );
+    }
+    let out = Command::new("gzip")
+        .args(["-dc"])
+        .arg(fixture.join("module.wasm.gz"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(&out.stdout[..8], b"\0asm\x0d\0\x01\0", "a component");
+}

@@ -83,34 +83,28 @@ pub fn run(args: &NewArgs, printer: &Printer) -> Result<(), CliError> {
     printer.status(
         "Created",
         format!(
-            "{} connector `{id}` in {}",
+            "{} connector `{id}` in {}\n{}",
             language(args.lang),
-            dir.display()
+            dir.display(),
+            next_steps(&dir, args.lang)
         ),
         &json!({"type": "new", "connector": id, "lang": language(args.lang), "path": dir}),
     );
-    if !printer.is_json() {
-        next_steps(&dir, args.lang);
-    }
     Ok(())
 }
 
 /// What to do next, for people.
-#[allow(
-    clippy::print_stderr,
-    reason = "guidance for people, like cargo's notes"
-)]
-fn next_steps(dir: &Path, lang: Lang) {
+fn next_steps(dir: &Path, lang: Lang) -> String {
     let tool = match lang {
         Lang::Python | Lang::Js => {
-            "bash scripts/install-componentize.sh (once; export what it prints)"
+            "eval \"$(bash scripts/install-componentize.sh)\"   once: the pinned toolchains"
         }
-        Lang::Rust => "rustup target add wasm32-wasip2 (once)",
+        Lang::Rust => "rustup target add wasm32-wasip2                   once: the target",
     };
-    eprintln!(
-        "\nNext steps:\n  {tool}\n  cd {}\n  ./build.sh                  builds module.wasm\n  lf-resolve test .           runs tests/contract.yaml\n  lf-resolve push . REGISTRY/REPO:0.1.0",
+    format!(
+        "\nNext steps:\n  {tool}\n  cd {}\n  ./build.sh                          builds module.wasm\n  lf-resolve test .                   runs tests/contract.yaml\n  lf-resolve push . REGISTRY/REPO:0.1.0",
         dir.display()
-    );
+    )
 }
 
 fn language(lang: Lang) -> &'static str {
