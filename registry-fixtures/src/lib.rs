@@ -51,6 +51,7 @@
 //! ```
 
 pub mod artifact;
+pub mod components;
 pub mod connectors;
 pub mod proxy;
 pub mod push;
