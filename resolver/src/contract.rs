@@ -12,13 +12,21 @@
 //! `input` and one expectation, leaving room to grow.
 //!
 //! The node runs in the same host an application uses (`lf_runtime::host`):
-//! what passes here is what the application will see, limits included.
+//! what passes here is what the application will see, limits included. A
+//! core module (ABI v1) reaches the script through [`Capabilities`]; a
+//! component (ABI v2) through `Capabilities` for `kv`/`db`/`log` and through
+//! an [`HttpClient`] for `wasi:http`, behind the host's own HTTP policy: the
+//! hosts of the scripted URLs are the connector's allowed `hosts`, so a
+//! request elsewhere is refused by the policy before it reaches the script.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use lf_runtime::host::{Capabilities, HostError, HostResult, Node, NodeError};
-use lf_runtime::spec::ConnectorId;
+use lf_runtime::host::{
+    Capabilities, ComponentNode, HostError, HostResult, HttpClient, HttpError, HttpFuture,
+    HttpOptions, Node, NodeError, WasmNode, is_component,
+};
+use lf_runtime::spec::{ConnectorId, HostPattern, NodeSpec};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -179,9 +187,113 @@ impl CaseResult {
     }
 }
 
-/// Runs one case on `node` with scripted capabilities.
-pub fn run_case(node: &dyn Node, case: &Case) -> CaseResult {
-    let script = Arc::new(Script::new(case));
+/// A connector loaded for its contract: the node, and the slot through
+/// which each case's script answers the node's HTTP requests.
+pub struct Runner {
+    node: Box<dyn Node>,
+    http: Arc<ScriptedHttp>,
+    abi: u8,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("connector", &self.node.spec().id)
+            .field("abi", &self.abi)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// Loads `bytes` for `spec`: a component on the ABI v2 host (allowed
+    /// to reach the hosts `contract` scripts), a core module on the ABI v1
+    /// host.
+    pub fn new(bytes: &[u8], spec: NodeSpec, contract: &Contract) -> Result<Runner, NodeError> {
+        let http = Arc::new(ScriptedHttp::default());
+        if is_component(bytes) {
+            let node = ComponentNode::new(bytes, spec, scripted_hosts(contract))?
+                .with_http_client(http.clone());
+            Ok(Runner {
+                node: Box::new(node),
+                http,
+                abi: 2,
+            })
+        } else {
+            Ok(Runner {
+                node: Box::new(WasmNode::new(bytes, spec)?),
+                http,
+                abi: 1,
+            })
+        }
+    }
+
+    /// The ABI the connector speaks: 1 (core module) or 2 (component).
+    pub fn abi(&self) -> u8 {
+        self.abi
+    }
+
+    /// Runs one case with its scripted capabilities.
+    pub fn run(&self, case: &Case) -> CaseResult {
+        let script = Arc::new(Script::new(case));
+        *lock(&self.http.current) = Some(script.clone());
+        let result = run_case(self.node.as_ref(), case, &script);
+        *lock(&self.http.current) = None;
+        result
+    }
+}
+
+/// The `hosts` grant of a test run: the host (and port, when the URL gives
+/// one) of every scripted URL.
+fn scripted_hosts(contract: &Contract) -> Vec<HostPattern> {
+    let mut out: Vec<HostPattern> = Vec::new();
+    for reply in contract.cases.iter().flat_map(|c| &c.http) {
+        let Some((_, rest)) = reply.url.split_once("://") else {
+            continue;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        if let Ok(pattern) = HostPattern::parse(authority)
+            && !out.contains(&pattern)
+        {
+            out.push(pattern);
+        }
+    }
+    out
+}
+
+/// The HTTP client of a component under test: answers from the script of
+/// the case being run.
+#[derive(Debug, Default)]
+struct ScriptedHttp {
+    current: Mutex<Option<Arc<Script>>>,
+}
+
+impl HttpClient for ScriptedHttp {
+    fn send(&self, request: http::Request<bytes::Bytes>, _: HttpOptions) -> HttpFuture {
+        let script = lock(&self.current).clone();
+        let method = request.method().as_str().to_owned();
+        let url = request.uri().to_string();
+        let answer = match script {
+            None => Err(HttpError::ConnectionRefused),
+            Some(script) => match script.take_http(&method, &url) {
+                None => Err(HttpError::ConnectionRefused),
+                Some(reply) => {
+                    let mut response = http::Response::builder().status(reply.status);
+                    for (name, value) in &reply.headers {
+                        response = response.header(name, value);
+                    }
+                    response
+                        .body(bytes::Bytes::from(reply.body.into_bytes()))
+                        .map_err(|e| HttpError::InternalError(Some(e.to_string())))
+                }
+            },
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+/// Runs one case on `node`, its capabilities answered by `script`.
+fn run_case(node: &dyn Node, case: &Case, script: &Arc<Script>) -> CaseResult {
     let caps: Arc<dyn Capabilities> = script.clone();
     let result = node.invoke(Value::Object(case.input.clone()), &caps);
     let mut failures = Vec::new();
@@ -300,6 +412,23 @@ impl Script {
         out
     }
 
+    /// The first unused reply to `method url`, marked used; `None` (and
+    /// the request recorded as unexpected) when there is none.
+    fn take_http(&self, method: &str, url: &str) -> Option<HttpReply> {
+        let mut replies = lock(&self.http);
+        let found = replies
+            .iter_mut()
+            .find(|(r, used)| !used && r.method.eq_ignore_ascii_case(method) && r.url == url);
+        if let Some((reply, used)) = found {
+            *used = true;
+            return Some(reply.clone());
+        }
+        drop(replies);
+        lock(&self.unexpected).push(format!("{method} {url} has no scripted reply"));
+        None
+    }
+
+    /// An ABI v1 `http_read`/`http_write` request.
     fn http(&self, request: &Value) -> HostResult {
         let method = request
             .get("method")
@@ -308,26 +437,16 @@ impl Script {
         let Some(url) = request.get("url").and_then(Value::as_str) else {
             return Err(HostError::new("bad_request", "the request has no `url`"));
         };
-        let mut replies = lock(&self.http);
-        let found = replies
-            .iter_mut()
-            .find(|(r, used)| !used && r.method.eq_ignore_ascii_case(method) && r.url == url);
-        match found {
-            Some((reply, used)) => {
-                *used = true;
-                Ok(json!({
-                    "status": reply.status,
-                    "headers": reply.headers,
-                    "body": reply.body,
-                }))
-            }
-            None => {
-                lock(&self.unexpected).push(format!("{method} {url} has no scripted reply"));
-                Err(HostError::new(
-                    "no_scripted_reply",
-                    format!("tests/contract.yaml scripts no reply to {method} {url}"),
-                ))
-            }
+        match self.take_http(method, url) {
+            Some(reply) => Ok(json!({
+                "status": reply.status,
+                "headers": reply.headers,
+                "body": reply.body,
+            })),
+            None => Err(HostError::new(
+                "no_scripted_reply",
+                format!("tests/contract.yaml scripts no reply to {method} {url}"),
+            )),
         }
     }
 }
@@ -352,15 +471,40 @@ impl Capabilities for Script {
         self.http(request)
     }
 
+    /// `{"key"}` (ABI v1) or `{"op": "get", "key"}` → `{"value"}`;
+    /// `{"op": "list", "prefix", "start_after", "limit"}` → `{"keys"}`.
     fn kv_read(&self, _: &ConnectorId, request: &Value) -> HostResult {
+        let kv = lock(&self.kv);
+        if request.get("op").and_then(Value::as_str) == Some("list") {
+            let prefix = request.get("prefix").and_then(Value::as_str).unwrap_or("");
+            let after = request.get("start_after").and_then(Value::as_str);
+            let limit = request
+                .get("limit")
+                .and_then(Value::as_u64)
+                .filter(|n| *n > 0)
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let keys: Vec<&String> = kv
+                .keys()
+                .filter(|k| k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a))
+                .take(limit)
+                .collect();
+            return Ok(json!({ "keys": keys }));
+        }
         let key = key_of(request)?;
-        Ok(json!({"value": lock(&self.kv).get(key).cloned().unwrap_or(Value::Null)}))
+        Ok(json!({"value": kv.get(key).cloned().unwrap_or(Value::Null)}))
     }
 
+    /// `{"key", "value"}` (ABI v1) or `{"op": "set", …}` stores;
+    /// `{"op": "delete", "key"}` removes.
     fn kv_write(&self, _: &ConnectorId, request: &Value) -> HostResult {
         let key = key_of(request)?.to_owned();
-        let value = request.get("value").cloned().unwrap_or(Value::Null);
-        lock(&self.kv).insert(key, value);
+        let mut kv = lock(&self.kv);
+        if request.get("op").and_then(Value::as_str) == Some("delete") {
+            kv.remove(&key);
+        } else {
+            let value = request.get("value").cloned().unwrap_or(Value::Null);
+            kv.insert(key, value);
+        }
         Ok(json!({}))
     }
 

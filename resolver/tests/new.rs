@@ -17,6 +17,16 @@ use std::process::Command;
 use common::Project;
 use lf_runtime::spec::ConnectorManifest;
 
+/// `lf-resolve test ARGS` in `p`, with the compiled-code cache of
+/// components inside the project (each test run builds new components, so
+/// a shared cache would only grow).
+fn run_test(p: &Project, args: &[&str]) -> common::Run {
+    let cache = p.cache().join("code");
+    let mut all = vec!["test"];
+    all.extend_from_slice(args);
+    p.run_env(&all, &[("LF_CODE_CACHE", cache.to_str().unwrap())])
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../registry-fixtures/connectors")
@@ -264,11 +274,11 @@ cases:
 #[test]
 fn test_passes_a_v1_connector_with_scripted_kv() {
     let p = v1_connector("kv-counter", KV_CONTRACT);
-    let run = p.run(&["test", "kv-counter"]);
+    let run = run_test(&p, &["kv-counter"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stdout.contains(
-            "running 4 cases from kv-counter/tests/contract.yaml (connector.latticeflow.kv.counter)"
+            "running 4 cases from kv-counter/tests/contract.yaml (connector.latticeflow.kv.counter, ABI v1)"
         ),
         "{}",
         run.stdout
@@ -284,7 +294,7 @@ fn test_passes_a_v1_connector_with_scripted_kv() {
         run.stdout
     );
 
-    let run = p.run(&["test", "kv-counter", "count", "--message-format", "json"]);
+    let run = run_test(&p, &["kv-counter", "count", "--message-format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let events = run.events();
     assert_eq!(events.len(), 3, "{events:?}");
@@ -323,7 +333,7 @@ cases:
     output: {count: 1}
 ";
     let p = v1_connector("kv-counter", contract);
-    let run = p.run(&["test", "kv-counter"]);
+    let run = run_test(&p, &["kv-counter"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     for needle in [
         "case wrong output ... FAILED",
@@ -366,7 +376,7 @@ cases:
     error: {code: http_failed, retryable: true}
 ";
     let p = v1_connector("http-fetch", contract);
-    let run = p.run(&["test", "http-fetch"]);
+    let run = run_test(&p, &["http-fetch"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("case fetches ... ok"), "{}", run.stdout);
     // The node got an error and returned its declared one, but the case
@@ -408,7 +418,7 @@ fn test_refuses_a_contract_it_cannot_run() {
         ("cases: []\n", "`cases` is empty"),
     ] {
         let p = v1_connector("kv-counter", contract);
-        let run = p.run(&["test", "kv-counter"]);
+        let run = run_test(&p, &["kv-counter"]);
         assert_eq!(run.code, 2, "{contract}");
         assert!(
             run.stderr.contains("kv-counter/tests/contract.yaml"),
@@ -426,7 +436,7 @@ fn test_refuses_a_contract_it_cannot_run() {
         "c/connector.yaml",
         &std::fs::read_to_string(fixture("hash").join("connector.yaml")).unwrap(),
     )]);
-    let run = p.run(&["test", "c"]);
+    let run = run_test(&p, &["c"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("cannot read `c/tests/contract.yaml`"),
@@ -437,7 +447,7 @@ fn test_refuses_a_contract_it_cannot_run() {
         "c/tests/contract.yaml",
         "cases:\n  - name: a\n    input: {}\n    output: {}\n",
     );
-    let run = p.run(&["test", "c"]);
+    let run = run_test(&p, &["c"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
@@ -451,6 +461,37 @@ fn test_refuses_a_contract_it_cannot_run() {
 
 /// The binary a variable of scripts/install-componentize.sh names, or why
 /// the test skips.
+#[test]
+fn test_runs_a_component_with_scripted_kv() {
+    let fixture = lf_registry_fixtures::components::kv_user("kv.read, kv.write");
+    let p = Project::with(&[
+        ("kv/connector.yaml", &fixture.yaml),
+        (
+            "kv/tests/contract.yaml",
+            "cases:\n  - name: sets then gets\n    input: {key: k}\n    kv: {k: old, other: x}\n    output: {status: 0, value: v1}\n  - name: wrong on purpose\n    input: {key: k}\n    output-subset: {value: old}\n",
+        ),
+    ]);
+    std::fs::write(p.path().join("kv/module.wasm"), fixture.bytes()).unwrap();
+    let run = run_test(&p, &["kv"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("(connector.test.kv.user, ABI v2)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("case sets then gets ... ok"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("output-subset differs at `value`: expected \"old\", got \"v1\""),
+        "{}",
+        run.stdout
+    );
+}
+
 fn tool(var: &str) -> Option<PathBuf> {
     match std::env::var_os(var) {
         Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
@@ -540,17 +581,39 @@ fn edit_greeting(p: &Project, name: &str, source: &str) {
     );
 }
 
-/// What `lf-resolve test` says of a component, until the ABI v2 host is in
-/// this build.
-fn assert_test_runs_component(p: &Project, name: &str) {
-    let run = p.run(&["test", name]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+/// `lf-resolve test` passes the edited connector on the ABI v2 host, and
+/// fails once the contract expects what the code no longer does.
+fn assert_contract_runs_on_the_component(p: &Project, name: &str) {
+    let run = run_test(p, &[name]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(", ABI v2)"), "{}", run.stdout);
     assert!(
-        run.stderr
-            .contains("it is a WebAssembly component (ABI v2)"),
+        run.stdout.contains("test result: ok. 2 passed; 0 failed"),
         "{}",
-        run.stderr
+        run.stdout
     );
+    let contract = p.read(&format!("{name}/tests/contract.yaml"));
+    p.write(
+        &format!("{name}/tests/contract.yaml"),
+        &format!(
+            "{contract}  - name: the old greeting\n    input: {{name: Ada}}\n    output: {{greeting: \"Hello, Ada!\"}}\n  - name: not an error\n    input: {{name: Ada}}\n    error: {{code: empty_name}}\n"
+        ),
+    );
+    let run = run_test(p, &[name]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for needle in [
+        "case greets by name ... ok",
+        "case the old greeting ... FAILED",
+        "expected: {\"greeting\":\"Hello, Ada!\"}\n       got: {\"greeting\":\"Hi there, Ada!\"}",
+        "expected error `empty_name`, got output {\"greeting\":\"Hi there, Ada!\"}",
+        "test result: FAILED. 2 passed; 2 failed",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "missing {needle:?} in\n{}",
+            run.stdout
+        );
+    }
 }
 
 #[test]
@@ -570,7 +633,7 @@ fn python_connector_builds_into_a_component() {
     // componentize-py links the WASI 0.2 interfaces its runtime uses; the
     // host sandboxes them.
     assert_component(&p.path().join("greet"), &["wasi:"]);
-    assert_test_runs_component(&p, "greet");
+    assert_contract_runs_on_the_component(&p, "greet");
 }
 
 #[test]
@@ -589,7 +652,7 @@ fn js_connector_builds_into_a_component() {
     );
     // Every feature disabled: the component imports nothing at all.
     assert_component(&p.path().join("greet"), &[]);
-    assert_test_runs_component(&p, "greet");
+    assert_contract_runs_on_the_component(&p, "greet");
 }
 
 #[test]
@@ -632,7 +695,7 @@ fn rust_template_is_a_cargo_package_and_builds_where_the_target_is_installed() {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust-target");
     sh(&dir, "build.sh", &[("CARGO_TARGET_DIR", &target)]);
     assert_component(&dir, &["wasi:"]);
-    assert_test_runs_component(&p, "greet");
+    assert_contract_runs_on_the_component(&p, "greet");
 }
 
 /// The committed component fixture is the scaffold as `new` writes it today,
@@ -660,4 +723,14 @@ fn the_prebuilt_fixture_is_the_current_scaffold() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(&out.stdout[..8], b"\0asm\x0d\0\x01\0", "a component");
+    // And it passes its contract on the ABI v2 host, as the demo runs it.
+    std::fs::write(p.path().join("greet-js/module.wasm"), &out.stdout).unwrap();
+    let run = run_test(&p, &["greet-js"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("(connector.example.greet_js, ABI v2)")
+            && run.stdout.contains("test result: ok. 2 passed; 0 failed"),
+        "{}",
+        run.stdout
+    );
 }

@@ -10,13 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
-use lf_runtime::host::{Node, WasmNode};
 use lf_runtime::spec::{ConnectorManifest, NodeSpec};
 use serde_json::json;
 use sha2::Digest as _;
 
 use crate::cli::TestArgs;
-use crate::contract::{Contract, MAX_CONTRACT_BYTES, run_case};
+use crate::contract::{Contract, MAX_CONTRACT_BYTES, Runner};
 use crate::error::CliError;
 use crate::output::Printer;
 
@@ -56,9 +55,9 @@ pub fn run(args: &TestArgs, printer: &Printer) -> Result<(), CliError> {
     let (module_path, bytes) = module_bytes(dir)?;
     let digest = format!("sha256:{:x}", sha2::Sha256::digest(&bytes));
     let spec = NodeSpec::from_manifest(&manifest, digest);
-    let node = load_node(&bytes, spec).map_err(|e| CliError::Failed {
+    let runner = Runner::new(&bytes, spec, &contract).map_err(|e| CliError::Failed {
         message: format!("`{}` cannot be loaded", module_path.display()),
-        reasons: vec![e],
+        reasons: vec![e.to_string()],
         help: Some("build it again (`./build.sh`), or check it with `lf-resolve push`".to_owned()),
         code: crate::error::EXIT_CHECK_FAILED,
     })?;
@@ -73,16 +72,17 @@ pub fn run(args: &TestArgs, printer: &Printer) -> Result<(), CliError> {
     let human = !printer.is_json();
     if human {
         report(format_args!(
-            "\nrunning {} case{} from {} ({})",
+            "\nrunning {} case{} from {} ({}, ABI v{})",
             cases.len(),
             if cases.len() == 1 { "" } else { "s" },
             contract_path.display(),
-            manifest.id()
+            manifest.id(),
+            runner.abi()
         ));
     }
     let mut failed = Vec::new();
     for case in &cases {
-        let result = run_case(node.as_ref(), case);
+        let result = runner.run(case);
         if human {
             report(format_args!(
                 "case {} ... {}",
@@ -146,26 +146,6 @@ pub fn run(args: &TestArgs, printer: &Printer) -> Result<(), CliError> {
 #[allow(clippy::print_stdout, reason = "the report is this command's result")]
 fn report(line: std::fmt::Arguments<'_>) {
     println!("{line}");
-}
-
-/// The node for `bytes`: a core module runs on the ABI v1 host; a component
-/// needs the ABI v2 host, which this build does not have yet.
-fn load_node(bytes: &[u8], spec: NodeSpec) -> Result<Box<dyn Node>, String> {
-    if is_component(bytes) {
-        return Err(
-            "it is a WebAssembly component (ABI v2); this build of lf-resolve runs only ABI v1 modules"
-                .to_owned(),
-        );
-    }
-    WasmNode::new(bytes, spec)
-        .map(|n| Box::new(n) as Box<dyn Node>)
-        .map_err(|e| e.to_string())
-}
-
-/// Whether `bytes` start with the header of a component (layer 1) rather
-/// than a core module.
-pub(crate) fn is_component(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 
 /// `module.wasm`, or `module.wat` compiled, as `push` would take them.
