@@ -555,6 +555,100 @@ cases:
     }
 
     #[test]
+    fn components_get_scripted_http_replies_and_only_the_scripted_hosts() {
+        use futures_util::FutureExt as _;
+        let yaml = r#"
+cases:
+  - name: a
+    input: {}
+    output: {}
+    http:
+      - {method: GET, url: "https://api.example.com/x?q=1", status: 201, headers: {x-a: b}, body: hi}
+      - {method: POST, url: "http://user@127.0.0.1:8080/y", status: 200}
+"#;
+        let contract = Contract::from_yaml(yaml, &[]).unwrap();
+        let hosts = scripted_hosts(&contract);
+        assert_eq!(
+            hosts,
+            [
+                HostPattern::parse("api.example.com").unwrap(),
+                HostPattern::parse("127.0.0.1:8080").unwrap()
+            ]
+        );
+        let client = ScriptedHttp::default();
+        let script = Arc::new(Script::new(&contract.cases[0]));
+        *lock(&client.current) = Some(script.clone());
+        let get = |url: &str| {
+            let request = http::Request::get(url).body(bytes::Bytes::new()).unwrap();
+            let options = HttpOptions {
+                connect_timeout: std::time::Duration::from_secs(1),
+                first_byte_timeout: std::time::Duration::from_secs(1),
+                between_bytes_timeout: std::time::Duration::from_secs(1),
+                max_response_bytes: 1024,
+            };
+            client.send(request, options).now_or_never().unwrap()
+        };
+        let response = get("https://api.example.com/x?q=1").unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["x-a"], "b");
+        assert_eq!(response.body().as_ref(), b"hi");
+        // Each reply answers once; the second request has none.
+        assert!(matches!(
+            get("https://api.example.com/x?q=1"),
+            Err(HttpError::ConnectionRefused)
+        ));
+        assert_eq!(
+            script.leftovers(),
+            [
+                "GET https://api.example.com/x?q=1 has no scripted reply",
+                "scripted reply to POST http://user@127.0.0.1:8080/y was never requested"
+            ]
+        );
+    }
+
+    #[test]
+    fn kv_answers_both_request_shapes() {
+        let case = Contract::from_yaml(
+            "cases:\n  - name: a\n    input: {}\n    output: {}\n    kv: {a1: x, a2: y, b: z}\n",
+            &[],
+        )
+        .unwrap()
+        .cases
+        .remove(0);
+        let script = Script::new(&case);
+        let id: ConnectorId = "connector.test.kv.x".parse().unwrap();
+        assert_eq!(
+            script.kv_read(&id, &json!({"key": "b"})).unwrap(),
+            json!({"value": "z"})
+        );
+        assert_eq!(
+            script
+                .kv_read(
+                    &id,
+                    &json!({"op": "list", "prefix": "a", "start_after": "a1", "limit": 0})
+                )
+                .unwrap(),
+            json!({"keys": ["a2"]})
+        );
+        script
+            .kv_write(&id, &json!({"op": "delete", "key": "b"}))
+            .unwrap();
+        script
+            .kv_write(&id, &json!({"op": "set", "key": "c", "value": "w"}))
+            .unwrap();
+        assert_eq!(
+            script
+                .kv_read(&id, &json!({"op": "get", "key": "b"}))
+                .unwrap(),
+            json!({"value": null})
+        );
+        assert_eq!(
+            script.kv_read(&id, &json!({"key": "c"})).unwrap(),
+            json!({"value": "w"})
+        );
+    }
+
+    #[test]
     fn subset_compares_nested_objects() {
         let mut p = String::new();
         let actual = json!({"a": {"b": 1, "c": 2}, "d": 3});
