@@ -350,6 +350,38 @@ fn kv_calls_reach_the_application_and_ungranted_ones_are_denied() {
     );
 }
 
+/// An application that records its log lines.
+#[derive(Default)]
+struct Logs(Mutex<Vec<Value>>);
+
+impl Capabilities for Logs {
+    fn log(&self, _connector: &ConnectorId, request: &Value) -> HostResult {
+        self.0.lock().unwrap().push(request.clone());
+        Ok(json!({}))
+    }
+}
+
+#[test]
+fn logging_reaches_the_application_only_when_declared() {
+    let logs = Arc::new(Logs::default());
+    let caps: Arc<dyn Capabilities> = logs.clone();
+    let output = node(&fixtures::logger("log"))
+        .invoke(json!({}), &caps)
+        .unwrap();
+    assert_eq!(output, json!({}));
+    assert_eq!(
+        *logs.0.lock().unwrap(),
+        [json!({ "level": "warn", "context": "ctx", "message": "hello" })]
+    );
+
+    let logs = Arc::new(Logs::default());
+    let caps: Arc<dyn Capabilities> = logs.clone();
+    node(&fixtures::logger(""))
+        .invoke(json!({}), &caps)
+        .unwrap();
+    assert!(logs.0.lock().unwrap().is_empty(), "discarded");
+}
+
 #[test]
 fn from_locked_checks_the_digest_before_compiling() {
     let fixture = fixtures::word_counter();
