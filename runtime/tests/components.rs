@@ -459,7 +459,12 @@ fn compiled_code_is_cached_and_damaged_entries_are_recompiled() {
     assert_eq!(load().code_source(), CodeSource::Cached);
 
     // A symlink in place of the entry is not followed.
-    let elsewhere = dir.path().join("elsewhere.cwasm");
+    // (A long target path, so the link's own size does not give it away.)
+    let elsewhere = dir
+        .path()
+        .join("a-directory-with-a-long-name-so-the-link-is-long")
+        .join("elsewhere.cwasm");
+    std::fs::create_dir(elsewhere.parent().unwrap()).unwrap();
     std::fs::write(&elsewhere, &good).unwrap();
     std::fs::remove_file(entry).unwrap();
     #[cfg(unix)]
