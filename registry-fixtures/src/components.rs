@@ -430,6 +430,54 @@ errors: []
     }
 }
 
+/// `run() -> result<_, node-error>` (no inputs, no outputs) that logs
+/// `warn`, context `ctx`, message `hello` through
+/// `wasi:logging/logging@0.1.0-draft`. `capabilities` is the manifest's list.
+pub fn logger(capabilities: &str) -> ComponentFixture {
+    ComponentFixture {
+        name: "logger",
+        yaml: format!(
+            "id: connector.test.log.hello
+inputs: []
+outputs: []
+effects: []
+deterministic: true
+capabilities: [{capabilities}]
+errors: []
+"
+        ),
+        wat: r#"(component
+  (import "wasi:logging/logging@0.1.0-draft" (instance $logging
+    (type $l (enum "trace" "debug" "info" "warn" "error" "critical"))
+    (export "level" (type $level (eq $l)))
+    (export "log" (func (param "level" $level) (param "context" string) (param "message" string)))
+  ))
+  (alias export $logging "log" (func $log))
+  (type $node-error' (record (field "code" string) (field "message" string) (field "retryable" bool)))
+  (export $node-error "node-error" (type $node-error'))
+  (core module $libc (memory (export "memory") 1))
+  (core instance $libc (instantiate $libc))
+  (core func $log (canon lower (func $log) (memory $libc "memory")))
+  (core module $m
+    (import "libc" "memory" (memory 1))
+    (import "host" "log" (func $log (param i32 i32 i32 i32 i32)))
+    (data (i32.const 16) "ctx")
+    (data (i32.const 32) "hello")
+    (func (export "run") (result i32)
+      (call $log (i32.const 3) (i32.const 16) (i32.const 3) (i32.const 32) (i32.const 5))
+      (i32.store8 (i32.const 1024) (i32.const 0))
+      (i32.const 1024)))
+  (core instance $i (instantiate $m
+    (with "libc" (instance $libc))
+    (with "host" (instance (export "log" (func $log))))))
+  (func $run (result (result (error $node-error)))
+    (canon lift (core func $i "run") (memory $libc "memory")))
+  (export "run" (func $run))
+)"#
+        .to_owned(),
+    }
+}
+
 /// Every fixture above that builds a node (with the capabilities it needs),
 /// for tests that only need to parse them all.
 pub fn all() -> Vec<ComponentFixture> {
@@ -445,5 +493,6 @@ pub fn all() -> Vec<ComponentFixture> {
         invalid_json(),
         clock_reader(""),
         kv_user("kv.read, kv.write"),
+        logger("log"),
     ]
 }

@@ -350,6 +350,38 @@ fn kv_calls_reach_the_application_and_ungranted_ones_are_denied() {
     );
 }
 
+/// An application that records its log lines.
+#[derive(Default)]
+struct Logs(Mutex<Vec<Value>>);
+
+impl Capabilities for Logs {
+    fn log(&self, _connector: &ConnectorId, request: &Value) -> HostResult {
+        self.0.lock().unwrap().push(request.clone());
+        Ok(json!({}))
+    }
+}
+
+#[test]
+fn logging_reaches_the_application_only_when_declared() {
+    let logs = Arc::new(Logs::default());
+    let caps: Arc<dyn Capabilities> = logs.clone();
+    let output = node(&fixtures::logger("log"))
+        .invoke(json!({}), &caps)
+        .unwrap();
+    assert_eq!(output, json!({}));
+    assert_eq!(
+        *logs.0.lock().unwrap(),
+        [json!({ "level": "warn", "context": "ctx", "message": "hello" })]
+    );
+
+    let logs = Arc::new(Logs::default());
+    let caps: Arc<dyn Capabilities> = logs.clone();
+    node(&fixtures::logger(""))
+        .invoke(json!({}), &caps)
+        .unwrap();
+    assert!(logs.0.lock().unwrap().is_empty(), "discarded");
+}
+
 #[test]
 fn from_locked_checks_the_digest_before_compiling() {
     let fixture = fixtures::word_counter();
@@ -427,7 +459,12 @@ fn compiled_code_is_cached_and_damaged_entries_are_recompiled() {
     assert_eq!(load().code_source(), CodeSource::Cached);
 
     // A symlink in place of the entry is not followed.
-    let elsewhere = dir.path().join("elsewhere.cwasm");
+    // (A long target path, so the link's own size does not give it away.)
+    let elsewhere = dir
+        .path()
+        .join("a-directory-with-a-long-name-so-the-link-is-long")
+        .join("elsewhere.cwasm");
+    std::fs::create_dir(elsewhere.parent().unwrap()).unwrap();
     std::fs::write(&elsewhere, &good).unwrap();
     std::fs::remove_file(entry).unwrap();
     #[cfg(unix)]
@@ -454,5 +491,100 @@ fn an_unwritable_cache_is_not_an_error() {
         let node =
             ComponentNode::with_cache(&bytes, spec(&fixture, &bytes), Vec::new(), &cache).unwrap();
         assert_eq!(node.code_source(), CodeSource::Compiled);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A real component built by componentize-py or componentize-js, when given
+// ---------------------------------------------------------------------------
+
+#[derive(serde::Deserialize)]
+struct Contract {
+    cases: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    name: String,
+    input: Value,
+    output: Option<Value>,
+    error: Option<CaseError>,
+    http: Option<Value>,
+    kv: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct CaseError {
+    code: String,
+}
+
+/// `LF_TEST_COMPONENT=DIR` (or `LF_TEST_JS_COMPONENT=DIR`): a connector
+/// directory with `module.wasm` (a component), `connector.yaml` and
+/// `tests/contract.yaml`, as `lf-resolve new` scaffolds and its build script
+/// fills. The component is compiled, then loaded from the cache, and every
+/// contract case that scripts no capability is run. Skipped (with a note)
+/// when neither variable is set: building such a component needs
+/// componentize-py or componentize-js.
+#[test]
+fn real_component_from_env() {
+    let Some(dir) = std::env::var_os("LF_TEST_COMPONENT")
+        .or_else(|| std::env::var_os("LF_TEST_JS_COMPONENT"))
+        .map(std::path::PathBuf::from)
+    else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "skipped: set LF_TEST_COMPONENT=DIR to a built connector directory (module.wasm, connector.yaml, tests/contract.yaml)"
+            );
+        }
+        return;
+    };
+    let bytes = std::fs::read(dir.join("module.wasm")).unwrap();
+    let yaml = std::fs::read_to_string(dir.join("connector.yaml")).unwrap();
+    let manifest = ConnectorManifest::from_yaml(&yaml).unwrap();
+    let spec = NodeSpec::from_manifest(&manifest, format!("sha256:{}", sha256_hex(&bytes)));
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = CodeCache::at(cache_dir.path());
+
+    let started = std::time::Instant::now();
+    let node = ComponentNode::with_cache(&bytes, spec.clone(), Vec::new(), &cache).unwrap();
+    let compiled = started.elapsed();
+    assert_eq!(node.code_source(), CodeSource::Compiled);
+    let started = std::time::Instant::now();
+    let node = ComponentNode::with_cache(&bytes, spec, Vec::new(), &cache).unwrap();
+    let cached = started.elapsed();
+    assert_eq!(node.code_source(), CodeSource::Cached);
+
+    let contract: Contract =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("tests/contract.yaml")).unwrap())
+            .unwrap();
+    let caps = no_caps();
+    let mut ran = 0;
+    let mut first_call = None;
+    for case in &contract.cases {
+        if case.http.is_some() || case.kv.is_some() {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let result = node.invoke(case.input.clone(), &caps);
+        first_call.get_or_insert(started.elapsed());
+        match (&case.output, &case.error, result) {
+            (Some(want), _, Ok(got)) => assert_eq!(&got, want, "{}", case.name),
+            (_, Some(want), Err(NodeError::Connector { code, .. })) => {
+                assert_eq!(code, want.code, "{}", case.name);
+            }
+            (_, _, other) => panic!("{}: {other:?}", case.name),
+        }
+        ran += 1;
+    }
+    assert!(ran > 0, "no contract case without scripted capabilities");
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "{}: {} bytes; compiled in {compiled:?}, loaded from the cache in {cached:?}; first call {:?}; {ran} cases",
+            dir.display(),
+            bytes.len(),
+            first_call.unwrap_or_default()
+        );
     }
 }

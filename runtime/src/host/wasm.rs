@@ -443,8 +443,9 @@ impl WasmNode {
         })
     }
 
-    /// `{"ok": {...}}` → the checked outputs; `{"error": ...}` →
-    /// [`NodeError::Connector`]; anything else → an ABI error.
+    /// `{"ok": {...}}` → the checked outputs; `{"error": ...}` with a
+    /// declared code → [`NodeError::Connector`] (an undeclared one is
+    /// [`NodeError::UndeclaredErrorCode`]); anything else → an ABI error.
     fn parse_output(&self, bytes: &[u8]) -> Result<Value, NodeError> {
         let connector = || self.spec.id.clone();
         let text = std::str::from_utf8(bytes).map_err(|e| NodeError::OutputNotUtf8 {
@@ -484,6 +485,15 @@ impl WasmNode {
             error.get("message").and_then(Value::as_str),
             error.get("retryable").and_then(Value::as_bool),
         ) {
+            (Some(code), Some(message), Some(_))
+                if error.len() == 3 && self.spec.error(code).is_none() =>
+            {
+                Err(NodeError::UndeclaredErrorCode {
+                    connector: connector(),
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                })
+            }
             (Some(code), Some(message), Some(retryable)) if error.len() == 3 => {
                 Err(NodeError::Connector {
                     connector: connector(),

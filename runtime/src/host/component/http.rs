@@ -284,6 +284,84 @@ mod tests {
         assert!(!allows(&p, "GET", "ftp://api.example.com/"));
     }
 
+    /// A client that records what reaches it and answers 200 `pong`.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<(String, String, Bytes, HttpOptions)>>);
+
+    impl HttpClient for Recorder {
+        fn send(&self, request: http::Request<Bytes>, options: HttpOptions) -> HttpFuture {
+            self.0.lock().unwrap().push((
+                request.method().to_string(),
+                request.uri().to_string(),
+                request.body().clone(),
+                options,
+            ));
+            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"pong"))) })
+        }
+    }
+
+    fn send(
+        policy: &mut HttpPolicy,
+        method: &str,
+        uri: &str,
+        body: &'static [u8],
+    ) -> Result<Bytes, HttpError> {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(
+                Full::new(Bytes::from_static(body))
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .unwrap();
+        let future = policy.send_request(request, None, Box::new(async { Ok(()) }));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let (response, _io) = Pin::from(future).await?;
+            Ok(response.into_body().collect().await?.to_bytes())
+        })
+    }
+
+    #[test]
+    fn only_allowed_requests_reach_the_client() {
+        let recorder = Arc::new(Recorder::default());
+        let mut p = policy(true, false, &["api.example.com"]);
+        p.client = recorder.clone();
+        assert!(matches!(
+            send(&mut p, "POST", "https://api.example.com/x", b"data"),
+            Err(HttpError::HttpRequestDenied)
+        ));
+        assert!(matches!(
+            send(&mut p, "GET", "https://other.example.com/x", b""),
+            Err(HttpError::HttpRequestDenied)
+        ));
+        assert!(recorder.0.lock().unwrap().is_empty());
+
+        assert_eq!(
+            send(&mut p, "GET", "https://api.example.com/x", b"").unwrap(),
+            "pong"
+        );
+        // A request body over the limit never reaches the client.
+        assert!(matches!(
+            send(
+                &mut p,
+                "GET",
+                "https://api.example.com/x",
+                b"more than ten bytes"
+            ),
+            Err(HttpError::HttpRequestBodySize(_))
+        ));
+        let seen = recorder.0.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0, "GET");
+        assert_eq!(seen[0].1, "https://api.example.com/x");
+        assert_eq!(seen[0].3.first_byte_timeout, Duration::from_secs(1));
+        assert_eq!(seen[0].3.max_response_bytes, 10);
+    }
+
     #[test]
     fn timeouts_never_exceed_the_limit() {
         let p = policy(true, false, &[]);
