@@ -70,6 +70,6 @@ for bin in "$py" "$js" "$wt"; do
     [ -x "$bin" ] || die "\`$bin\` is missing after the install; remove $tools and run this again"
 done
 say "component toolchains in $tools"
-echo "export LF_COMPONENTIZE_PY=$py"
-echo "export LF_COMPONENTIZE_JS=$js"
-echo "export LF_WASM_TOOLS=$wt"
+printf 'export LF_COMPONENTIZE_PY=%q\n' "$py"
+printf 'export LF_COMPONENTIZE_JS=%q\n' "$js"
+printf 'export LF_WASM_TOOLS=%q\n' "$wt"
