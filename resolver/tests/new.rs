@@ -734,3 +734,75 @@ fn the_prebuilt_fixture_is_the_current_scaffold() {
         run.stdout
     );
 }
+
+/// A JavaScript connector that declares `http.read` and calls `fetch`: its
+/// requests reach the case's scripted replies through the ABI v2 host's HTTP
+/// policy, and a request nobody scripted fails the case.
+///
+/// Two hand steps stand in for what `new` does not do yet (see
+/// docs/writing-a-connector.md): the WASI WIT packages come from the
+/// toolchain (jco's bundled WASI 0.2.12), so the world's `wasi:http` import
+/// is moved to that version.
+#[test]
+fn js_connector_fetches_through_scripted_http() {
+    let Some(cjs) = tool("LF_COMPONENTIZE_JS") else {
+        return;
+    };
+    // .../node_modules/.bin/componentize-js → .../node_modules
+    let modules = cjs.parent().unwrap().parent().unwrap();
+    let wasi = modules.join("@bytecodealliance/jco/lib/wit/builtin/0.2.12");
+    assert!(wasi.is_dir(), "no WASI WIT at {}", wasi.display());
+    let p = Project::new();
+    let run = p.run(&["new", "fetch", "--lang", "js", "-c", "http.read"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let world = p.read("fetch/wit/world.wit");
+    p.write(
+        "fetch/wit/world.wit",
+        &world.replace(
+            "wasi:http/outgoing-handler@0.2.0;",
+            "wasi:http/outgoing-handler@0.2.12;",
+        ),
+    );
+    for entry in std::fs::read_dir(&wasi).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            let name = entry.file_name();
+            let package = std::fs::read_to_string(entry.path().join("package.wit")).unwrap();
+            p.write(
+                &format!("fetch/wit/deps/{}/package.wit", name.to_string_lossy()),
+                &package,
+            );
+        }
+    }
+    p.write(
+        "fetch/app.js",
+        "export async function run(input) {\n  const response = await fetch(`https://api.example.com/hello?name=${encodeURIComponent(input.name)}`);\n  return { greeting: `${response.status} ${await response.text()}` };\n}\n",
+    );
+    p.write(
+        "fetch/tests/contract.yaml",
+        "cases:\n  - name: fetches\n    input: {name: Ada}\n    http:\n      - {method: GET, url: \"https://api.example.com/hello?name=Ada\", status: 200, body: \"Hello, Ada!\"}\n    output: {greeting: \"200 Hello, Ada!\"}\n  - name: asks for another URL\n    input: {name: Bob}\n    http:\n      - {method: GET, url: \"https://api.example.com/hello?name=Ada\", status: 200}\n    output: {greeting: \"200 \"}\n",
+    );
+    sh(
+        &p.path().join("fetch"),
+        "build.sh",
+        &[("LF_COMPONENTIZE_JS", &cjs)],
+    );
+    assert_component(
+        &p.path().join("fetch"),
+        &["wasi:io/", "wasi:http/", "wasi:clocks/"],
+    );
+    let run = run_test(&p, &["fetch"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for needle in [
+        "case fetches ... ok",
+        "case asks for another URL ... FAILED",
+        "GET https://api.example.com/hello?name=Bob has no scripted reply",
+        "scripted reply to GET https://api.example.com/hello?name=Ada was never requested",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "missing {needle:?} in\n{}",
+            run.stdout
+        );
+    }
+}
