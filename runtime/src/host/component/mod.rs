@@ -60,6 +60,7 @@ use wasmtime::component::{
     ComponentExportIndex, InstancePre, Linker, LinkerInstance, ResourceTable, Val,
 };
 use wasmtime::{ResourceLimiter, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -309,7 +310,17 @@ impl ComponentNode {
             connector: connector(),
             message,
         })?;
-        let mut store = Store::new(engine, self.state(caps));
+        let (state, captured) = self.state(caps);
+        let result = self.run_in(Store::new(engine, state), &params);
+        if let Some(captured) = &captured {
+            forward_output(captured, &**caps, &self.spec.id, self.limits.max_host_calls);
+        }
+        self.result(&result?)
+    }
+
+    /// Instantiates and runs `run` in a prepared store; returns its result.
+    fn run_in(&self, mut store: Store<HostState>, params: &[Val]) -> Result<Val, NodeError> {
+        let connector = || self.spec.id.clone();
         store.limiter(|state| state);
         store
             .set_fuel(self.limits.fuel)
@@ -329,11 +340,13 @@ impl ComponentNode {
                     problem: "is missing from the instance".to_owned(),
                     expected: values::expected_signature(&self.spec),
                 })?;
-        let mut results = [Val::Bool(false)];
-        run.call(&mut store, &params, &mut results)
-            .map_err(|e| self.classify(&store, &e))?;
-        drop(store);
-        self.result(&results[0])
+        let [result] = {
+            let mut results = [Val::Bool(false)];
+            run.call(&mut store, params, &mut results)
+                .map_err(|e| self.classify(&store, &e))?;
+            results
+        };
+        Ok(result)
     }
 
     /// The checked outputs of `run`'s result, or the connector's error.
@@ -394,9 +407,19 @@ impl ComponentNode {
     }
 
     /// The store data of one call: a fresh, empty sandbox.
-    fn state(&self, caps: &Arc<dyn Capabilities>) -> HostState {
+    fn state(&self, caps: &Arc<dyn Capabilities>) -> (HostState, Option<Captured>) {
         let granted = |c: Capability| self.spec.capabilities.contains(&c);
         let mut wasi = WasiCtx::builder();
+        // With `log`, stdout and stderr are kept (bounded) and forwarded as
+        // log lines after the call; without, they are discarded.
+        let captured = granted(Capability::Log).then(|| Captured {
+            stdout: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+            stderr: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+        });
+        if let Some(captured) = &captured {
+            wasi.stdout(captured.stdout.clone())
+                .stderr(captured.stderr.clone());
+        }
         wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -410,7 +433,7 @@ impl ComponentNode {
                 .insecure_random(rand::rngs::StdRng::seed_from_u64(SEED + 1))
                 .insecure_random_seed(u128::from(SEED));
         }
-        HostState {
+        let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
@@ -437,7 +460,8 @@ impl ComponentNode {
             table_requested: None,
             host_calls: 0,
             host_bytes: 0,
-        }
+        };
+        (state, captured)
     }
 
     /// A wasmtime error from a guest call, as a [`NodeError`].
@@ -514,6 +538,44 @@ impl Node for ComponentNode {
         })
     }
 }
+
+/// What a guest with `log` wrote to stdout and stderr during one call.
+struct Captured {
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+/// Forwards what the guest wrote to stdout and stderr, line by line, to
+/// [`Capabilities::log`] (at most `max_lines` lines; blank lines skipped).
+fn forward_output(
+    captured: &Captured,
+    caps: &dyn Capabilities,
+    connector: &ConnectorId,
+    max_lines: u32,
+) {
+    let mut budget = max_lines;
+    for (context, level, pipe) in [
+        ("stdout", "info", &captured.stdout),
+        ("stderr", "warn", &captured.stderr),
+    ] {
+        let contents = pipe.contents();
+        for line in String::from_utf8_lossy(&contents).lines() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if budget == 0 {
+                return;
+            }
+            budget -= 1;
+            let request = json!({ "level": level, "context": context, "message": line });
+            let _ = caps.log(connector, &request);
+        }
+    }
+}
+
+/// How much of stdout and of stderr is kept per call; a guest writing more
+/// finds the stream closed.
+const STDIO_CAPTURE_BYTES: usize = 64 << 10;
 
 /// The seed of the deterministic random sources.
 const SEED: u64 = 0x6c66_2d72_756e_7469;
@@ -976,5 +1038,58 @@ impl Fault {
                 limit,
             },
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use wasmtime_wasi::p2::OutputStream as _;
+
+    use super::*;
+    use crate::host::HostResult;
+
+    #[derive(Default)]
+    struct Lines(Mutex<Vec<Value>>);
+
+    impl Capabilities for Lines {
+        fn log(&self, _connector: &ConnectorId, request: &Value) -> HostResult {
+            self.0.lock().unwrap().push(request.clone());
+            Ok(json!({}))
+        }
+    }
+
+    #[test]
+    fn stdout_and_stderr_become_bounded_log_lines() {
+        let captured = Captured {
+            stdout: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+            stderr: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+        };
+        captured
+            .stdout
+            .clone()
+            .write(bytes::Bytes::from_static(b"one\n\ntwo\n"))
+            .unwrap();
+        captured
+            .stderr
+            .clone()
+            .write(bytes::Bytes::from_static(b"oops"))
+            .unwrap();
+        let id: ConnectorId = "connector.test.log.stdio".parse().unwrap();
+        let lines = Lines::default();
+        forward_output(&captured, &lines, &id, 10);
+        assert_eq!(
+            *lines.0.lock().unwrap(),
+            [
+                json!({ "level": "info", "context": "stdout", "message": "one" }),
+                json!({ "level": "info", "context": "stdout", "message": "two" }),
+                json!({ "level": "warn", "context": "stderr", "message": "oops" }),
+            ]
+        );
+        let lines = Lines::default();
+        forward_output(&captured, &lines, &id, 2);
+        assert_eq!(lines.0.lock().unwrap().len(), 2, "bounded");
     }
 }
