@@ -14,7 +14,8 @@
 //! - **The sandbox.** Language runtimes import a lot of WASI (a Python
 //!   component imports 25 interfaces). Every WASI 0.2 interface is linked,
 //!   but to an empty world: no preopened directory, no environment or
-//!   arguments, stdin closed, stdout and stderr discarded, no sockets, no
+//!   arguments, stdin closed, stdout and stderr discarded (with `log`: kept,
+//!   bounded, and forwarded as log lines after the call), no sockets, no
 //!   name lookup. Clocks are fixed and random numbers come from a fixed seed
 //!   unless the manifest declares `clock` / `random`, so an undeclared
 //!   capability cannot make a node nondeterministic.
