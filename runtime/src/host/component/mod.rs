@@ -69,7 +69,7 @@ pub use self::cache::{CODE_CACHE_ENV, CodeCache, CodeSource};
 pub use self::http::{DefaultHttpClient, HttpClient, HttpError, HttpFuture, HttpOptions};
 
 use super::capabilities::dispatch;
-use super::digest::{DigestCheck, check_sha256, sha256_hex};
+use super::digest::{DigestCheck, check_sha256, normalise_sha256, sha256_hex};
 use super::node::{check_input_object, check_output};
 use super::wasm::{deadline_ticks, engine, start_ticker};
 use super::{Capabilities, HostError, Limits, Node, NodeError, WasmNode};
@@ -161,6 +161,17 @@ impl ComponentNode {
         http_hosts: Vec<HostPattern>,
         cache: &CodeCache,
     ) -> Result<Self, NodeError> {
+        ComponentNode::build(bytes, &sha256_hex(bytes), spec, http_hosts, cache)
+    }
+
+    /// Builds the node for `bytes`, whose SHA-256 is `sha256_hex`.
+    fn build(
+        bytes: &[u8],
+        sha256_hex: &str,
+        spec: NodeSpec,
+        http_hosts: Vec<HostPattern>,
+        cache: &CodeCache,
+    ) -> Result<Self, NodeError> {
         let connector = || spec.id.clone();
         let engine = engine().map_err(|message| NodeError::Engine {
             connector: connector(),
@@ -174,7 +185,7 @@ impl ComponentNode {
         }
         let (component, code_source) =
             cache
-                .load(engine, bytes, &sha256_hex(bytes))
+                .load(engine, bytes, sha256_hex)
                 .map_err(|e| NodeError::Compile {
                     connector: connector(),
                     message: format!("{e:#}"),
@@ -240,7 +251,13 @@ impl ComponentNode {
         http_hosts: Vec<HostPattern>,
     ) -> Result<Self, NodeError> {
         match check_sha256(bytes, expected_sha256_hex) {
-            DigestCheck::Match => ComponentNode::new(bytes, spec, http_hosts),
+            DigestCheck::Match => ComponentNode::build(
+                bytes,
+                &normalise_sha256(expected_sha256_hex).unwrap_or_default(),
+                spec,
+                http_hosts,
+                &CodeCache::from_env(),
+            ),
             DigestCheck::Invalid => Err(NodeError::InvalidDigest {
                 connector: spec.id,
                 digest: expected_sha256_hex.to_owned(),
