@@ -463,6 +463,7 @@ impl ComponentNode {
                 timeout: self.limits.http_timeout,
                 max_request_bytes: self.limits.max_request_bytes,
                 max_response_bytes: self.limits.max_reply_bytes,
+                remaining: self.limits.max_host_calls,
             },
             caps: Arc::clone(caps),
             spec: Arc::clone(&self.spec),
