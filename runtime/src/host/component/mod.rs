@@ -73,7 +73,7 @@ use super::digest::{DigestCheck, check_sha256, normalise_sha256, sha256_hex};
 use super::node::{check_input_object, check_output};
 use super::wasm::{deadline_ticks, engine, start_ticker};
 use super::{Capabilities, HostError, Limits, Node, NodeError, WasmNode};
-use crate::spec::{Capability, ConnectorId, HostPattern, NodeSpec};
+use crate::spec::{Capability, ConnectorId, HostPattern, HostPatternError, NodeSpec};
 
 /// The first eight bytes of a component binary: `\0asm`, then the
 /// component-model version and layer (`0d 00 01 00`).
@@ -93,7 +93,7 @@ pub fn load_locked(
     bytes: &'static [u8],
     expected_sha256_hex: &str,
     spec: NodeSpec,
-    http_hosts: Vec<HostPattern>,
+    http_hosts: impl HttpHosts,
 ) -> Result<Arc<dyn Node>, NodeError> {
     if is_component(bytes) {
         Ok(Arc::new(ComponentNode::from_locked(
@@ -108,6 +108,41 @@ pub fn load_locked(
             expected_sha256_hex,
             spec,
         )?))
+    }
+}
+
+/// The HTTP destinations granted to a component (the `hosts` of its entry
+/// in `latticeflow.toml`): parsed patterns, or their text as generated
+/// crates embed it (`&["api.example.com", "*.googleapis.com:443"]`), which
+/// is parsed when the node is built.
+pub trait HttpHosts {
+    /// The patterns, or the first that does not parse.
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError>;
+}
+
+impl HttpHosts for Vec<HostPattern> {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        Ok(self)
+    }
+}
+
+impl HttpHosts for &[HostPattern] {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        Ok(self.to_vec())
+    }
+}
+
+impl HttpHosts for &[&str] {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        self.iter()
+            .map(|pattern| HostPattern::parse(pattern))
+            .collect()
+    }
+}
+
+impl<const N: usize> HttpHosts for &[&str; N] {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        self.as_slice().into_patterns()
     }
 }
 
@@ -149,7 +184,7 @@ impl ComponentNode {
     pub fn new(
         bytes: &[u8],
         spec: NodeSpec,
-        http_hosts: Vec<HostPattern>,
+        http_hosts: impl HttpHosts,
     ) -> Result<Self, NodeError> {
         ComponentNode::with_cache(bytes, spec, http_hosts, &CodeCache::from_env())
     }
@@ -158,7 +193,7 @@ impl ComponentNode {
     pub fn with_cache(
         bytes: &[u8],
         spec: NodeSpec,
-        http_hosts: Vec<HostPattern>,
+        http_hosts: impl HttpHosts,
         cache: &CodeCache,
     ) -> Result<Self, NodeError> {
         ComponentNode::build(bytes, &sha256_hex(bytes), spec, http_hosts, cache)
@@ -169,10 +204,17 @@ impl ComponentNode {
         bytes: &[u8],
         sha256_hex: &str,
         spec: NodeSpec,
-        http_hosts: Vec<HostPattern>,
+        http_hosts: impl HttpHosts,
         cache: &CodeCache,
     ) -> Result<Self, NodeError> {
         let connector = || spec.id.clone();
+        let http_hosts =
+            http_hosts
+                .into_patterns()
+                .map_err(|error| NodeError::InvalidHostPattern {
+                    connector: connector(),
+                    error,
+                })?;
         let engine = engine().map_err(|message| NodeError::Engine {
             connector: connector(),
             message,
@@ -248,7 +290,7 @@ impl ComponentNode {
         bytes: &'static [u8],
         expected_sha256_hex: &str,
         spec: NodeSpec,
-        http_hosts: Vec<HostPattern>,
+        http_hosts: impl HttpHosts,
     ) -> Result<Self, NodeError> {
         match check_sha256(bytes, expected_sha256_hex) {
             DigestCheck::Match => ComponentNode::build(
