@@ -5,7 +5,8 @@
 //! componentize-js, `cargo` with wit-bindgen). They run on the same engine
 //! as ABI v1 modules and under the same [`Limits`], and they implement the
 //! same [`Node`] trait, so a registry, `invoke` and `invoke_typed` do not
-//! care which ABI a connector speaks. What differs is the boundary:
+//! care which ABI a connector speaks, and [`load_locked`] builds either from
+//! embedded bytes. What differs is the boundary:
 //!
 //! - **Values** cross as typed component values. Inputs are checked against
 //!   the manifest and converted; the returned `output` record is converted
