@@ -404,6 +404,16 @@ fn from_locked_checks_the_digest_before_compiling() {
         ComponentNode::from_locked(bytes, "sha256:abc", spec.clone(), Vec::new()).unwrap_err();
     assert!(matches!(error, NodeError::InvalidDigest { .. }), "{error}");
 
+    // The `hosts` grant as generated crates embed it: text, parsed here.
+    const HOSTS: &[&str] = &["api.example.com", "*.googleapis.com:443"];
+    ComponentNode::from_locked(bytes, &digest, spec.clone(), HOSTS).unwrap();
+    let error =
+        ComponentNode::from_locked(bytes, &digest, spec.clone(), &["https://x/"]).unwrap_err();
+    assert!(
+        matches!(&error, NodeError::InvalidHostPattern { error, .. } if error.pattern == "https://x/"),
+        "{error}"
+    );
+
     // `load_locked` picks the ABI from the header.
     let node = load_locked(
         bytes,

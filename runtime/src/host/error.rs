@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::spec::{Capability, ConnectorId, ValueError};
+use crate::spec::{Capability, ConnectorId, HostPatternError, ValueError};
 
 /// Why a node could not be built or a call did not produce checked outputs.
 ///
@@ -361,6 +361,14 @@ pub enum NodeError {
         /// The message that came with it.
         message: String,
     },
+    /// A `hosts` pattern given to a component node does not parse.
+    #[error("{connector}: {error}")]
+    InvalidHostPattern {
+        /// The connector.
+        connector: ConnectorId,
+        /// The pattern and what is wrong with it.
+        error: HostPatternError,
+    },
     /// The input does not match the declared inputs (a component's input is
     /// typed, so it is checked before the call).
     #[error("{connector}: input does not match the manifest: {error}")]
@@ -430,6 +438,7 @@ impl NodeError {
             | NodeError::OutputValue { connector, .. }
             | NodeError::UndeclaredErrorCode { connector, .. }
             | NodeError::InputMismatch { connector, .. }
+            | NodeError::InvalidHostPattern { connector, .. }
             | NodeError::Native { connector, .. } => connector,
         }
     }

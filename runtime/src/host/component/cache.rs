@@ -32,6 +32,16 @@
 //!
 //! A cache that cannot be read or written is never an error: the component
 //! is compiled as if there were no cache.
+//!
+//! Measured on a busy 2-core machine (December 2026, wasmtime 48), building
+//! the node of an 18.3 MB componentize-py component / a 12.0 MB
+//! componentize-js component:
+//!
+//! | build | compile | from the cache |
+//! |---|---|---|
+//! | release | 14.1 s / 15.7 s | 0.12 s / 0.09 s |
+//! | dev, Cranelift at opt-level 3 (the workspace's profile) | 19 s / 26 s | 0.12 s / 0.10 s |
+//! | dev, Cranelift unoptimised | 262 s / 290 s | 0.17 s / 0.11 s |
 
 use std::fs;
 use std::io::{Read as _, Write as _};

@@ -128,6 +128,10 @@ pub(super) struct HttpPolicy {
     pub(super) timeout: Duration,
     pub(super) max_request_bytes: usize,
     pub(super) max_response_bytes: usize,
+    /// Requests this call may still send (the host-call budget of
+    /// [`Limits::max_host_calls`](super::Limits)); past it every request
+    /// fails with `connection-limit-reached`.
+    pub(super) remaining: u32,
 }
 
 impl fmt::Debug for HttpPolicy {
@@ -191,6 +195,10 @@ impl WasiHttpHooks for HttpPolicy {
         if !self.allows(request.method(), request.uri()) {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        let Some(remaining) = self.remaining.checked_sub(1) else {
+            return Box::new(async { Err(HttpError::ConnectionLimitReached) });
+        };
+        self.remaining = remaining;
         let options = self.options(options);
         let client = Arc::clone(&self.client);
         let max_request = self.max_request_bytes;
@@ -239,6 +247,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             max_request_bytes: 10,
             max_response_bytes: 10,
+            remaining: 3,
         }
     }
 
@@ -354,8 +363,14 @@ mod tests {
             ),
             Err(HttpError::HttpRequestBodySize(_))
         ));
+        // Two requests were counted (the oversized one too); one is left.
+        send(&mut p, "HEAD", "https://api.example.com/y", b"").unwrap();
+        assert!(matches!(
+            send(&mut p, "GET", "https://api.example.com/z", b""),
+            Err(HttpError::ConnectionLimitReached)
+        ));
         let seen = recorder.0.lock().unwrap();
-        assert_eq!(seen.len(), 1);
+        assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].0, "GET");
         assert_eq!(seen[0].1, "https://api.example.com/x");
         assert_eq!(seen[0].3.first_byte_timeout, Duration::from_secs(1));

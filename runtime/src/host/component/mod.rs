@@ -5,7 +5,8 @@
 //! componentize-js, `cargo` with wit-bindgen). They run on the same engine
 //! as ABI v1 modules and under the same [`Limits`], and they implement the
 //! same [`Node`] trait, so a registry, `invoke` and `invoke_typed` do not
-//! care which ABI a connector speaks. What differs is the boundary:
+//! care which ABI a connector speaks, and [`load_locked`] builds either from
+//! embedded bytes. What differs is the boundary:
 //!
 //! - **Values** cross as typed component values. Inputs are checked against
 //!   the manifest and converted; the returned `output` record is converted
@@ -14,7 +15,8 @@
 //! - **The sandbox.** Language runtimes import a lot of WASI (a Python
 //!   component imports 25 interfaces). Every WASI 0.2 interface is linked,
 //!   but to an empty world: no preopened directory, no environment or
-//!   arguments, stdin closed, stdout and stderr discarded, no sockets, no
+//!   arguments, stdin closed, stdout and stderr discarded (with `log`: kept,
+//!   bounded, and forwarded as log lines after the call), no sockets, no
 //!   name lookup. Clocks are fixed and random numbers come from a fixed seed
 //!   unless the manifest declares `clock` / `random`, so an undeclared
 //!   capability cannot make a node nondeterministic.
@@ -60,6 +62,7 @@ use wasmtime::component::{
     ComponentExportIndex, InstancePre, Linker, LinkerInstance, ResourceTable, Val,
 };
 use wasmtime::{ResourceLimiter, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -67,11 +70,11 @@ pub use self::cache::{CODE_CACHE_ENV, CodeCache, CodeSource};
 pub use self::http::{DefaultHttpClient, HttpClient, HttpError, HttpFuture, HttpOptions};
 
 use super::capabilities::dispatch;
-use super::digest::{DigestCheck, check_sha256, sha256_hex};
+use super::digest::{DigestCheck, check_sha256, normalise_sha256, sha256_hex};
 use super::node::{check_input_object, check_output};
 use super::wasm::{deadline_ticks, engine, start_ticker};
 use super::{Capabilities, HostError, Limits, Node, NodeError, WasmNode};
-use crate::spec::{Capability, ConnectorId, HostPattern, NodeSpec};
+use crate::spec::{Capability, ConnectorId, HostPattern, HostPatternError, NodeSpec};
 
 /// The first eight bytes of a component binary: `\0asm`, then the
 /// component-model version and layer (`0d 00 01 00`).
@@ -91,7 +94,7 @@ pub fn load_locked(
     bytes: &'static [u8],
     expected_sha256_hex: &str,
     spec: NodeSpec,
-    http_hosts: Vec<HostPattern>,
+    http_hosts: impl HttpHosts,
 ) -> Result<Arc<dyn Node>, NodeError> {
     if is_component(bytes) {
         Ok(Arc::new(ComponentNode::from_locked(
@@ -106,6 +109,41 @@ pub fn load_locked(
             expected_sha256_hex,
             spec,
         )?))
+    }
+}
+
+/// The HTTP destinations granted to a component (the `hosts` of its entry
+/// in `latticeflow.toml`): parsed patterns, or their text as generated
+/// crates embed it (`&["api.example.com", "*.googleapis.com:443"]`), which
+/// is parsed when the node is built.
+pub trait HttpHosts {
+    /// The patterns, or the first that does not parse.
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError>;
+}
+
+impl HttpHosts for Vec<HostPattern> {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        Ok(self)
+    }
+}
+
+impl HttpHosts for &[HostPattern] {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        Ok(self.to_vec())
+    }
+}
+
+impl HttpHosts for &[&str] {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        self.iter()
+            .map(|pattern| HostPattern::parse(pattern))
+            .collect()
+    }
+}
+
+impl<const N: usize> HttpHosts for &[&str; N] {
+    fn into_patterns(self) -> Result<Vec<HostPattern>, HostPatternError> {
+        self.as_slice().into_patterns()
     }
 }
 
@@ -147,7 +185,7 @@ impl ComponentNode {
     pub fn new(
         bytes: &[u8],
         spec: NodeSpec,
-        http_hosts: Vec<HostPattern>,
+        http_hosts: impl HttpHosts,
     ) -> Result<Self, NodeError> {
         ComponentNode::with_cache(bytes, spec, http_hosts, &CodeCache::from_env())
     }
@@ -156,10 +194,28 @@ impl ComponentNode {
     pub fn with_cache(
         bytes: &[u8],
         spec: NodeSpec,
-        http_hosts: Vec<HostPattern>,
+        http_hosts: impl HttpHosts,
+        cache: &CodeCache,
+    ) -> Result<Self, NodeError> {
+        ComponentNode::build(bytes, &sha256_hex(bytes), spec, http_hosts, cache)
+    }
+
+    /// Builds the node for `bytes`, whose SHA-256 is `sha256_hex`.
+    fn build(
+        bytes: &[u8],
+        sha256_hex: &str,
+        spec: NodeSpec,
+        http_hosts: impl HttpHosts,
         cache: &CodeCache,
     ) -> Result<Self, NodeError> {
         let connector = || spec.id.clone();
+        let http_hosts =
+            http_hosts
+                .into_patterns()
+                .map_err(|error| NodeError::InvalidHostPattern {
+                    connector: connector(),
+                    error,
+                })?;
         let engine = engine().map_err(|message| NodeError::Engine {
             connector: connector(),
             message,
@@ -172,7 +228,7 @@ impl ComponentNode {
         }
         let (component, code_source) =
             cache
-                .load(engine, bytes, &sha256_hex(bytes))
+                .load(engine, bytes, sha256_hex)
                 .map_err(|e| NodeError::Compile {
                     connector: connector(),
                     message: format!("{e:#}"),
@@ -235,10 +291,16 @@ impl ComponentNode {
         bytes: &'static [u8],
         expected_sha256_hex: &str,
         spec: NodeSpec,
-        http_hosts: Vec<HostPattern>,
+        http_hosts: impl HttpHosts,
     ) -> Result<Self, NodeError> {
         match check_sha256(bytes, expected_sha256_hex) {
-            DigestCheck::Match => ComponentNode::new(bytes, spec, http_hosts),
+            DigestCheck::Match => ComponentNode::build(
+                bytes,
+                &normalise_sha256(expected_sha256_hex).unwrap_or_default(),
+                spec,
+                http_hosts,
+                &CodeCache::from_env(),
+            ),
             DigestCheck::Invalid => Err(NodeError::InvalidDigest {
                 connector: spec.id,
                 digest: expected_sha256_hex.to_owned(),
@@ -309,7 +371,17 @@ impl ComponentNode {
             connector: connector(),
             message,
         })?;
-        let mut store = Store::new(engine, self.state(caps));
+        let (state, captured) = self.state(caps);
+        let result = self.run_in(Store::new(engine, state), &params);
+        if let Some(captured) = &captured {
+            forward_output(captured, &**caps, &self.spec.id, self.limits.max_host_calls);
+        }
+        self.result(&result?)
+    }
+
+    /// Instantiates and runs `run` in a prepared store; returns its result.
+    fn run_in(&self, mut store: Store<HostState>, params: &[Val]) -> Result<Val, NodeError> {
+        let connector = || self.spec.id.clone();
         store.limiter(|state| state);
         store
             .set_fuel(self.limits.fuel)
@@ -329,11 +401,13 @@ impl ComponentNode {
                     problem: "is missing from the instance".to_owned(),
                     expected: values::expected_signature(&self.spec),
                 })?;
-        let mut results = [Val::Bool(false)];
-        run.call(&mut store, &params, &mut results)
-            .map_err(|e| self.classify(&store, &e))?;
-        drop(store);
-        self.result(&results[0])
+        let [result] = {
+            let mut results = [Val::Bool(false)];
+            run.call(&mut store, params, &mut results)
+                .map_err(|e| self.classify(&store, &e))?;
+            results
+        };
+        Ok(result)
     }
 
     /// The checked outputs of `run`'s result, or the connector's error.
@@ -394,9 +468,19 @@ impl ComponentNode {
     }
 
     /// The store data of one call: a fresh, empty sandbox.
-    fn state(&self, caps: &Arc<dyn Capabilities>) -> HostState {
+    fn state(&self, caps: &Arc<dyn Capabilities>) -> (HostState, Option<Captured>) {
         let granted = |c: Capability| self.spec.capabilities.contains(&c);
         let mut wasi = WasiCtx::builder();
+        // With `log`, stdout and stderr are kept (bounded) and forwarded as
+        // log lines after the call; without, they are discarded.
+        let captured = granted(Capability::Log).then(|| Captured {
+            stdout: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+            stderr: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+        });
+        if let Some(captured) = &captured {
+            wasi.stdout(captured.stdout.clone())
+                .stderr(captured.stderr.clone());
+        }
         wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -410,7 +494,7 @@ impl ComponentNode {
                 .insecure_random(rand::rngs::StdRng::seed_from_u64(SEED + 1))
                 .insecure_random_seed(u128::from(SEED));
         }
-        HostState {
+        let state = HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
@@ -422,6 +506,7 @@ impl ComponentNode {
                 timeout: self.limits.http_timeout,
                 max_request_bytes: self.limits.max_request_bytes,
                 max_response_bytes: self.limits.max_reply_bytes,
+                remaining: self.limits.max_host_calls,
             },
             caps: Arc::clone(caps),
             spec: Arc::clone(&self.spec),
@@ -437,7 +522,8 @@ impl ComponentNode {
             table_requested: None,
             host_calls: 0,
             host_bytes: 0,
-        }
+        };
+        (state, captured)
     }
 
     /// A wasmtime error from a guest call, as a [`NodeError`].
@@ -514,6 +600,44 @@ impl Node for ComponentNode {
         })
     }
 }
+
+/// What a guest with `log` wrote to stdout and stderr during one call.
+struct Captured {
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+/// Forwards what the guest wrote to stdout and stderr, line by line, to
+/// [`Capabilities::log`] (at most `max_lines` lines; blank lines skipped).
+fn forward_output(
+    captured: &Captured,
+    caps: &dyn Capabilities,
+    connector: &ConnectorId,
+    max_lines: u32,
+) {
+    let mut budget = max_lines;
+    for (context, level, pipe) in [
+        ("stdout", "info", &captured.stdout),
+        ("stderr", "warn", &captured.stderr),
+    ] {
+        let contents = pipe.contents();
+        for line in String::from_utf8_lossy(&contents).lines() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if budget == 0 {
+                return;
+            }
+            budget -= 1;
+            let request = json!({ "level": level, "context": context, "message": line });
+            let _ = caps.log(connector, &request);
+        }
+    }
+}
+
+/// How much of stdout and of stderr is kept per call; a guest writing more
+/// finds the stream closed.
+const STDIO_CAPTURE_BYTES: usize = 64 << 10;
 
 /// The seed of the deterministic random sources.
 const SEED: u64 = 0x6c66_2d72_756e_7469;
@@ -976,5 +1100,58 @@ impl Fault {
                 limit,
             },
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use wasmtime_wasi::p2::OutputStream as _;
+
+    use super::*;
+    use crate::host::HostResult;
+
+    #[derive(Default)]
+    struct Lines(Mutex<Vec<Value>>);
+
+    impl Capabilities for Lines {
+        fn log(&self, _connector: &ConnectorId, request: &Value) -> HostResult {
+            self.0.lock().unwrap().push(request.clone());
+            Ok(json!({}))
+        }
+    }
+
+    #[test]
+    fn stdout_and_stderr_become_bounded_log_lines() {
+        let captured = Captured {
+            stdout: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+            stderr: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+        };
+        captured
+            .stdout
+            .clone()
+            .write(bytes::Bytes::from_static(b"one\n\ntwo\n"))
+            .unwrap();
+        captured
+            .stderr
+            .clone()
+            .write(bytes::Bytes::from_static(b"oops"))
+            .unwrap();
+        let id: ConnectorId = "connector.test.log.stdio".parse().unwrap();
+        let lines = Lines::default();
+        forward_output(&captured, &lines, &id, 10);
+        assert_eq!(
+            *lines.0.lock().unwrap(),
+            [
+                json!({ "level": "info", "context": "stdout", "message": "one" }),
+                json!({ "level": "info", "context": "stdout", "message": "two" }),
+                json!({ "level": "warn", "context": "stderr", "message": "oops" }),
+            ]
+        );
+        let lines = Lines::default();
+        forward_output(&captured, &lines, &id, 2);
+        assert_eq!(lines.0.lock().unwrap().len(), 2, "bounded");
     }
 }
