@@ -725,7 +725,13 @@ fn the_prebuilt_fixture_is_the_current_scaffold() {
     assert_eq!(&out.stdout[..8], b"\0asm\x0d\0\x01\0", "a component");
     // And it passes its contract on the ABI v2 host, as the demo runs it.
     std::fs::write(p.path().join("greet-js/module.wasm"), &out.stdout).unwrap();
-    let run = run_test(&p, &["greet-js"]);
+    // Its bytes do not change between runs, so its compiled code is cached
+    // across runs (in cargo's target directory), unlike the fresh builds.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-code-cache");
+    let run = p.run_env(
+        &["test", "greet-js"],
+        &[("LF_CODE_CACHE", cache.to_str().unwrap())],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stdout.contains("(connector.example.greet_js, ABI v2)")
