@@ -690,6 +690,20 @@ fn rust_template_is_a_cargo_package_and_builds_where_the_target_is_installed() {
         );
         return;
     }
+    // The build needs wit-bindgen from crates.io; without a network (and an
+    // empty cargo cache) there is nothing to build with.
+    let fetch = Command::new(env!("CARGO"))
+        .arg("fetch")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    if !fetch.status.success() {
+        eprintln!(
+            "skipped the build: `cargo fetch` failed (offline?): {}",
+            String::from_utf8_lossy(&fetch.stderr)
+        );
+        return;
+    }
     edit_greeting(&p, "greet", "src/lib.rs");
     // A shared target directory keeps wit-bindgen compiled between runs.
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust-target");
