@@ -8,6 +8,19 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
+# The pinned component toolchains (Python, JavaScript): resolver/tests/new.rs
+# builds real components with them. The script prints the exports (assigned
+# first, so that a failed install stops this script).
+componentize_env="$(bash scripts/install-componentize.sh)"
+eval "$componentize_env"
+# The Rust template is built too when rustup can add the wasm32-wasip2 target;
+# otherwise that one test says why it skipped.
+if command -v rustup >/dev/null 2>&1 && rustup target add wasm32-wasip2 >/dev/null 2>&1; then
+    export LF_RUST_WASIP2=1
+else
+    echo "warning: no wasm32-wasip2 target; the Rust template will not be built" >&2
+fi
+
 # Debug info is not needed to run tests and costs a minute of a cold build.
 export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -194,6 +194,72 @@ pub enum Command {
         after_help = "Examples:\n  lf-resolve wit connectors/text-upper                  print the world\n  lf-resolve wit connectors/text-upper/connector.yaml -o connectors/text-upper/wit/world.wit"
     )]
     Wit(WitArgs),
+    /// Create a connector directory (ABI v2) in Python, JavaScript or Rust
+    ///
+    /// Writes connector.yaml (one input, one output, one declared error),
+    /// the WIT world generated from it, the source with a worked example,
+    /// tests/contract.yaml (cases that pass as written), build.sh (builds
+    /// module.wasm), .gitignore and README.md. Refuses a directory that
+    /// exists and is not empty. The toolchains come from
+    /// scripts/install-componentize.sh (Python, JavaScript) or rustup
+    /// (Rust: `rustup target add wasm32-wasip2`).
+    #[command(
+        after_help = "Examples:\n  lf-resolve new greet --lang python\n  lf-resolve new fetcher --lang js --capability http.read --path connectors/fetcher\n\nThen: cd greet && ./build.sh && lf-resolve test . && lf-resolve push . REF"
+    )]
+    New(NewArgs),
+    /// Run a connector directory's contract vectors (tests/contract.yaml)
+    ///
+    /// Loads module.wasm (or module.wat) with connector.yaml, as `push` would
+    /// publish them, in the real host with the declared capabilities granted;
+    /// runs each case with its scripted HTTP replies and KV state; compares
+    /// the output (exact or subset) or the declared error. Prints one line
+    /// per case and the totals; exits 1 when a case fails.
+    #[command(
+        after_help = "Examples:\n  lf-resolve test connectors/greet\n  lf-resolve test connectors/greet empty      only the cases whose name contains `empty`"
+    )]
+    Test(TestArgs),
+}
+
+/// The languages `new` can scaffold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// componentize-py 0.25.1
+    Python,
+    /// componentize-js 0.23.0
+    Js,
+    /// cargo build --target wasm32-wasip2 with wit-bindgen
+    Rust,
+}
+
+/// Arguments of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The connector's name: `[a-z][a-z0-9_-]*` (also the directory's name by default)
+    pub name: String,
+    /// The language of the source
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// Where to create it [default: ./NAME]
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<std::path::PathBuf>,
+    /// The connector id [default: `connector.example.NAME`, `-` as `_`]
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// A capability to declare (repeatable); docs/capabilities.md says what each allows
+    #[arg(short, long = "capability", value_name = "CAP", value_parser = capability_names())]
+    pub capabilities: Vec<String>,
+}
+
+/// Arguments of `test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The connector directory (connector.yaml, module.wasm or module.wat, tests/contract.yaml)
+    pub dir: std::path::PathBuf,
+    /// Run only the cases whose name contains this text
+    pub filter: Option<String>,
+    /// The contract file [default: DIR/tests/contract.yaml]
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `wit`.

@@ -11,6 +11,7 @@
 pub mod artifact;
 pub mod cli;
 pub mod commands;
+pub mod contract;
 pub mod error;
 pub(crate) mod locked;
 pub mod output;
@@ -110,6 +111,8 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Login(args) => commands::login::login(args, settings, printer),
         Command::Logout(args) => commands::login::logout(args, settings, printer),
         Command::Wit(args) => commands::wit::run(args, printer),
+        Command::New(args) => commands::new::run(args, printer),
+        Command::Test(args) => commands::test::run(args, printer),
     }
 }
 

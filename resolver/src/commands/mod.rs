@@ -8,10 +8,12 @@ pub mod init;
 pub mod inspect;
 pub mod lock;
 pub mod login;
+pub mod new;
 pub mod push;
 pub mod remove;
 pub mod sign;
 pub mod tag;
+pub mod test;
 pub mod vendor;
 pub mod wit;
 

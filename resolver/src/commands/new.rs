@@ -1,0 +1,402 @@
+//! `lf-resolve new NAME --lang python|js|rust`: a connector directory that
+//! builds and passes its own contract tests as written.
+//!
+//! A newcomer's first component should not start from a blank page and a
+//! toolchain manual: the scaffold holds a manifest, the world generated from
+//! it (by the same code as `lf-resolve wit`, so the two never disagree), one
+//! worked example per language showing the ok path and a declared error, the
+//! contract vectors that check both, and the build command with the flags the
+//! manifest implies. Like `cargo new`, it refuses a directory that exists and
+//! is not empty, and it creates every file itself (`create_new`), so nothing
+//! is written through a symlink.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use lf_runtime::spec::{Capability, ConnectorManifest};
+use serde_json::json;
+
+use crate::cli::{Lang, NewArgs};
+use crate::error::CliError;
+use crate::output::Printer;
+
+const CONNECTOR_YAML: &str = include_str!("../../templates/new/common/connector.yaml");
+const CONTRACT_YAML: &str = include_str!("../../templates/new/common/contract.yaml");
+const GITIGNORE: &str = include_str!("../../templates/new/common/gitignore");
+const README: &str = include_str!("../../templates/new/common/README.md");
+const PY_APP: &str = include_str!("../../templates/new/python/app.py");
+const PY_BUILD: &str = include_str!("../../templates/new/python/build.sh");
+const JS_APP: &str = include_str!("../../templates/new/js/app.js");
+const JS_BUILD: &str = include_str!("../../templates/new/js/build.sh");
+const RS_CARGO: &str = include_str!("../../templates/new/rust/Cargo.toml");
+const RS_LIB: &str = include_str!("../../templates/new/rust/lib.rs");
+const RS_BUILD: &str = include_str!("../../templates/new/rust/build.sh");
+/// The `kv` and `db` interfaces, for worlds that import them.
+const CAPABILITIES_WIT: &str = include_str!("../../../wit/capabilities.wit");
+
+/// The longest NAME accepted.
+const MAX_NAME_LEN: usize = 64;
+
+/// One file of the scaffold.
+struct File {
+    path: &'static str,
+    content: String,
+    executable: bool,
+}
+
+/// Runs `new`.
+pub fn run(args: &NewArgs, printer: &Printer) -> Result<(), CliError> {
+    check_name(&args.name)?;
+    let dir = args
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("connector.example.{}", args.name.replace('-', "_")));
+    let mut capabilities: Vec<Capability> = args
+        .capabilities
+        .iter()
+        .filter_map(|c| Capability::ALL.into_iter().find(|k| k.as_str() == c))
+        .collect();
+    capabilities.sort();
+    capabilities.dedup();
+
+    let files = scaffold(&args.name, &id, args.lang, &capabilities)?;
+    check_target(&dir)?;
+    write_all(&dir, &files)?;
+
+    let wasi: Vec<&str> = capabilities
+        .iter()
+        .filter(|c| needs_wasi_wit(**c))
+        .map(|c| c.as_str())
+        .collect();
+    if !wasi.is_empty() {
+        printer.warning(format_args!(
+            "the world imports WASI interfaces for {}; `new` does not write their WIT \
+             packages yet, so put them in {}/wit/deps/ before building",
+            wasi.join(", "),
+            dir.display()
+        ));
+    }
+    printer.status(
+        "Created",
+        format!(
+            "{} connector `{id}` in {}\n{}",
+            language(args.lang),
+            dir.display(),
+            next_steps(&dir, args.lang)
+        ),
+        &json!({"type": "new", "connector": id, "lang": language(args.lang), "path": dir}),
+    );
+    Ok(())
+}
+
+/// What to do next, for people.
+fn next_steps(dir: &Path, lang: Lang) -> String {
+    let tool = match lang {
+        Lang::Python | Lang::Js => {
+            "eval \"$(bash scripts/install-componentize.sh)\"   once: the pinned toolchains"
+        }
+        Lang::Rust => "rustup target add wasm32-wasip2                   once: the target",
+    };
+    format!(
+        "\nNext steps:\n  {tool}\n  cd {}\n  ./build.sh                          builds module.wasm\n  lf-resolve test .                   runs tests/contract.yaml\n  lf-resolve push . REGISTRY/REPO:0.1.0",
+        dir.display()
+    )
+}
+
+fn language(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Python => "Python",
+        Lang::Js => "JavaScript",
+        Lang::Rust => "Rust",
+    }
+}
+
+/// Whether the world imports a WASI package for `capability`, whose WIT
+/// `new` does not ship.
+fn needs_wasi_wit(capability: Capability) -> bool {
+    !matches!(
+        capability,
+        Capability::KvRead | Capability::KvWrite | Capability::DbRead | Capability::DbWrite
+    )
+}
+
+fn check_name(name: &str) -> Result<(), CliError> {
+    let mut chars = name.chars();
+    let ok = name.len() <= MAX_NAME_LEN
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && !name.ends_with(['-', '_']);
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::input(
+            format!("`{name}` is not a connector name"),
+            Some(format!(
+                "use lowercase letters, digits, `_` and `-`, starting with a letter, at most {MAX_NAME_LEN} characters (e.g. `greet` or `files-list`)"
+            )),
+        ))
+    }
+}
+
+/// Every file, rendered and checked: the manifest parses and its world
+/// generates, before anything is written.
+fn scaffold(
+    name: &str,
+    id: &str,
+    lang: Lang,
+    capabilities: &[Capability],
+) -> Result<Vec<File>, CliError> {
+    let crate_name = name.replace('-', "_");
+    let caps: Vec<&str> = capabilities.iter().map(|c| c.as_str()).collect();
+    let deterministic = capabilities.iter().all(|c| *c == Capability::Log);
+    let render = |template: &str| {
+        template
+            .replace("{{name}}", name)
+            .replace("{{id}}", id)
+            .replace("{{crate}}", &crate_name)
+            .replace("{{capabilities}}", &caps.join(", "))
+            .replace(
+                "{{deterministic}}",
+                if deterministic { "true" } else { "false" },
+            )
+    };
+    let yaml = render(CONNECTOR_YAML);
+    let manifest = ConnectorManifest::from_yaml(&yaml).map_err(|e| {
+        CliError::input(
+            format!("cannot make connector.yaml: {}", e.message()),
+            args_help(),
+        )
+    })?;
+    let world = lf_wrapper_gen::wit::world(&manifest)
+        .map_err(|e| CliError::input(format!("cannot make the WIT world: {e}"), None))?;
+
+    let (source_path, source, build, ignore, toolchain) = match lang {
+        Lang::Python => (
+            "app.py",
+            render(PY_APP),
+            render(PY_BUILD),
+            "__pycache__/\n",
+            "componentize-py 0.25.1",
+        ),
+        Lang::Js => (
+            "app.js",
+            render(JS_APP),
+            render(JS_BUILD).replace("{{disable}}", &js_disabled(capabilities).join(" ")),
+            "node_modules/\n",
+            "componentize-js 0.23.0",
+        ),
+        Lang::Rust => (
+            "src/lib.rs",
+            render(RS_LIB),
+            render(RS_BUILD),
+            "/target/\n",
+            "cargo, target wasm32-wasip2",
+        ),
+    };
+    let readme = render(README)
+        .replace("{{language}}", language(lang))
+        .replace("{{source}}", source_path)
+        .replace("{{toolchain}}", toolchain);
+    let mut files = vec![
+        file("connector.yaml", yaml),
+        file("wit/world.wit", world),
+        file(source_path, source),
+        file("tests/contract.yaml", render(CONTRACT_YAML)),
+        File {
+            path: "build.sh",
+            content: build,
+            executable: true,
+        },
+        file(
+            ".gitignore",
+            render(GITIGNORE).replace("{{ignore}}", ignore),
+        ),
+        file("README.md", readme),
+    ];
+    if lang == Lang::Rust {
+        files.push(file("Cargo.toml", render(RS_CARGO)));
+    }
+    if capabilities.iter().any(|c| !needs_wasi_wit(*c)) {
+        files.push(file(
+            "wit/deps/latticeflow-capabilities/capabilities.wit",
+            CAPABILITIES_WIT.to_owned(),
+        ));
+    }
+    Ok(files)
+}
+
+fn args_help() -> Option<String> {
+    Some(
+        "`--id` must be `connector.<vendor>[.<group>...].<node>`, segments `[a-z][a-z0-9_]*`"
+            .to_owned(),
+    )
+}
+
+fn file(path: &'static str, content: String) -> File {
+    File {
+        path,
+        content,
+        executable: false,
+    }
+}
+
+/// The componentize-js features to disable: every one the capabilities do
+/// not need, and always `fetch-event` (a connector serves no HTTP).
+fn js_disabled(capabilities: &[Capability]) -> Vec<&'static str> {
+    let has = |pred: fn(&Capability) -> bool| capabilities.iter().any(pred);
+    let mut out = Vec::new();
+    if !has(|c| *c == Capability::Log) {
+        out.push("stdio");
+    }
+    if !has(|c| *c == Capability::Random) {
+        out.push("random");
+    }
+    if !has(|c| *c == Capability::Clock) {
+        out.push("clocks");
+    }
+    if !has(|c| matches!(c, Capability::HttpRead | Capability::HttpWrite)) {
+        out.push("http");
+    }
+    out.push("fetch-event");
+    out
+}
+
+/// Refuses a target that is a symlink, a file, or a non-empty directory.
+fn check_target(dir: &Path) -> Result<(), CliError> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(CliError::Io {
+            context: "cannot inspect",
+            path: dir.to_owned(),
+            source,
+        }),
+        Ok(meta) if meta.file_type().is_symlink() => Err(CliError::input(
+            format!(
+                "`{}` is a symlink; refusing to write through it",
+                dir.display()
+            ),
+            Some("give the path of a new directory".to_owned()),
+        )),
+        Ok(meta) if !meta.is_dir() => Err(CliError::input(
+            format!("`{}` exists and is not a directory", dir.display()),
+            Some("give the path of a new directory with `--path`".to_owned()),
+        )),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(dir).map_err(|source| CliError::Io {
+                context: "cannot read",
+                path: dir.to_owned(),
+                source,
+            })?;
+            if entries.next().is_some() {
+                Err(CliError::input(
+                    format!("`{}` already exists and is not empty", dir.display()),
+                    Some("give the path of a new or empty directory with `--path`".to_owned()),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes the files below `dir`, each created new (never replacing or
+/// following anything already there). On failure the directory is left as
+/// the error says; nothing outside it is touched.
+fn write_all(dir: &Path, files: &[File]) -> Result<(), CliError> {
+    let io = |context: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| CliError::Io {
+            context,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    for f in files {
+        let path = dir.join(f.path);
+        if let Some(parent) = path.parent() {
+            create_dirs_below(dir, parent)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(if f.executable { 0o755 } else { 0o644 });
+        }
+        let mut out = options.open(&path).map_err(io("cannot create", &path))?;
+        out.write_all(f.content.as_bytes())
+            .and_then(|()| out.sync_all())
+            .map_err(io("cannot write", &path))?;
+    }
+    Ok(())
+}
+
+/// Creates `target` and its parents up to `root`, refusing a symlink on the
+/// way (a directory made by someone else between the check and the write).
+fn create_dirs_below(root: &Path, target: &Path) -> Result<(), CliError> {
+    let Ok(rest) = target.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut at = root.to_path_buf();
+    for part in rest.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(CliError::input(
+                    format!(
+                        "`{}` is a symlink; refusing to write through it",
+                        at.display()
+                    ),
+                    None,
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&at).map_err(|source| CliError::Io {
+                context: "cannot create",
+                path: at.clone(),
+                source,
+            })?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn js_disables_what_is_not_declared() {
+        assert_eq!(
+            js_disabled(&[]),
+            ["stdio", "random", "clocks", "http", "fetch-event"]
+        );
+        assert_eq!(
+            js_disabled(&[Capability::HttpRead, Capability::Clock]),
+            ["stdio", "random", "fetch-event"]
+        );
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["greet", "files-list", "a1_b"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Greet", "1x", "x-", "a/b", "../x", "a.b"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_language_scaffolds_a_valid_manifest() {
+        for lang in [Lang::Python, Lang::Js, Lang::Rust] {
+            let files = scaffold("greet", "connector.example.greet", lang, &[]).unwrap();
+            assert!(files.iter().all(|f| !f.content.contains("{{")));
+        }
+    }
+}

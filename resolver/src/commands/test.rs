@@ -1,0 +1,198 @@
+//! `lf-resolve test DIR`: runs a connector directory's contract vectors
+//! (`tests/contract.yaml`) through the real host and reports like
+//! `cargo test`.
+//!
+//! This is the author's inner loop: edit, build, `test`, before `push`. It
+//! loads exactly what `push` would publish (`module.wasm`, or `module.wat`
+//! compiled), with the capabilities connector.yaml declares granted, and
+//! answers capability calls from the case's script (`crate::contract`).
+//! Certification will build on the same runner.
+
+use std::path::{Path, PathBuf};
+
+use lf_runtime::spec::{ConnectorManifest, NodeSpec};
+use serde_json::json;
+use sha2::Digest as _;
+
+use crate::cli::TestArgs;
+use crate::contract::{Contract, MAX_CONTRACT_BYTES, Runner};
+use crate::error::CliError;
+use crate::output::Printer;
+
+/// The most bytes of module read: a Python component is ~18 MB.
+const MAX_MODULE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Runs `test`.
+pub fn run(args: &TestArgs, printer: &Printer) -> Result<(), CliError> {
+    let dir = &args.dir;
+    let yaml_path = dir.join("connector.yaml");
+    if !yaml_path.is_file() {
+        return Err(CliError::input(
+            format!("`{}` has no connector.yaml", dir.display()),
+            Some("give a connector directory (`lf-resolve new` makes one)".to_owned()),
+        ));
+    }
+    let yaml = crate::commands::push::read_connector_yaml(&yaml_path)?;
+    let manifest = ConnectorManifest::from_yaml(&yaml)
+        .map_err(|e| crate::commands::push::manifest_error(&yaml_path, &yaml, &e))?;
+
+    let contract_path = args
+        .contract
+        .clone()
+        .unwrap_or_else(|| dir.join("tests").join("contract.yaml"));
+    let contract_text = read_bounded(&contract_path, MAX_CONTRACT_BYTES)?;
+    let contract_text = String::from_utf8(contract_text).map_err(|_| {
+        CliError::input(format!("`{}` is not UTF-8", contract_path.display()), None)
+    })?;
+    let declared: Vec<&str> = manifest.errors().iter().map(|e| e.code.as_str()).collect();
+    let contract = Contract::from_yaml(&contract_text, &declared).map_err(|e| {
+        CliError::input(
+            format!("`{}`: {e}", contract_path.display()),
+            Some("docs/writing-a-connector.md describes tests/contract.yaml".to_owned()),
+        )
+    })?;
+
+    let (module_path, bytes) = module_bytes(dir)?;
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(&bytes));
+    let spec = NodeSpec::from_manifest(&manifest, digest);
+    let runner = Runner::new(&bytes, spec, &contract).map_err(|e| CliError::Failed {
+        message: format!("`{}` cannot be loaded", module_path.display()),
+        reasons: vec![e.to_string()],
+        help: Some("build it again (`./build.sh`), or check it with `lf-resolve push`".to_owned()),
+        code: crate::error::EXIT_CHECK_FAILED,
+    })?;
+
+    let filter = args.filter.as_deref();
+    let cases: Vec<_> = contract
+        .cases
+        .iter()
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .collect();
+    let skipped = contract.cases.len() - cases.len();
+    let human = !printer.is_json();
+    if human {
+        report(format_args!(
+            "\nrunning {} case{} from {} ({}, ABI v{})",
+            cases.len(),
+            if cases.len() == 1 { "" } else { "s" },
+            contract_path.display(),
+            manifest.id(),
+            runner.abi()
+        ));
+    }
+    let mut failed = Vec::new();
+    for case in &cases {
+        let result = runner.run(case);
+        if human {
+            report(format_args!(
+                "case {} ... {}",
+                result.name,
+                if result.passed() { "ok" } else { "FAILED" }
+            ));
+        } else {
+            report(format_args!(
+                "{}",
+                json!({"type": "case", "name": result.name, "passed": result.passed(), "failures": result.failures})
+            ));
+        }
+        if !result.passed() {
+            failed.push(result);
+        }
+    }
+    let passed = cases.len() - failed.len();
+    if human {
+        if !failed.is_empty() {
+            report(format_args!("\nfailures:"));
+            for result in &failed {
+                report(format_args!("\n---- {} ----", result.name));
+                for failure in &result.failures {
+                    report(format_args!("{failure}"));
+                }
+            }
+            report(format_args!("\nfailures:"));
+            for result in &failed {
+                report(format_args!("    {}", result.name));
+            }
+        }
+        report(format_args!(
+            "\ntest result: {}. {passed} passed; {} failed; {skipped} filtered out\n",
+            if failed.is_empty() { "ok" } else { "FAILED" },
+            failed.len()
+        ));
+    } else {
+        report(format_args!(
+            "{}",
+            json!({"type": "test-result", "connector": manifest.id().as_str(), "passed": passed, "failed": failed.len(), "filtered": skipped})
+        ));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::CheckFailed {
+            message: format!(
+                "{} of {} contract case{} failed for `{}`",
+                failed.len(),
+                cases.len(),
+                if cases.len() == 1 { "" } else { "s" },
+                manifest.id()
+            ),
+            reasons: Vec::new(),
+            help: None,
+        })
+    }
+}
+
+/// The report goes to stdout: it is this command's result.
+#[allow(clippy::print_stdout, reason = "the report is this command's result")]
+fn report(line: std::fmt::Arguments<'_>) {
+    println!("{line}");
+}
+
+/// `module.wasm`, or `module.wat` compiled, as `push` would take them.
+fn module_bytes(dir: &Path) -> Result<(PathBuf, Vec<u8>), CliError> {
+    let wasm = dir.join("module.wasm");
+    if wasm.is_file() {
+        let bytes = read_bounded(&wasm, MAX_MODULE_BYTES)?;
+        return Ok((wasm, bytes));
+    }
+    let wat = dir.join("module.wat");
+    if wat.is_file() {
+        let bytes = wat::parse_file(&wat).map_err(|e| {
+            CliError::input(format!("`{}` does not compile: {e}", wat.display()), None)
+        })?;
+        return Ok((wat, bytes));
+    }
+    Err(CliError::input(
+        format!(
+            "`{}` holds neither module.wasm nor module.wat",
+            dir.display()
+        ),
+        Some(
+            "build the connector first (`./build.sh` in a directory `lf-resolve new` made)"
+                .to_owned(),
+        ),
+    ))
+}
+
+/// Reads at most `limit` bytes of `path`, refusing a larger file.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> {
+    use std::io::Read as _;
+    let io = |source| CliError::Io {
+        context: "cannot read",
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(CliError::input(
+            format!("`{}` is over the {limit}-byte limit", path.display()),
+            None,
+        ));
+    }
+    Ok(bytes)
+}
