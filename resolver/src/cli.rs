@@ -271,6 +271,14 @@ pub struct WitArgs {
     /// Write the world to FILE (its directory must exist) instead of stdout; `-` is stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+    /// Leave the WASI imports (http, clocks, random, logging) out of the world
+    ///
+    /// For toolchains whose language runtime imports WASI itself:
+    /// componentize-js (`fetch`), componentize-py, Rust's `wasi` crate. `new`
+    /// writes worlds this way. `lock` checks what the built component really
+    /// imports either way.
+    #[arg(long)]
+    pub no_wasi: bool,
 }
 
 /// Arguments of `generate`.

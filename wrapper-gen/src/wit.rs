@@ -23,8 +23,15 @@
 //! Imports: the world names the interfaces (`wasi:http/outgoing-handler@0.2.0`,
 //! `latticeflow:capabilities/kv@0.2.0`, …) but this module does not write
 //! their definitions. The project's own interfaces are in the repository's
-//! `wit/` directory; gathering them and the WASI packages into a `deps/`
-//! directory beside the world, as component toolchains expect, is a later step.
+//! `wit/` directory (`lf-resolve new` copies them into `wit/deps/`).
+//!
+//! [`WasiImports::FromToolchain`] leaves the WASI interfaces out. The
+//! language runtimes that build components (componentize-js's `fetch`,
+//! componentize-py's standard library, Rust's `wasi` crate) import WASI
+//! themselves, in the 0.2.x version they were built against, and ship its
+//! WIT; a world naming `wasi:http@0.2.0` as well would need a second copy of
+//! those packages for nothing. What a component really imports is checked at
+//! `lock` either way, against the grants.
 
 use std::fmt::Write as _;
 
@@ -272,8 +279,27 @@ pub fn imports<'a>(capabilities: impl IntoIterator<Item = &'a Capability>) -> Ve
     out
 }
 
-/// The WIT document of `manifest`'s world.
+/// Which interfaces a generated world imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WasiImports {
+    /// Every interface a declared capability is served through: the world
+    /// of docs/wit.md.
+    #[default]
+    Listed,
+    /// Only latticeflow's own interfaces; the WASI ones are left to the
+    /// language's runtime, which imports them itself (module docs).
+    FromToolchain,
+}
+
+/// The WIT document of `manifest`'s world, importing every interface its
+/// capabilities are served through.
 pub fn world(manifest: &ConnectorManifest) -> Result<String, WitError> {
+    world_with(manifest, WasiImports::Listed)
+}
+
+/// The WIT document of `manifest`'s world, with the WASI imports `wasi`
+/// says.
+pub fn world_with(manifest: &ConnectorManifest, wasi: WasiImports) -> Result<String, WitError> {
     let inputs = fields(Side::Input, manifest.inputs())?;
     let outputs = fields(Side::Output, manifest.outputs())?;
 
@@ -291,11 +317,19 @@ pub fn world(manifest: &ConnectorManifest) -> Result<String, WitError> {
     let _ = writeln!(out, "package {NODE_PACKAGE};\n");
     let _ = writeln!(out, "world {WORLD_NAME} {{");
 
-    let imports = imports(manifest.capabilities());
+    let (imports, runtime): (Vec<&str>, Vec<&str>) = imports(manifest.capabilities())
+        .into_iter()
+        .partition(|i| wasi == WasiImports::Listed || !i.starts_with("wasi:"));
+    if !runtime.is_empty() {
+        out.push_str("  // WASI comes from the language's runtime, which imports it itself:\n");
+        for import in &runtime {
+            let _ = writeln!(out, "  //   {import}");
+        }
+    }
     for import in &imports {
         let _ = writeln!(out, "  import {import};");
     }
-    if !imports.is_empty() {
+    if !imports.is_empty() || !runtime.is_empty() {
         out.push('\n');
     }
 

@@ -410,6 +410,51 @@ fn all_capabilities() {
 }
 
 #[test]
+fn without_wasi_only_latticeflow_interfaces_are_imported() {
+    let manifest = manifest(&yaml(
+        &[("a", "string")],
+        &[("b", "string")],
+        &Capability::ALL,
+    ));
+    let text = wit::world_with(&manifest, wit::WasiImports::FromToolchain).unwrap();
+    // It still resolves, with the capabilities package alone.
+    let (resolve, package) = resolve_with_deps(&text).unwrap();
+    let world = resolve.select_world(&[package], Some("node")).unwrap();
+    let imported: Vec<String> = resolve.worlds[world]
+        .imports
+        .keys()
+        .filter_map(|k| match k {
+            WorldKey::Interface(id) => resolve.id_of(*id),
+            WorldKey::Name(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        imported,
+        [
+            "latticeflow:capabilities/db@0.2.0",
+            "latticeflow:capabilities/kv@0.2.0"
+        ]
+    );
+    // The WASI interfaces are named in a comment, so the author knows.
+    for interface in wit::imports(&Capability::ALL) {
+        if interface.starts_with("wasi:") {
+            assert!(text.contains(&format!("//   {interface}\n")), "{text}");
+            assert!(!text.contains(&format!("import {interface};")), "{text}");
+        }
+    }
+    // Without capabilities it is the world `world` writes.
+    let plain = manifest_no_caps();
+    assert_eq!(
+        wit::world_with(&plain, wit::WasiImports::FromToolchain).unwrap(),
+        wit::world(&plain).unwrap()
+    );
+}
+
+fn manifest_no_caps() -> ConnectorManifest {
+    manifest(&yaml(&[("a", "string")], &[("b", "string")], &[]))
+}
+
+#[test]
 fn every_capability_combination_resolves() {
     let all = Capability::ALL;
     for mask in 0u32..(1 << all.len()) {

@@ -19,6 +19,7 @@ use serde_json::json;
 use crate::cli::{Lang, NewArgs};
 use crate::error::CliError;
 use crate::output::Printer;
+use lf_wrapper_gen::wit::WasiImports;
 
 const CONNECTOR_YAML: &str = include_str!("../../templates/new/common/connector.yaml");
 const CONTRACT_YAML: &str = include_str!("../../templates/new/common/contract.yaml");
@@ -67,17 +68,16 @@ pub fn run(args: &NewArgs, printer: &Printer) -> Result<(), CliError> {
     check_target(&dir)?;
     write_all(&dir, &files)?;
 
-    let wasi: Vec<&str> = capabilities
-        .iter()
-        .filter(|c| needs_wasi_wit(**c))
-        .map(|c| c.as_str())
-        .collect();
-    if !wasi.is_empty() {
+    // The world leaves WASI to the language runtime (`wit --no-wasi`):
+    // JavaScript's `fetch` and Rust's `wasi` crate speak wasi:http, but
+    // componentize-py's standard library has no HTTP client over it.
+    if args.lang == Lang::Python
+        && let Some(http) = capabilities
+            .iter()
+            .find(|c| matches!(c, Capability::HttpRead | Capability::HttpWrite))
+    {
         printer.warning(format_args!(
-            "the world imports WASI interfaces for {}; `new` does not write their WIT \
-             packages yet, so put them in {}/wit/deps/ before building",
-            wasi.join(", "),
-            dir.display()
+            "`{http}` is declared, but a Python component has no HTTP client over wasi:http              yet (componentize-py's standard library cannot open connections); write              connectors that call HTTP in JavaScript (`fetch`) or Rust (the `wasi` crate)"
         ));
     }
     printer.status(
@@ -113,15 +113,6 @@ fn language(lang: Lang) -> &'static str {
         Lang::Js => "JavaScript",
         Lang::Rust => "Rust",
     }
-}
-
-/// Whether the world imports a WASI package for `capability`, whose WIT
-/// `new` does not ship.
-fn needs_wasi_wit(capability: Capability) -> bool {
-    !matches!(
-        capability,
-        Capability::KvRead | Capability::KvWrite | Capability::DbRead | Capability::DbWrite
-    )
 }
 
 fn check_name(name: &str) -> Result<(), CliError> {
@@ -171,7 +162,7 @@ fn scaffold(
             args_help(),
         )
     })?;
-    let world = lf_wrapper_gen::wit::world(&manifest)
+    let world = lf_wrapper_gen::wit::world_with(&manifest, WasiImports::FromToolchain)
         .map_err(|e| CliError::input(format!("cannot make the WIT world: {e}"), None))?;
 
     let (source_path, source, build, ignore, toolchain) = match lang {
@@ -220,7 +211,12 @@ fn scaffold(
     if lang == Lang::Rust {
         files.push(file("Cargo.toml", render(RS_CARGO)));
     }
-    if capabilities.iter().any(|c| !needs_wasi_wit(*c)) {
+    if capabilities.iter().any(|c| {
+        matches!(
+            c,
+            Capability::KvRead | Capability::KvWrite | Capability::DbRead | Capability::DbWrite
+        )
+    }) {
         files.push(file(
             "wit/deps/latticeflow-capabilities/capabilities.wit",
             CAPABILITIES_WIT.to_owned(),

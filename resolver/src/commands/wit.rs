@@ -24,8 +24,13 @@ pub fn run(args: &WitArgs, printer: &Printer) -> Result<(), CliError> {
     let yaml = crate::commands::push::read_connector_yaml(&yaml_path)?;
     let manifest = ConnectorManifest::from_yaml(&yaml)
         .map_err(|e| crate::commands::push::manifest_error(&yaml_path, &yaml, &e))?;
-    let world =
-        lf_wrapper_gen::wit::world(&manifest).map_err(|e| world_error(&yaml_path, &yaml, &e))?;
+    let wasi = if args.no_wasi {
+        lf_wrapper_gen::wit::WasiImports::FromToolchain
+    } else {
+        lf_wrapper_gen::wit::WasiImports::Listed
+    };
+    let world = lf_wrapper_gen::wit::world_with(&manifest, wasi)
+        .map_err(|e| world_error(&yaml_path, &yaml, &e))?;
     let connector = manifest.id().to_string();
     match args.output.as_deref() {
         Some(out) if out != Path::new("-") => {
