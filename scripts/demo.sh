@@ -60,10 +60,21 @@ done
 # And one left unsigned.
 "$lf" push "$root/registry-fixtures/connectors/http-fetch" "$registry/latticeflow/http-fetch:1.0" >/dev/null
 
+step "a component connector: JavaScript, built with componentize-js (prebuilt in registry-fixtures/components/greet-js)"
+# Compiled code is cached by component digest (LF_CODE_CACHE): `lf-resolve test` compiles
+# it once, and the bundle's first call at the end loads it.
+export LF_CODE_CACHE="$root/target/demo-code-cache"
+cp -r "$root/registry-fixtures/components/greet-js" "$work/greet-js"
+gzip -dc "$root/registry-fixtures/components/greet-js/module.wasm.gz" > "$work/greet-js/module.wasm"
+cat "$work/greet-js/app.js" >&2
+"$lf" test "$work/greet-js"
+"$lf" push "$work/greet-js" "$registry/latticeflow/greet-js:0.1.0" >/dev/null
+"$lf" sign "$registry/latticeflow/greet-js:0.1.0" --key "$work/cosign.key"
+
 step "lf-resolve inspect: what the registry holds for one connector"
 "$lf" inspect "$registry/latticeflow/kv-counter:1.0"
 
-step "lf-resolve init, then add four connectors with the capabilities they need"
+step "lf-resolve init, then add five connectors with the capabilities they need"
 "$lf" init --name demo-flow
 # Trust the key we signed with (signatures are required by default).
 sed -i "s|^keys = \[\]|keys = [\"$work/cosign.pub\"]|" latticeflow.toml
@@ -71,6 +82,7 @@ sed -i "s|^keys = \[\]|keys = [\"$work/cosign.pub\"]|" latticeflow.toml
 "$lf" add reshape "$registry/latticeflow/json-reshape:1.0"
 "$lf" add counter "$registry/latticeflow/kv-counter:1.0" -c kv.read -c kv.write
 "$lf" add hash "$registry/latticeflow/hash:1.0"
+"$lf" add greet "$registry/latticeflow/greet-js:0.1.0"
 
 step "lf-resolve lock: resolve tags, verify signatures and digests, check capabilities and imports"
 "$lf" lock
@@ -112,6 +124,9 @@ ls vendor/crates vendor/crates/*/src >&2
 step "cargo fetch: while online, download what the example bundle needs to build offline"
 mkdir -p flow/src
 cp "$root/examples/flow/Cargo.toml.in" flow/Cargo.toml
+# This checkout's profiles (Cranelift optimised, as in its own build), so the
+# shared target directory's build is reused.
+sed -n '/^\[profile\./,$p' "$root/Cargo.toml" >> flow/Cargo.toml
 cp "$root/examples/flow/src/main.rs" flow/src/
 # The dependency versions this checkout was tested with.
 cp "$root/Cargo.lock" flow/Cargo.lock
@@ -134,7 +149,7 @@ step "cargo build --offline: an example bundle that registers every connector, t
 # The target directory is shared with this checkout's build, to reuse what it
 # has compiled; the sources all come from the project and cargo's cache.
 (cd flow && CARGO_TARGET_DIR="$root/target" cargo build --offline --quiet)
-echo "flow: text-upper → kv-counter (twice) → hash" >&2
+echo "flow: text-upper → kv-counter (twice) → hash → greet (a JavaScript component)" >&2
 "$root/target/debug/lf-example-flow" "hello, latticeflow"
 
 step "done: pushed, signed, locked, verified, vendored, generated, built offline and invoked"

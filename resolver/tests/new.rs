@@ -696,7 +696,7 @@ fn rust_template_is_a_cargo_package_and_builds_where_the_target_is_installed() {
     );
     if std::env::var_os("LF_RUST_WASIP2").is_none() {
         eprintln!(
-            "skipped the build: LF_RUST_WASIP2 is not set (scripts/test.sh sets it when `rustup target add wasm32-wasip2` works)"
+            "skipped the build: LF_RUST_WASIP2 is not set (scripts/test.sh sets it when the wasm32-wasip2 target is installed)"
         );
         return;
     }

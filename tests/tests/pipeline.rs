@@ -107,11 +107,12 @@ fn fnv1a(bytes: &[u8]) -> String {
 fn build_and_run_flow(dir: &Path, workspace: &Path) -> Vec<serde_json::Value> {
     let flow = dir.join("flow");
     std::fs::create_dir_all(flow.join("src")).unwrap();
-    std::fs::copy(
-        workspace.join("examples/flow/Cargo.toml.in"),
-        flow.join("Cargo.toml"),
-    )
-    .unwrap();
+    // The template, with this workspace's profiles: the same compiler
+    // settings, so the shared target directory's build is reused.
+    let template = std::fs::read_to_string(workspace.join("examples/flow/Cargo.toml.in")).unwrap();
+    let root = std::fs::read_to_string(workspace.join("Cargo.toml")).unwrap();
+    let profiles = &root[root.find("\n[profile.").unwrap()..];
+    std::fs::write(flow.join("Cargo.toml"), format!("{template}{profiles}")).unwrap();
     std::fs::copy(
         workspace.join("examples/flow/src/main.rs"),
         flow.join("src/main.rs"),

@@ -1,5 +1,6 @@
 //! A flow through the vendored connectors: text → upper-case → kv counter →
-//! hash, with the `kv` capability served from memory. Prints one JSON line
+//! hash (and a greeting from a component connector when one is locked), with
+//! the `kv` capability served from memory. Prints one JSON line
 //! per step; exits non-zero when any step fails.
 
 use std::collections::HashMap;
@@ -66,6 +67,18 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("connector.latticeflow.text.hash: {e}");
             return ExitCode::FAILURE;
+        }
+    }
+    // A component connector (ABI v2), when the bundle locks one: the demo's
+    // JavaScript `greet_js`. It is called the same way as the modules.
+    let greet = "connector.example.greet_js";
+    if registry.contains(greet) {
+        match registry.invoke(greet, json!({ "name": text }), &caps) {
+            Ok(output) => println!("{}", json!({ "node": greet, "output": output })),
+            Err(e) => {
+                eprintln!("{greet}: {e}");
+                return ExitCode::FAILURE;
+            }
         }
     }
     ExitCode::SUCCESS
