@@ -361,10 +361,9 @@ fn components_register_through_the_component_host() {
 #[test]
 fn one_component_under_two_names_needs_one_http_policy() {
     let mut set = components();
-    let (locked, manifest) = set.entries[0].clone();
-    let mut again = locked.clone();
+    let (mut again, manifest) = set.entries[0].clone();
     again.name = "weather_again".parse().unwrap();
-    set.entries.push((again.clone(), manifest.clone()));
+    set.entries.push((again, manifest));
     // The same hosts: one node, two features.
     assert!(generate(&set.input(version())).is_ok());
     // Different hosts: refused, naming both.
