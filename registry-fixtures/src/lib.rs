@@ -2,8 +2,9 @@
 //!
 //! It starts a real CNCF distribution registry (Debian's `docker-registry`) on
 //! 127.0.0.1, carries the sample connectors ([`connectors`]: WAT sources,
-//! `connector.yaml`, contract vectors, and malformed artifacts), builds their
-//! OCI artifacts ([`artifact`]) and pushes them ([`push`]); it will carry the
+//! `connector.yaml`, contract vectors, and malformed artifacts) and small
+//! ABI v2 components ([`components`]), builds their OCI artifacts
+//! ([`artifact`]) and pushes them ([`push`]); it will carry the
 //! fault-injecting proxy. It must never be linked into the `lf-resolve` binary.
 //!
 //! ```no_run
@@ -51,6 +52,7 @@
 //! ```
 
 pub mod artifact;
+pub mod components;
 pub mod connectors;
 pub mod proxy;
 pub mod push;

@@ -4,17 +4,28 @@
 //!   `lf_invoke` + output parse and check, for a module that returns
 //!   `{"ok":{}}` (compiled once, outside the measurement). Target: < 50 µs.
 //! - `invoke/text_upper`: the same for the `text-upper` fixture connector.
+//! - `invoke/component_words`: an ABI v2 call of the word-counter component
+//!   (registry-fixtures/src/components.rs): a fresh store, an empty WASI
+//!   sandbox (clocks, seeded random), instantiation, `run` with a string in,
+//!   a record out, converted and checked.
+//! - `component/compile_words`, `component/cached_words`: building that
+//!   node with Cranelift, and from the compiled-code cache.
 //! - `digest/sha256_10mib`: `check_sha256` of a 10 MiB module, what
 //!   `WasmNode::from_locked` pays once before compiling.
 
 #![allow(clippy::unwrap_used)]
+
+#[path = "../../registry-fixtures/src/components.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod fixtures;
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lf_runtime::host::{
-    Capabilities, DigestCheck, NoCapabilities, Node, WasmNode, check_sha256, sha256_hex,
+    Capabilities, CodeCache, CodeSource, ComponentNode, DigestCheck, NoCapabilities, Node,
+    WasmNode, check_sha256, sha256_hex,
 };
 use lf_runtime::spec::{ConnectorManifest, NodeSpec};
 use serde_json::json;
@@ -66,6 +77,44 @@ fn invoke(c: &mut Criterion) {
                 .unwrap()
         });
     });
+    let fixture = fixtures::word_counter();
+    let bytes = fixture.bytes();
+    let manifest = ConnectorManifest::from_yaml(&fixture.yaml).unwrap();
+    let spec = NodeSpec::from_manifest(&manifest, format!("sha256:{}", sha256_hex(&bytes)));
+    let words =
+        ComponentNode::with_cache(&bytes, spec, Vec::new(), &CodeCache::disabled()).unwrap();
+    group.bench_function("component_words", |b| {
+        b.iter(|| {
+            words
+                .invoke(black_box(json!({"text": "hello, wide world"})), &caps)
+                .unwrap()
+        });
+    });
+    group.finish();
+}
+
+fn component(c: &mut Criterion) {
+    let fixture = fixtures::word_counter();
+    let bytes = fixture.bytes();
+    let manifest = ConnectorManifest::from_yaml(&fixture.yaml).unwrap();
+    let spec = NodeSpec::from_manifest(&manifest, format!("sha256:{}", sha256_hex(&bytes)));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = CodeCache::at(dir.path());
+    let mut group = c.benchmark_group("component");
+    group.bench_function("compile_words", |b| {
+        b.iter(|| {
+            ComponentNode::with_cache(&bytes, spec.clone(), Vec::new(), &CodeCache::disabled())
+                .unwrap()
+        });
+    });
+    ComponentNode::with_cache(&bytes, spec.clone(), Vec::new(), &cache).unwrap();
+    group.bench_function("cached_words", |b| {
+        b.iter(|| {
+            let node = ComponentNode::with_cache(&bytes, spec.clone(), Vec::new(), &cache).unwrap();
+            assert_eq!(node.code_source(), CodeSource::Cached);
+            node
+        });
+    });
     group.finish();
 }
 
@@ -86,5 +135,5 @@ fn digest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, invoke, digest);
+criterion_group!(benches, invoke, component, digest);
 criterion_main!(benches);

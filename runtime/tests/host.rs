@@ -585,6 +585,33 @@ fn garbage_output_is_a_typed_error() {
 }
 
 #[test]
+fn an_undeclared_error_code_is_a_typed_error() {
+    let output = r#"{"error":{"code":"boom","message":"m","retryable":true}}"#;
+    let error = run(&constant(output));
+    match &error {
+        NodeError::UndeclaredErrorCode { code, message, .. } => {
+            assert_eq!((code.as_str(), message.as_str()), ("boom", "m"));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(error.to_string().contains(BAD_ID), "{error}");
+
+    // Declared, it is the connector's own error.
+    let spec = spec_from(&format!(
+        "id: {BAD_ID}\ninputs: []\noutputs:\n  - name: n\n    type: int\neffects: []\ndeterministic: true\ncapabilities: []\nerrors:\n  - code: boom\n    retryable: true\n"
+    ));
+    let caps: Arc<dyn Capabilities> = Arc::new(NoCapabilities);
+    let error = build(&constant(output), spec)
+        .unwrap()
+        .invoke(json!({}), &caps)
+        .unwrap_err();
+    assert!(
+        matches!(&error, NodeError::Connector { code, retryable: true, .. } if code == "boom"),
+        "{error}"
+    );
+}
+
+#[test]
 fn pointers_out_of_bounds_are_typed_errors() {
     // The output pointer lies past the one 64 KiB page.
     let error = run(&module_wat(1, "", "", &returning(0xffff_0000, 16)));
@@ -954,6 +981,7 @@ fn the_default_limits_are_the_documented_ones() {
     assert_eq!(limits.max_reply_bytes, 16 << 20);
     assert_eq!(limits.max_host_bytes, 64 << 20);
     assert_eq!(limits.table_elements, 100_000);
+    assert_eq!(limits.http_timeout, Duration::from_secs(10));
 }
 
 #[test]

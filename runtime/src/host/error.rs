@@ -315,6 +315,61 @@ pub enum NodeError {
         /// What serde said.
         message: String,
     },
+    /// The component imports something this host does not link for it: a
+    /// capability interface whose capability was not granted (`wasi:http`
+    /// without `http.read`/`http.write`), or an interface outside WASI 0.2
+    /// and latticeflow's own. Nothing was instantiated.
+    #[error("{connector}: the component cannot be linked: {message}")]
+    ComponentImport {
+        /// The connector.
+        connector: ConnectorId,
+        /// What wasmtime's linker said (it names the import).
+        message: String,
+    },
+    /// The component's `run` export is missing or does not have the type the
+    /// connector's manifest implies (see docs/wit.md).
+    #[error("{connector}: the component's `run` export {problem}; the manifest wants `{expected}`")]
+    RunSignature {
+        /// The connector.
+        connector: ConnectorId,
+        /// What is wrong: missing, or its actual type.
+        problem: String,
+        /// The WIT type the manifest implies.
+        expected: String,
+    },
+    /// The component returned an output value the JSON mapping cannot carry:
+    /// a `json` field whose text is not JSON, or a float that is not finite.
+    #[error("{connector}: output field `{field}` {problem}")]
+    OutputValue {
+        /// The connector.
+        connector: ConnectorId,
+        /// The output field (and the position inside it).
+        field: String,
+        /// What is wrong with the value.
+        problem: String,
+    },
+    /// The connector failed with an error code its manifest does not declare
+    /// under `errors`: a broken contract, not a result of the node.
+    #[error(
+        "{connector}: the connector failed with error code `{code}`, which its manifest does not declare (message: {message})"
+    )]
+    UndeclaredErrorCode {
+        /// The connector.
+        connector: ConnectorId,
+        /// The undeclared code.
+        code: String,
+        /// The message that came with it.
+        message: String,
+    },
+    /// The input does not match the declared inputs (a component's input is
+    /// typed, so it is checked before the call).
+    #[error("{connector}: input does not match the manifest: {error}")]
+    InputMismatch {
+        /// The connector.
+        connector: ConnectorId,
+        /// The offending field and what is wrong with it.
+        error: ValueError,
+    },
     /// A native node failed for its own reasons.
     #[error("{connector}: {message}")]
     Native {
@@ -370,6 +425,11 @@ impl NodeError {
             | NodeError::InputNotObject { connector, .. }
             | NodeError::InputEncode { connector, .. }
             | NodeError::OutputDecode { connector, .. }
+            | NodeError::ComponentImport { connector, .. }
+            | NodeError::RunSignature { connector, .. }
+            | NodeError::OutputValue { connector, .. }
+            | NodeError::UndeclaredErrorCode { connector, .. }
+            | NodeError::InputMismatch { connector, .. }
             | NodeError::Native { connector, .. } => connector,
         }
     }

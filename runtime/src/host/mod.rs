@@ -14,10 +14,15 @@
 //!   they move in all). Every way a module can misbehave or overrun is a
 //!   [`NodeError`] naming the connector — never a panic of the host.
 //!
+//! - [`ComponentNode`] is the same for ABI v2 connectors (WebAssembly
+//!   components, docs/wit.md), on the same engine and under the same
+//!   [`Limits`]; [`load_locked`] picks the right one from the bytes.
+//!
 //! Only compiled with the `host` feature (the default): `spec` users never
 //! build wasmtime.
 
 mod capabilities;
+mod component;
 mod digest;
 mod error;
 mod node;
@@ -25,6 +30,10 @@ mod registry;
 mod wasm;
 
 pub use capabilities::{Capabilities, HostError, HostResult, NoCapabilities, dispatch};
+pub use component::{
+    CODE_CACHE_ENV, CodeCache, CodeSource, ComponentNode, DefaultHttpClient, FIXED_WALL_CLOCK_SECS,
+    HttpClient, HttpError, HttpFuture, HttpOptions, is_component, load_locked,
+};
 pub use digest::{DigestCheck, check_sha256, sha256_hex};
 pub use error::{NodeError, RegistryError};
 pub use node::{NativeNode, Node, NodeExt};

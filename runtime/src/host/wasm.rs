@@ -93,13 +93,20 @@ pub struct Limits {
     /// The most bytes all host calls of one call may move, requests and
     /// replies together ([`NodeError::HostTrafficLimit`]).
     pub max_host_bytes: usize,
+    /// For components' `wasi:http` requests: the longest the built-in client
+    /// waits to connect, for the first byte of the response, and between two
+    /// bytes of it. Waiting for the network blocks the calling thread and is
+    /// not cut short by [`Limits::deadline`], so keep it well under the
+    /// deadline.
+    pub http_timeout: Duration,
 }
 
 impl Default for Limits {
     /// 100 million units of fuel (well under a second of guest code), a
     /// 10-second deadline, 64 MiB of memory, 100 000 elements per table,
     /// 16 MiB of output, 10 000 host calls, 4 MiB per host request, 16 MiB
-    /// per host reply and 64 MiB of host traffic in all.
+    /// per host reply, 64 MiB of host traffic in all and 10-second HTTP
+    /// timeouts.
     fn default() -> Self {
         Limits {
             fuel: 100_000_000,
@@ -111,6 +118,7 @@ impl Default for Limits {
             max_request_bytes: 4 << 20,
             max_reply_bytes: 16 << 20,
             max_host_bytes: 64 << 20,
+            http_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -119,9 +127,10 @@ impl Default for Limits {
 /// granularity of [`Limits::deadline`].
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The engine every node shares: one compilation cache, one configuration
-/// (fuel metering and epoch interruption on).
-fn engine() -> Result<&'static Engine, String> {
+/// The engine every node shares, modules and components alike: one
+/// configuration (fuel metering and epoch interruption on), so compiled
+/// components cached on disk stay valid for every node of the process.
+pub(crate) fn engine() -> Result<&'static Engine, String> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
@@ -143,7 +152,7 @@ fn engine() -> Result<&'static Engine, String> {
 /// late. A tick never comes before its slot on the grid, and when the thread
 /// falls more than a tick behind it starts a new grid instead of catching up
 /// in a burst, which would end running calls early.
-fn start_ticker(engine: &'static Engine) -> Result<(), String> {
+pub(crate) fn start_ticker(engine: &'static Engine) -> Result<(), String> {
     static TICKER: OnceLock<Result<(), String>> = OnceLock::new();
     TICKER
         .get_or_init(|| {
@@ -172,7 +181,7 @@ fn start_ticker(engine: &'static Engine) -> Result<(), String> {
 /// may come at once and the next may sit less than a full tick later (see
 /// [`start_ticker`]), so a deadline never ends a call early; capped far
 /// below where wasmtime's addition overflows.
-fn deadline_ticks(deadline: Duration) -> u64 {
+pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
     let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 2;
     u64::try_from(ticks).unwrap_or(u64::MAX).min(1 << 62)
 }
@@ -434,8 +443,9 @@ impl WasmNode {
         })
     }
 
-    /// `{"ok": {...}}` → the checked outputs; `{"error": ...}` →
-    /// [`NodeError::Connector`]; anything else → an ABI error.
+    /// `{"ok": {...}}` → the checked outputs; `{"error": ...}` with a
+    /// declared code → [`NodeError::Connector`] (an undeclared one is
+    /// [`NodeError::UndeclaredErrorCode`]); anything else → an ABI error.
     fn parse_output(&self, bytes: &[u8]) -> Result<Value, NodeError> {
         let connector = || self.spec.id.clone();
         let text = std::str::from_utf8(bytes).map_err(|e| NodeError::OutputNotUtf8 {
@@ -475,6 +485,15 @@ impl WasmNode {
             error.get("message").and_then(Value::as_str),
             error.get("retryable").and_then(Value::as_bool),
         ) {
+            (Some(code), Some(message), Some(_))
+                if error.len() == 3 && self.spec.error(code).is_none() =>
+            {
+                Err(NodeError::UndeclaredErrorCode {
+                    connector: connector(),
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                })
+            }
             (Some(code), Some(message), Some(retryable)) if error.len() == 3 => {
                 Err(NodeError::Connector {
                     connector: connector(),
