@@ -43,10 +43,10 @@ fn main() {
         .unwrap();
     let source = format!("{:?}", node.code_source());
     eprintln!("{source}: {output}");
-    if let Ok(want) = std::env::var("LF_BENCH_EXPECT") {
-        if want != source {
-            eprintln!("component_start: expected {want} code, got {source}");
-            std::process::exit(1);
-        }
+    if let Ok(want) = std::env::var("LF_BENCH_EXPECT")
+        && want != source
+    {
+        eprintln!("component_start: expected {want} code, got {source}");
+        std::process::exit(1);
     }
 }
