@@ -17,7 +17,7 @@
 #
 # D's components are copies of registry-fixtures/components/greet-js (built by
 # componentize-js; the .wasm.gz from $LF_BENCH_GREET_JS, the work tree, or
-# the `authoring` branch), each with its own embedded connector id, so every
+# the `authoring` or `main` branch), each with its own embedded connector id, so every
 # digest differs; `lock` validates each one (resolver/src/verify/component.rs).
 #
 # For A, B and D: cold `lf-resolve lock` (empty LF_CACHE_DIR, no lock file), warm
@@ -169,7 +169,7 @@ if want D; then
         local dir=${LF_BENCH_GREET_JS:+$(dirname "$LF_BENCH_GREET_JS")}
         if [ -n "$dir" ] && [ -f "$dir/$1" ]; then cat "$dir/$1"
         elif [ -f "$ROOT/$rel" ]; then cat "$ROOT/$rel"
-        else git -C "$ROOT" show "authoring:$rel"
+        else git -C "$ROOT" show "authoring:$rel" 2>/dev/null || git -C "$ROOT" show "main:$rel"
         fi
     }
     mkdir -p "$WORK/D"

@@ -7,22 +7,24 @@
 #   cold: an empty LF_CODE_CACHE dir before each run (Cranelift compiles);
 #   warm: the cache filled by an earlier run (the native code is loaded).
 #
-#   scripts/bench/component_start.sh [--runs N] [--no-build] [--out FILE]
+#   scripts/bench/component_start.sh [--runs N] [--cold-runs N] [--no-build] [--out FILE]
 #
 # The component: $LF_BENCH_GREET_JS (the .wasm.gz), else
 # registry-fixtures/components/greet-js/module.wasm.gz, else
-# `git show authoring:registry-fixtures/components/greet-js/module.wasm.gz`;
+# `git show authoring:…` or `main:…`;
 # its connector.yaml the same way. Prints a Markdown table (and appends it to
 # --out if given).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUNS=10
+COLD_RUNS=3
 BUILD=1
 OUT=
 while [ $# -gt 0 ]; do
     case $1 in
         --runs) RUNS=$2; shift ;;
+        --cold-runs) COLD_RUNS=$2; shift ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
         -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
@@ -39,7 +41,7 @@ fixture() { # fixture FILE: from the env var, the work tree, or the authoring br
     local rel=registry-fixtures/components/greet-js/$1 dir=${LF_BENCH_GREET_JS:+$(dirname "$LF_BENCH_GREET_JS")}
     if [ -n "$dir" ] && [ -f "$dir/$1" ]; then cat "$dir/$1"
     elif [ -f "$ROOT/$rel" ]; then cat "$ROOT/$rel"
-    else git -C "$ROOT" show "authoring:$rel"
+    else git -C "$ROOT" show "authoring:$rel" 2>/dev/null || git -C "$ROOT" show "main:$rel"
     fi
 }
 fixture module.wasm.gz | gunzip >"$WORK/greet.wasm"
@@ -65,7 +67,7 @@ CACHE=$WORK/cache
 LF_CODE_CACHE=$CACHE LF_BENCH_EXPECT=Compiled "$BIN"
 rm -rf "$CACHE"
 
-hyperfine -N --style basic --runs "$RUNS" --export-json "$WORK/cold.json" \
+hyperfine -N --style basic --runs "$COLD_RUNS" --export-json "$WORK/cold.json" \
     --prepare "rm -rf $CACHE" \
     "env LF_CODE_CACHE=$CACHE LF_BENCH_EXPECT=Compiled $BIN" >&2
 LF_CODE_CACHE=$CACHE "$BIN" 2>/dev/null   # fill the cache
@@ -81,7 +83,7 @@ warm_ms=$(python3 -c 'import json,sys; print("%.0f" % (json.load(open(sys.argv[1
     echo
     echo "### First invoke of greet-js ($(du -h "$WORK/greet.wasm" | cut -f1), componentize-js) after process start"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- runtime 2>/dev/null || echo ', with local changes'); $(hyperfine --version), $RUNS runs each"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- runtime 2>/dev/null || echo ', with local changes'); $(hyperfine --version), $COLD_RUNS cold and $RUNS warm runs"
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo
     echo "| code | median | min | max |"
