@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --lf-resolve) LF_OVERRIDE=$2; shift ;;
         --only) ONLY=$2; shift ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
