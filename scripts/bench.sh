@@ -2,17 +2,25 @@
 # Benchmarks `lf-resolve lock` against a real registry on loopback, and the
 # peers a user would reach for on the same artifacts (issue 4, "Performance").
 #
-#   scripts/bench.sh [--quick] [--out FILE] [--no-build] [--lf-resolve PATH]
+#   scripts/bench.sh [--quick] [--only A,B,C,D] [--out FILE] [--no-build]
+#                    [--lf-resolve PATH]
 #
 # --lf-resolve PATH benchmarks another lf-resolve binary (e.g. a candidate
-# fix built elsewhere) against the same registry and peers.
+# fix built elsewhere) against the same registry and peers. --only runs
+# (and seeds) only the scenarios listed.
 #
 # Scenarios (full / --quick):
 #   A  100 x 1 MiB connectors   /  10 x 1 MiB
 #   B   20 x 16 MiB connectors  /   2 x 16 MiB
 #   C    1 x 512 MiB connector  /   1 x 64 MiB   (peak RSS of a cold lock)
+#   D   20 x greet-js component /   2 x greet-js (ABI v2, ~12 MB each)
 #
-# For A and B: cold `lf-resolve lock` (empty LF_CACHE_DIR, no lock file), warm
+# D's components are copies of registry-fixtures/components/greet-js (built by
+# componentize-js; the .wasm.gz from $LF_BENCH_GREET_JS, the work tree, or
+# the `authoring` or `main` branch), each with its own embedded connector id, so every
+# digest differs; `lock` validates each one (resolver/src/verify/component.rs).
+#
+# For A, B and D: cold `lf-resolve lock` (empty LF_CACHE_DIR, no lock file), warm
 # `lock --locked` and `lock --offline`; then skopeo copy (one process per
 # artifact, into one OCI layout), oras-py (one process, sequential pulls), and
 # `curl --parallel --parallel-max 16` issuing the same manifest/config/blob
@@ -33,26 +41,30 @@ OUT=$ROOT/scripts/bench/results.md
 QUICK=0
 BUILD=1
 LF_OVERRIDE=
+ONLY=A,B,C,D
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) QUICK=1 ;;
         --out) OUT=$2; shift ;;
         --no-build) BUILD=0 ;;
         --lf-resolve) LF_OVERRIDE=$2; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        --only) ONLY=$2; shift ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
 
 if [ "$QUICK" = 1 ]; then
-    A_COUNT=10; B_COUNT=2; C_SIZE=64MiB
+    A_COUNT=10; B_COUNT=2; C_SIZE=64MiB; D_COUNT=2
     COLD_RUNS=3; WARM_RUNS=10; SLOW_PEER_RUNS=1
 else
-    A_COUNT=100; B_COUNT=20; C_SIZE=512MiB
+    A_COUNT=100; B_COUNT=20; C_SIZE=512MiB; D_COUNT=20
     COLD_RUNS=15; WARM_RUNS=20; SLOW_PEER_RUNS=3
 fi
 STEP_TIMEOUT=900   # seconds, for any one measured step
+case ,$ONLY, in *[!ABCD,]*) echo "bench.sh: --only takes scenario letters A,B,C,D" >&2; exit 2 ;; esac
+want() { case ,$ONLY, in *,$1,*) return 0 ;; *) return 1 ;; esac; }
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -148,9 +160,27 @@ seed() { # seed DIR COUNT SIZE PREFIX
     timeout "$STEP_TIMEOUT" "$BIN/lf-bench-seed" --registry "$HOST" --count "$2" --size "$3" \
         --prefix "$4" --write-config "$1/latticeflow.toml" >"$1/refs.tsv"
 }
-seed "$WORK/A" "$A_COUNT" 1MiB bench/a
-seed "$WORK/B" "$B_COUNT" 16MiB bench/b
-seed "$WORK/C" 1 "$C_SIZE" bench/big
+want A && seed "$WORK/A" "$A_COUNT" 1MiB bench/a
+want B && seed "$WORK/B" "$B_COUNT" 16MiB bench/b
+want C && seed "$WORK/C" 1 "$C_SIZE" bench/big
+if want D; then
+    greet_js() { # greet_js FILE: the fixture file, from the env var, the tree or `authoring`
+        local rel=registry-fixtures/components/greet-js/$1
+        local dir=${LF_BENCH_GREET_JS:+$(dirname "$LF_BENCH_GREET_JS")}
+        if [ -n "$dir" ] && [ -f "$dir/$1" ]; then cat "$dir/$1"
+        elif [ -f "$ROOT/$rel" ]; then cat "$ROOT/$rel"
+        else git -C "$ROOT" show "authoring:$rel" 2>/dev/null || git -C "$ROOT" show "main:$rel"
+        fi
+    }
+    mkdir -p "$WORK/D"
+    greet_js module.wasm.gz | gunzip >"$WORK/greet-js.wasm"
+    greet_js connector.yaml >"$WORK/greet-js.yaml"
+    say "seeding $D_COUNT x greet-js as bench/d"
+    timeout "$STEP_TIMEOUT" "$BIN/lf-bench-seed" --registry "$HOST" --count "$D_COUNT" \
+        --component "$WORK/greet-js.wasm" --manifest "$WORK/greet-js.yaml" \
+        --prefix bench/d --write-config "$WORK/D/latticeflow.toml" >"$WORK/D/refs.tsv"
+    D_SIZE=$(awk -F'\t' 'NR==1 {printf "%.1f MB", $5/1e6}' "$WORK/D/refs.tsv")
+fi
 # Flush the seeded blobs to disk, so that writeback does not run into the
 # first measurements.
 sync
@@ -301,12 +331,13 @@ scenario() { # scenario NAME DIR LABEL
     RESULTS+=("$name|$label")
 }
 
-scenario A "$WORK/A" "$A_COUNT x 1 MiB"
-scenario B "$WORK/B" "$B_COUNT x 16 MiB"
+want A && scenario A "$WORK/A" "$A_COUNT x 1 MiB"
+want B && scenario B "$WORK/B" "$B_COUNT x 16 MiB"
+want D && scenario D "$WORK/D" "$D_COUNT x greet-js component ($D_SIZE)"
 
 # Scenario C: peak RSS of one cold lock of a single big module.
 C_RSS=; C_TIME=
-if [ -n "$GNU_TIME" ]; then
+if want C && [ -n "$GNU_TIME" ]; then
     say "C: peak RSS of a cold lock of 1 x $C_SIZE"
     for run in 1 2 3; do
         rm -rf "$WORK/C/cache" "$WORK/C/latticeflow.lock"; sync
@@ -344,6 +375,7 @@ verdict() { [ "$1" = 1 ] && echo "met" || echo "**MISSED**"; }
     fi
     echo "- registry: $(/usr/bin/docker-registry --version 2>/dev/null | head -1) on $HOST, storage on the same disk"
     echo "- peers: $(skopeo --version), $(curl --version | head -1 | cut -d' ' -f1-2), oras-py $([ -n "$ORAS_PY" ] && "$ORAS_PY" -c 'import importlib.metadata as m; print(m.version("oras"))' || echo 'not installed')"
+    [ "$ONLY" = A,B,C,D ] || echo "- scenarios run: $ONLY (--only)"
     echo "- timing: $([ "$HYPERFINE" = 1 ] && hyperfine --version || echo 'no hyperfine: repeated runs'); medians: $COLD_RUNS cold \`lock\` and curl runs taken in turns (bench.sh's own timer), $WARM_RUNS warm and $SLOW_PEER_RUNS oras and skopeo runs (hyperfine)$([ "$QUICK" = 1 ] && echo ' (--quick)')"
     echo
     echo "Cold = empty \`LF_CACHE_DIR\` and no lock file; warm = the cache and lock of a cold run."
@@ -370,13 +402,15 @@ for entry in "${RESULTS[@]}"; do
     TARGETS+=("$name: warm \`lock --locked\` under 5% of cold: $warm_pct — $(verdict "$ok")")
 done
 {
-    if [ -n "$C_RSS" ]; then
+    if ! want C; then
+        :
+    elif [ -n "$C_RSS" ]; then
         echo "| C: 1 x $C_SIZE | cold lock $C_TIME (m:ss, /usr/bin/time) | | | | | | | | | | $(mib "$C_RSS") |"
     else
         echo "| C: 1 x $C_SIZE | not measured (no GNU time, or the lock failed) | | | | | | | | | | n/a |"
     fi
     echo
-    echo "## Targets (issue 4)"
+    echo "## Targets (issues 4 and 11)"
     echo
     if [ "$QUICK" = 1 ]; then
         echo "(--quick: a smoke run. The targets are set for the full sizes; at these sizes a"
@@ -384,7 +418,9 @@ done
         echo
     fi
     for line in "${TARGETS[@]}"; do echo "- $line"; done
-    if [ -n "$C_RSS" ]; then
+    if ! want C; then
+        :
+    elif [ -n "$C_RSS" ]; then
         ok=$(awk -v k="$C_RSS" 'BEGIN { print (k < 64*1024) ? 1 : 0 }')
         echo "- C: peak RSS of a cold \`lock\` of a $C_SIZE module under 64 MiB: $(mib "$C_RSS") — $(verdict "$ok")"
     else

@@ -4,6 +4,8 @@
 //! ```text
 //! lf-bench-seed --registry HOST:PORT --count N --size BYTES --prefix bench/c
 //!               [--tag 1.0] [--jobs 8] [--write-config PATH]
+//! lf-bench-seed --registry HOST:PORT --count N --component FILE.wasm
+//!               --manifest connector.yaml --prefix bench/d [...]
 //! ```
 //!
 //! Connector `i` (0-based) is pushed as `HOST:PORT/<prefix>/n<i>:<tag>`. Its
@@ -19,6 +21,13 @@
 //! and once while streaming it to the registry (`oci-client`'s monolithic
 //! stream push), so a 512 MiB connector costs a few MiB of memory. Pushes run
 //! concurrently, `--jobs` at a time.
+//!
+//! With `--component`, every artifact is instead a copy of that component
+//! (ABI v2; `--size` is not used) whose top-level `latticeflow.connector`
+//! section is replaced by `--manifest` with the `id` set to
+//! `connector.<prefix segments>.n<i>`, as `lf-resolve push` would embed it.
+//! The ids differ, so the digests do. The component is held in memory (one
+//! copy per push in flight).
 //!
 //! On stdout, one line per pushed artifact, in index order, tab-separated:
 //! `reference  manifest-digest  config-digest  module-digest  module-size`.
@@ -66,8 +75,12 @@ const PAGE: u64 = 64 * 1024;
 /// Largest payload a 32-bit memory can hold after [`DATA_OFFSET`], less a page.
 const MAX_PAYLOAD: u64 = 4 * 1024 * 1024 * 1024 - 2 * PAGE;
 
-const USAGE: &str = "usage: lf-bench-seed --registry HOST:PORT --count N --size BYTES \
+const USAGE: &str = "usage: lf-bench-seed --registry HOST:PORT --count N \
+                     (--size BYTES | --component FILE.wasm --manifest connector.yaml) \
                      --prefix bench/c [--tag 1.0] [--jobs 8] [--write-config PATH]";
+
+/// The preamble of a component: magic, then version 0x0d and layer 1.
+const COMPONENT_HEADER: [u8; 8] = [0, b'a', b's', b'm', 0x0d, 0, 1, 0];
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -78,6 +91,9 @@ struct Args {
     tag: String,
     jobs: usize,
     write_config: Option<PathBuf>,
+    /// `--component` and `--manifest`: the component's bytes (without a
+    /// top-level connector section) and the manifest's YAML.
+    component: Option<Arc<(Vec<u8>, String)>>,
 }
 
 fn main() -> ExitCode {
@@ -105,6 +121,8 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut tag = "1.0".to_owned();
     let mut jobs = 8;
     let mut write_config = None;
+    let mut component = None;
+    let mut manifest = None;
     while let Some(flag) = raw.next() {
         let mut value = || raw.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -115,11 +133,29 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
             "--tag" => tag = value()?,
             "--jobs" => jobs = parse_number(&flag, &value()?)?.max(1),
             "--write-config" => write_config = Some(PathBuf::from(value()?)),
+            "--component" => component = Some(PathBuf::from(value()?)),
+            "--manifest" => manifest = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err("help".to_owned()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let size = size.ok_or("--size is required")?;
+    let component = match (component, manifest) {
+        (Some(wasm), Some(yaml)) => {
+            let bytes =
+                std::fs::read(&wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+            let yaml = std::fs::read_to_string(&yaml)
+                .map_err(|e| format!("cannot read {}: {e}", yaml.display()))?;
+            let bytes =
+                strip_connector_section(&bytes).map_err(|e| format!("{}: {e}", wasm.display()))?;
+            Some(Arc::new((bytes, yaml)))
+        }
+        (None, None) => None,
+        _ => return Err("--component and --manifest go together".to_owned()),
+    };
+    let size = match (&component, size) {
+        (Some(_), _) => 0,
+        (None, size) => size.ok_or("--size is required")?,
+    };
     if size > MAX_PAYLOAD {
         return Err(format!(
             "--size {size} is over the 4 GiB a 32-bit memory holds"
@@ -133,7 +169,75 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
         tag,
         jobs,
         write_config,
+        component,
     })
+}
+
+/// `component` without its top-level `latticeflow.connector` custom
+/// sections (the top-level framing is id byte + LEB128 size; nested modules
+/// and components are single sections, stepped over whole).
+fn strip_connector_section(component: &[u8]) -> Result<Vec<u8>, String> {
+    if !component.starts_with(&COMPONENT_HEADER) {
+        return Err("not a WebAssembly component (wrong preamble)".to_owned());
+    }
+    let mut out = component[..8].to_vec();
+    let mut at = 8;
+    while at < component.len() {
+        let start = at;
+        let id = component[at];
+        at += 1;
+        let mut size: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let byte = *component
+                .get(at)
+                .ok_or_else(|| format!("section at byte {start} is cut short"))?;
+            at += 1;
+            size |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            if shift > 28 {
+                return Err(format!("section at byte {start}: bad size"));
+            }
+        }
+        let end = usize::try_from(size)
+            .ok()
+            .and_then(|size| at.checked_add(size))
+            .filter(|&end| end <= component.len())
+            .ok_or_else(|| format!("section at byte {start} runs past the end"))?;
+        let body = &component[at..end];
+        let is_connector = id == 0
+            && body.first().is_some_and(|&len| {
+                usize::from(len) == SECTION_NAME.len()
+                    && body.get(1..=SECTION_NAME.len()) == Some(SECTION_NAME.as_bytes())
+            });
+        if !is_connector {
+            out.extend_from_slice(&component[start..end]);
+        }
+        at = end;
+    }
+    Ok(out)
+}
+
+/// `yaml` with its top-level `id:` line set to `id`.
+fn with_id(yaml: &str, id: &str) -> String {
+    let mut out = String::with_capacity(yaml.len() + id.len());
+    let mut replaced = false;
+    for line in yaml.lines() {
+        if !replaced && line.starts_with("id:") {
+            let _ = writeln!(out, "id: {id}");
+            replaced = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !replaced {
+        out = format!("id: {id}\n{out}");
+    }
+    out
 }
 
 fn parse_number(flag: &str, text: &str) -> Result<usize, String> {
@@ -437,7 +541,11 @@ struct Pushed {
 fn run(args: &Args) -> Result<(), String> {
     // Fail before any push if the prefix makes an invalid connector id.
     let id = connector_id(&args.prefix, 0);
-    ConnectorManifest::from_yaml(&connector_yaml(&id)).map_err(|e| {
+    let yaml = match &args.component {
+        Some(component) => with_id(&component.1, &id),
+        None => connector_yaml(&id),
+    };
+    ConnectorManifest::from_yaml(&yaml).map_err(|e| {
         format!(
             "--prefix `{}` gives the connector id `{id}`, which is invalid: {e}",
             args.prefix
@@ -525,15 +633,35 @@ async fn push_one(
     let repository = format!("{}/n{index}", args.prefix);
     let reference = format!("{}/{repository}:{}", args.registry, args.tag);
     let id = connector_id(&args.prefix, index);
-    let plan = ModulePlan::new(args.size, seed(&args.prefix, index), &connector_yaml(&id));
-    let hashing = plan.clone();
-    let module_digest = tokio::task::spawn_blocking(move || hashing.digest())
-        .await
-        .map_err(|e| format!("hashing {reference} failed: {e}"))?;
+    let (chunks, module_digest, module_size) = match &args.component {
+        Some(component) => {
+            let mut bytes = component.0.clone();
+            CustomSection {
+                name: Cow::Borrowed(SECTION_NAME),
+                data: Cow::Owned(with_id(&component.1, &id).into_bytes()),
+            }
+            .append_to(&mut bytes);
+            let digest = artifact::sha256_digest(&bytes);
+            let size = bytes.len() as u64;
+            let chunks: Box<dyn Iterator<Item = Bytes> + Send> =
+                Box::new(std::iter::once(Bytes::from(bytes)));
+            (chunks, digest, size)
+        }
+        None => {
+            let plan = ModulePlan::new(args.size, seed(&args.prefix, index), &connector_yaml(&id));
+            let hashing = plan.clone();
+            let digest = tokio::task::spawn_blocking(move || hashing.digest())
+                .await
+                .map_err(|e| format!("hashing {reference} failed: {e}"))?;
+            let size = plan.len();
+            let chunks: Box<dyn Iterator<Item = Bytes> + Send> = Box::new(plan.chunks());
+            (chunks, digest, size)
+        }
+    };
     let module = Descriptor {
         media_type: WASM_LAYER_MEDIA_TYPE.to_owned(),
         digest: module_digest,
-        size: plan.len(),
+        size: module_size,
     };
     let config_bytes = artifact::wasm_config(std::slice::from_ref(&module.digest));
     let config = Descriptor::of(WASM_CONFIG_MEDIA_TYPE, &config_bytes);
@@ -546,7 +674,7 @@ async fn push_one(
     let target: oci_client::Reference = reference
         .parse()
         .map_err(|e| format!("invalid reference `{reference}`: {e}"))?;
-    let stream = futures_util::stream::iter(plan.chunks().map(Ok));
+    let stream = futures_util::stream::iter(chunks.map(Ok));
     client
         .push_blob_stream(&target, stream, &module.digest, Some(module.size))
         .await
@@ -631,6 +759,36 @@ mod tests {
         let a = ModulePlan::new(4096, seed("bench/c", 0), &connector_yaml("connector.a.b"));
         let b = ModulePlan::new(4096, seed("bench/c", 1), &connector_yaml("connector.a.b"));
         assert_ne!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn component_copies_get_their_own_manifest() {
+        let yaml = "id: connector.example.x\nversion: 0.1.0\ninputs: []\n";
+        assert_eq!(
+            with_id(yaml, "connector.bench.d.n2"),
+            "id: connector.bench.d.n2\nversion: 0.1.0\ninputs: []\n"
+        );
+        let mut component = COMPONENT_HEADER.to_vec();
+        CustomSection {
+            name: Cow::Borrowed(SECTION_NAME),
+            data: Cow::Borrowed(b"id: old"),
+        }
+        .append_to(&mut component);
+        CustomSection {
+            name: Cow::Borrowed("other"),
+            data: Cow::Borrowed(b"kept"),
+        }
+        .append_to(&mut component);
+        let stripped = strip_connector_section(&component).unwrap();
+        let mut expected = COMPONENT_HEADER.to_vec();
+        CustomSection {
+            name: Cow::Borrowed("other"),
+            data: Cow::Borrowed(b"kept"),
+        }
+        .append_to(&mut expected);
+        assert_eq!(stripped, expected);
+        assert!(strip_connector_section(b"\0asm\x01\0\0\0").is_err());
+        assert!(strip_connector_section(&component[..component.len() - 1]).is_err());
     }
 
     #[test]
