@@ -21,6 +21,7 @@
 //! Only compiled with the `host` feature (the default): `spec` users never
 //! build wasmtime.
 
+mod budget;
 mod capabilities;
 mod component;
 mod digest;

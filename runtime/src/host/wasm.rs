@@ -49,9 +49,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wasmtime::{
     Caller, Config, Engine, Extern, ExternType, FuncType, Instance, InstancePre, Linker, Memory,
-    Module, ModuleExport, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Module, ModuleExport, Store, Trap,
 };
 
+use super::budget::{Budget, Fault};
 use super::capabilities::dispatch;
 use super::digest::{DigestCheck, check_sha256};
 use super::node::{check_input_object, check_output};
@@ -309,21 +310,10 @@ impl WasmNode {
             CallState {
                 caps: Arc::clone(caps),
                 spec: Arc::clone(&self.spec),
-                store_limits: StoreLimitsBuilder::new()
-                    .memory_size(self.limits.memory_bytes)
-                    .table_elements(self.limits.table_elements)
-                    .instances(1)
-                    .memories(1)
-                    .tables(4)
-                    .build(),
-                limits: self.limits,
-                memory_requested: None,
-                table_requested: None,
-                host_calls: 0,
-                host_bytes: 0,
+                budget: Budget::new(self.limits, 1, 1, 4),
             },
         );
-        store.limiter(|state| state);
+        store.limiter(|state| &mut state.budget);
         store
             .set_fuel(self.limits.fuel)
             .map_err(|e| self.fault(&store, &e))?;
@@ -510,33 +500,11 @@ impl WasmNode {
 
     /// A wasmtime error from a call, as a [`NodeError`].
     fn classify(&self, store: &Store<CallState>, error: &wasmtime::Error) -> NodeError {
+        if let Some(overrun) = store.data().budget.overrun(&self.spec.id, error) {
+            return overrun;
+        }
         let connector = self.spec.id.clone();
-        if let Some(fault) = error.downcast_ref::<Fault>() {
-            return fault.to_node_error(connector);
-        }
-        if let Some(requested) = store.data().memory_requested {
-            return NodeError::MemoryLimit {
-                connector,
-                requested,
-                limit: self.limits.memory_bytes,
-            };
-        }
-        if let Some(requested) = store.data().table_requested {
-            return NodeError::TableLimit {
-                connector,
-                requested,
-                limit: self.limits.table_elements,
-            };
-        }
         match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => NodeError::OutOfFuel {
-                connector,
-                fuel: self.limits.fuel,
-            },
-            Some(Trap::Interrupt) => NodeError::Deadline {
-                connector,
-                limit: self.limits.deadline,
-            },
             Some(trap) => NodeError::Trap {
                 connector,
                 message: trap.to_string(),
@@ -673,185 +641,8 @@ fn resolve_exports(module: &Module, connector: &ConnectorId) -> Result<Exports, 
 struct CallState {
     caps: Arc<dyn Capabilities>,
     spec: Arc<NodeSpec>,
-    store_limits: StoreLimits,
-    limits: Limits,
-    /// Set when the module asked for more memory than the cap.
-    memory_requested: Option<usize>,
-    /// Set when the module asked for a larger table than the cap.
-    table_requested: Option<usize>,
-    /// Host calls made so far.
-    host_calls: u32,
-    /// Request and reply bytes moved by host calls so far.
-    host_bytes: usize,
-}
-
-impl CallState {
-    /// Counts `bytes` against the per-call host traffic budget.
-    fn spend_host_bytes(&mut self, capability: Capability, bytes: usize) -> Result<(), Fault> {
-        self.host_bytes = self.host_bytes.saturating_add(bytes);
-        if self.host_bytes > self.limits.max_host_bytes {
-            return Err(Fault::HostTraffic {
-                capability,
-                limit: self.limits.max_host_bytes,
-            });
-        }
-        Ok(())
-    }
-}
-
-impl ResourceLimiter for CallState {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.limits.memory_bytes {
-            self.memory_requested = Some(desired);
-            return Err(wasmtime::Error::new(Fault::MemoryLimit {
-                requested: desired,
-                limit: self.limits.memory_bytes,
-            }));
-        }
-        self.store_limits.memory_growing(current, desired, maximum)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.limits.table_elements {
-            self.table_requested = Some(desired);
-            return Err(wasmtime::Error::new(Fault::TableLimit {
-                requested: desired,
-                limit: self.limits.table_elements,
-            }));
-        }
-        self.store_limits.table_growing(current, desired, maximum)
-    }
-
-    fn instances(&self) -> usize {
-        self.store_limits.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.store_limits.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.store_limits.memories()
-    }
-}
-
-/// A guest fault detected inside a host function or the limiter; it unwinds
-/// the guest as a trap and is turned into a [`NodeError`] afterwards.
-#[derive(Debug, thiserror::Error)]
-enum Fault {
-    #[error("memory limit: {requested} bytes requested, cap {limit}")]
-    MemoryLimit { requested: usize, limit: usize },
-    #[error("table limit: {requested} elements requested, cap {limit}")]
-    TableLimit { requested: usize, limit: usize },
-    #[error("more than {limit} host calls (at {capability})")]
-    TooManyHostCalls { capability: Capability, limit: u32 },
-    #[error("host traffic over {limit} bytes (at {capability})")]
-    HostTraffic {
-        capability: Capability,
-        limit: usize,
-    },
-    #[error("the reply of {capability} is over {limit} bytes")]
-    ReplyTooLarge {
-        capability: Capability,
-        limit: usize,
-    },
-    #[error("{what} at {ptr}+{len} is outside memory ({memory} bytes)")]
-    OutOfBounds {
-        what: &'static str,
-        ptr: u64,
-        len: u64,
-        memory: usize,
-    },
-    #[error("host request to {capability} is over {limit} bytes ({len})")]
-    RequestTooLarge {
-        capability: Capability,
-        len: u64,
-        limit: usize,
-    },
-    #[error("host request to {capability} is not JSON: {message}")]
-    BadRequest {
-        capability: Capability,
-        message: String,
-    },
-    #[error("the module has no usable `{0}` export")]
-    Export(&'static str),
-}
-
-impl Fault {
-    fn to_node_error(&self, connector: ConnectorId) -> NodeError {
-        match *self {
-            Fault::MemoryLimit { requested, limit } => NodeError::MemoryLimit {
-                connector,
-                requested,
-                limit,
-            },
-            Fault::TableLimit { requested, limit } => NodeError::TableLimit {
-                connector,
-                requested,
-                limit,
-            },
-            Fault::TooManyHostCalls { capability, limit } => NodeError::TooManyHostCalls {
-                connector,
-                capability,
-                limit,
-            },
-            Fault::HostTraffic { capability, limit } => NodeError::HostTrafficLimit {
-                connector,
-                capability,
-                limit,
-            },
-            Fault::ReplyTooLarge { capability, limit } => NodeError::HostReplyTooLarge {
-                connector,
-                capability,
-                limit,
-            },
-            Fault::OutOfBounds {
-                what,
-                ptr,
-                len,
-                memory,
-            } => NodeError::PointerOutOfBounds {
-                connector,
-                what,
-                ptr,
-                len,
-                memory,
-            },
-            Fault::RequestTooLarge {
-                capability,
-                len,
-                limit,
-            } => NodeError::HostRequestTooLarge {
-                connector,
-                capability,
-                len,
-                limit,
-            },
-            Fault::BadRequest {
-                capability,
-                ref message,
-            } => NodeError::BadHostRequest {
-                connector,
-                capability,
-                message: message.clone(),
-            },
-            Fault::Export(export) => NodeError::MissingExport {
-                connector,
-                export,
-                problem: "is missing or mistyped".to_owned(),
-            },
-        }
-    }
+    /// What the call has spent; also the store's resource limiter.
+    budget: Budget,
 }
 
 /// A capability host function: count the call, check the request's size,
@@ -863,25 +654,13 @@ fn host_call(
     ptr: i32,
     len: i32,
 ) -> wasmtime::Result<i64> {
-    let state = caller.data_mut();
-    state.host_calls = state.host_calls.saturating_add(1);
-    if state.host_calls > state.limits.max_host_calls {
-        return Err(wasmtime::Error::new(Fault::TooManyHostCalls {
-            capability,
-            limit: state.limits.max_host_calls,
-        }));
-    }
     // The size is checked before the request is looked at: an oversized
     // request costs the host nothing.
     let (ptr, len) = (ptr.cast_unsigned(), len.cast_unsigned());
-    if len as usize > state.limits.max_request_bytes {
-        return Err(wasmtime::Error::new(Fault::RequestTooLarge {
-            capability,
-            len: u64::from(len),
-            limit: state.limits.max_request_bytes,
-        }));
-    }
-    state.spend_host_bytes(capability, len as usize)?;
+    caller
+        .data_mut()
+        .budget
+        .admit_request(capability, len as usize)?;
 
     let memory = caller
         .get_export("memory")
@@ -908,6 +687,7 @@ fn host_call(
     let reply = bounded_reply(state, capability, &reply)?;
     caller
         .data_mut()
+        .budget
         .spend_host_bytes(capability, reply.len())?;
     let reply_len = u32::try_from(reply.len())?;
 
@@ -939,8 +719,10 @@ fn bounded_reply(
     capability: Capability,
     reply: &Value,
 ) -> wasmtime::Result<Vec<u8>> {
-    let remaining = state.limits.max_host_bytes.saturating_sub(state.host_bytes);
-    let limit = state.limits.max_reply_bytes.min(remaining);
+    let limits = state.budget.limits();
+    let limit = limits
+        .max_reply_bytes
+        .min(state.budget.remaining_host_bytes());
     let mut buffer = BoundedBuffer {
         bytes: Vec::new(),
         limit,
@@ -948,7 +730,7 @@ fn bounded_reply(
     };
     match serde_json::to_writer(&mut buffer, reply) {
         Ok(()) => Ok(buffer.bytes),
-        Err(_) if buffer.over && limit == state.limits.max_reply_bytes => {
+        Err(_) if buffer.over && limit == limits.max_reply_bytes => {
             Err(wasmtime::Error::new(Fault::ReplyTooLarge {
                 capability,
                 limit,
@@ -956,7 +738,7 @@ fn bounded_reply(
         }
         Err(_) if buffer.over => Err(wasmtime::Error::new(Fault::HostTraffic {
             capability,
-            limit: state.limits.max_host_bytes,
+            limit: limits.max_host_bytes,
         })),
         Err(e) => Err(wasmtime::Error::new(e)),
     }

@@ -61,7 +61,7 @@ use serde_json::{Value, json};
 use wasmtime::component::{
     ComponentExportIndex, InstancePre, Linker, LinkerInstance, ResourceTable, Val,
 };
-use wasmtime::{ResourceLimiter, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, StoreContextMut};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -69,6 +69,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub use self::cache::{CODE_CACHE_ENV, CodeCache, CodeSource};
 pub use self::http::{DefaultHttpClient, HttpClient, HttpError, HttpFuture, HttpOptions};
 
+use super::budget::{Budget, Fault};
 use super::capabilities::dispatch;
 use super::digest::{DigestCheck, check_sha256, normalise_sha256, sha256_hex};
 use super::node::{check_input_object, check_output};
@@ -382,7 +383,7 @@ impl ComponentNode {
     /// Instantiates and runs `run` in a prepared store; returns its result.
     fn run_in(&self, mut store: Store<HostState>, params: &[Val]) -> Result<Val, NodeError> {
         let connector = || self.spec.id.clone();
-        store.limiter(|state| state);
+        store.limiter(|state| &mut state.budget);
         store
             .set_fuel(self.limits.fuel)
             .map_err(|e| self.fault(&store, &e))?;
@@ -510,56 +511,21 @@ impl ComponentNode {
             },
             caps: Arc::clone(caps),
             spec: Arc::clone(&self.spec),
-            limits: self.limits,
-            store_limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .table_elements(self.limits.table_elements)
-                .instances(MAX_INSTANCES)
-                .memories(MAX_INSTANCES)
-                .tables(MAX_INSTANCES)
-                .build(),
-            memory_requested: None,
-            table_requested: None,
-            host_calls: 0,
-            host_bytes: 0,
+            budget: Budget::new(self.limits, MAX_INSTANCES, MAX_INSTANCES, MAX_INSTANCES),
         };
         (state, captured)
     }
 
     /// A wasmtime error from a guest call, as a [`NodeError`].
     fn classify(&self, store: &Store<HostState>, error: &wasmtime::Error) -> NodeError {
-        let connector = self.spec.id.clone();
-        if let Some(fault) = error.downcast_ref::<Fault>() {
-            return fault.to_node_error(connector);
-        }
-        if let Some(requested) = store.data().memory_requested {
-            return NodeError::MemoryLimit {
-                connector,
-                requested,
-                limit: self.limits.memory_bytes,
-            };
-        }
-        if let Some(requested) = store.data().table_requested {
-            return NodeError::TableLimit {
-                connector,
-                requested,
-                limit: self.limits.table_elements,
-            };
-        }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => NodeError::OutOfFuel {
-                connector,
-                fuel: self.limits.fuel,
-            },
-            Some(Trap::Interrupt) => NodeError::Deadline {
-                connector,
-                limit: self.limits.deadline,
-            },
-            _ => NodeError::Trap {
-                connector,
+        store
+            .data()
+            .budget
+            .overrun(&self.spec.id, error)
+            .unwrap_or_else(|| NodeError::Trap {
+                connector: self.spec.id.clone(),
                 message: format!("{error:#}"),
-            },
-        }
+            })
     }
 
     /// A wasmtime error outside `run` (instantiation: start functions and
@@ -898,22 +864,9 @@ fn host_call(
     to_error: Option<fn(&HostError) -> Val>,
 ) -> wasmtime::Result<Result<Value, Val>> {
     let state = store.data_mut();
-    state.host_calls = state.host_calls.saturating_add(1);
-    if state.host_calls > state.limits.max_host_calls {
-        return Err(wasmtime::Error::new(Fault::TooManyHostCalls {
-            capability,
-            limit: state.limits.max_host_calls,
-        }));
-    }
-    let request_len = request.to_string().len();
-    if request_len > state.limits.max_request_bytes {
-        return Err(wasmtime::Error::new(Fault::RequestTooLarge {
-            capability,
-            len: request_len as u64,
-            limit: state.limits.max_request_bytes,
-        }));
-    }
-    state.spend_host_bytes(capability, request_len)?;
+    state
+        .budget
+        .admit_request(capability, request.to_string().len())?;
     if !state.spec.capabilities.contains(&capability) {
         let denied = HostError::new(
             "denied",
@@ -926,13 +879,14 @@ fn host_call(
         Ok(v) => v.to_string().len(),
         Err(e) => e.message.as_ref().map_or(0, String::len) + e.code.len(),
     };
-    if reply_len > state.limits.max_reply_bytes {
+    let max_reply_bytes = state.budget.limits().max_reply_bytes;
+    if reply_len > max_reply_bytes {
         return Err(wasmtime::Error::new(Fault::ReplyTooLarge {
             capability,
-            limit: state.limits.max_reply_bytes,
+            limit: max_reply_bytes,
         }));
     }
-    state.spend_host_bytes(capability, reply_len)?;
+    state.budget.spend_host_bytes(capability, reply_len)?;
     Ok(match reply {
         Ok(v) => Ok(v),
         Err(e) => Err(to_error.map_or(Val::Bool(false), |f| f(&e))),
@@ -947,25 +901,8 @@ struct HostState {
     hooks: http::HttpPolicy,
     caps: Arc<dyn Capabilities>,
     spec: Arc<NodeSpec>,
-    limits: Limits,
-    store_limits: StoreLimits,
-    memory_requested: Option<usize>,
-    table_requested: Option<usize>,
-    host_calls: u32,
-    host_bytes: usize,
-}
-
-impl HostState {
-    fn spend_host_bytes(&mut self, capability: Capability, bytes: usize) -> Result<(), Fault> {
-        self.host_bytes = self.host_bytes.saturating_add(bytes);
-        if self.host_bytes > self.limits.max_host_bytes {
-            return Err(Fault::HostTraffic {
-                capability,
-                limit: self.limits.max_host_bytes,
-            });
-        }
-        Ok(())
-    }
+    /// What the call has spent; also the store's resource limiter.
+    budget: Budget,
 }
 
 impl WasiView for HostState {
@@ -983,122 +920,6 @@ impl WasiHttpView for HostState {
             ctx: &mut self.http,
             table: &mut self.table,
             hooks: &mut self.hooks,
-        }
-    }
-}
-
-impl ResourceLimiter for HostState {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.limits.memory_bytes {
-            self.memory_requested = Some(desired);
-            return Err(wasmtime::Error::new(Fault::MemoryLimit {
-                requested: desired,
-                limit: self.limits.memory_bytes,
-            }));
-        }
-        self.store_limits.memory_growing(current, desired, maximum)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.limits.table_elements {
-            self.table_requested = Some(desired);
-            return Err(wasmtime::Error::new(Fault::TableLimit {
-                requested: desired,
-                limit: self.limits.table_elements,
-            }));
-        }
-        self.store_limits.table_growing(current, desired, maximum)
-    }
-
-    fn instances(&self) -> usize {
-        self.store_limits.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.store_limits.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.store_limits.memories()
-    }
-}
-
-/// A guest fault detected in a host function or the limiter; it unwinds the
-/// guest as a trap and becomes a [`NodeError`] afterwards.
-#[derive(Debug, thiserror::Error)]
-enum Fault {
-    #[error("memory limit: {requested} bytes requested, cap {limit}")]
-    MemoryLimit { requested: usize, limit: usize },
-    #[error("table limit: {requested} elements requested, cap {limit}")]
-    TableLimit { requested: usize, limit: usize },
-    #[error("more than {limit} host calls (at {capability})")]
-    TooManyHostCalls { capability: Capability, limit: u32 },
-    #[error("host traffic over {limit} bytes (at {capability})")]
-    HostTraffic {
-        capability: Capability,
-        limit: usize,
-    },
-    #[error("the reply of {capability} is over {limit} bytes")]
-    ReplyTooLarge {
-        capability: Capability,
-        limit: usize,
-    },
-    #[error("host request to {capability} is over {limit} bytes ({len})")]
-    RequestTooLarge {
-        capability: Capability,
-        len: u64,
-        limit: usize,
-    },
-}
-
-impl Fault {
-    fn to_node_error(&self, connector: ConnectorId) -> NodeError {
-        match *self {
-            Fault::MemoryLimit { requested, limit } => NodeError::MemoryLimit {
-                connector,
-                requested,
-                limit,
-            },
-            Fault::TableLimit { requested, limit } => NodeError::TableLimit {
-                connector,
-                requested,
-                limit,
-            },
-            Fault::TooManyHostCalls { capability, limit } => NodeError::TooManyHostCalls {
-                connector,
-                capability,
-                limit,
-            },
-            Fault::HostTraffic { capability, limit } => NodeError::HostTrafficLimit {
-                connector,
-                capability,
-                limit,
-            },
-            Fault::ReplyTooLarge { capability, limit } => NodeError::HostReplyTooLarge {
-                connector,
-                capability,
-                limit,
-            },
-            Fault::RequestTooLarge {
-                capability,
-                len,
-                limit,
-            } => NodeError::HostRequestTooLarge {
-                connector,
-                capability,
-                len,
-                limit,
-            },
         }
     }
 }
