@@ -20,55 +20,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use lf_e2e::{build_offline, lf_with, ok, workspace_profiles};
 use lf_registry_fixtures::Registry;
-
-/// `target/<profile>/lf-resolve`, beside the `deps/` folder of this test.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join(format!("lf-resolve{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "`{}` is missing: build lf-resolve first",
-        bin.display()
-    );
-    bin
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Runs `lf-resolve args` in `dir` with the project's cache and code cache.
-fn lf(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(binary());
-    cmd.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("COSIGN_PASSWORD", "components")
-        .env("LF_CACHE_DIR", dir.join(".cache"))
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A toolchain binary named by `var`, or `None` (outside CI) after saying so.
 fn tool(var: &str) -> Option<PathBuf> {
@@ -265,7 +221,7 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
 
     // Author: scaffold, edit, build, test.
     ok(
-        lf(
+        lf_with(
             dir,
             &[
                 "new",
@@ -282,7 +238,7 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
     std::fs::write(dir.join("words/app.py"), PY_APP).unwrap();
     std::fs::write(dir.join("words/tests/contract.yaml"), PY_CONTRACT).unwrap();
     ok(
-        lf(
+        lf_with(
             dir,
             &[
                 "new",
@@ -300,7 +256,7 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
     );
     std::fs::write(dir.join("fetch/connector.yaml"), JS_MANIFEST).unwrap();
     ok(
-        lf(
+        lf_with(
             &dir.join("fetch"),
             &["wit", ".", "--no-wasi", "-o", "wit/world.wit"],
             &toolchains,
@@ -324,7 +280,7 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
             String::from_utf8_lossy(&out.stderr)
         );
         let report = ok(
-            lf(dir, &["test", name], &toolchains),
+            lf_with(dir, &["test", name], &toolchains),
             &format!("test {name}"),
         );
         assert!(report.contains("test result: ok. 2 passed"), "{report}");
@@ -335,20 +291,20 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
         PY_CONTRACT.replace("ADA LOVELACE has 2", "ADA LOVELACE has 3"),
     )
     .unwrap();
-    let failed = lf(dir, &["test", "words"], &toolchains);
+    let failed = lf_with(dir, &["test", "words"], &toolchains);
     assert_eq!(failed.status.code(), Some(1), "{failed:?}");
 
     // Publish: push and sign.
     let mut registry = Registry::start().unwrap();
     let reference = |name: &str| format!("{}/acme/{name}:0.1.0", registry.host());
-    ok(lf(dir, &["generate-key"], &toolchains), "generate-key");
+    ok(lf_with(dir, &["generate-key"], &toolchains), "generate-key");
     for name in ["words", "fetch"] {
         ok(
-            lf(dir, &["push", name, &reference(name)], &toolchains),
+            lf_with(dir, &["push", name, &reference(name)], &toolchains),
             "push",
         );
         ok(
-            lf(
+            lf_with(
                 dir,
                 &["sign", &reference(name), "--key", "cosign.key"],
                 &toolchains,
@@ -367,7 +323,7 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
         )
     };
     std::fs::write(dir.join("latticeflow.toml"), config("")).unwrap();
-    let refused = lf(dir, &["lock"], &toolchains);
+    let refused = lf_with(dir, &["lock"], &toolchains);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{stderr}");
     assert!(stderr.contains("wasi:http"), "{stderr}");
@@ -382,7 +338,7 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
     )
     .unwrap();
     for args in [&["lock"][..], &["vendor"][..], &["generate"][..]] {
-        ok(lf(dir, args, &toolchains), &format!("{args:?}"));
+        ok(lf_with(dir, args, &toolchains), &format!("{args:?}"));
     }
     let lock = std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap();
     assert_eq!(lock.matches("abi = 2").count(), 2, "{lock}");
@@ -403,45 +359,26 @@ fn python_and_javascript_components_from_new_to_a_bundle() {
         &["verify"][..],
         &["generate", "--check"][..],
     ] {
-        ok(lf(dir, args, &toolchains), &format!("{args:?}"));
+        ok(lf_with(dir, args, &toolchains), &format!("{args:?}"));
     }
 
     // The bundle builds offline and calls both nodes through the typed API.
     let bundle = dir.join("bundle");
     std::fs::create_dir_all(bundle.join("src")).unwrap();
-    let manifest = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap();
-    let profiles = &manifest[manifest.find("\n[profile.").unwrap()..];
     std::fs::write(
         bundle.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"components-bundle\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nconnector_acme = {{ path = \"../vendor/crates/connector_acme\" }}\nlatticeflow_connectors = {{ path = \"../vendor/crates/latticeflow_connectors\" }}\nlf-runtime = {{ path = \"../vendor/crates/lf-runtime\" }}\n\n[workspace]\n{profiles}"
+            "[package]\nname = \"components-bundle\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nconnector_acme = {{ path = \"../vendor/crates/connector_acme\" }}\nlatticeflow_connectors = {{ path = \"../vendor/crates/latticeflow_connectors\" }}\nlf-runtime = {{ path = \"../vendor/crates/lf-runtime\" }}\n\n[workspace]\n{}",
+            workspace_profiles()
         ),
     )
     .unwrap();
     std::fs::write(bundle.join("src/main.rs"), BUNDLE_MAIN).unwrap();
-    std::fs::copy(workspace().join("Cargo.lock"), bundle.join("Cargo.lock")).unwrap();
-    let target = workspace().join("target");
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--offline", "--quiet"])
-        .current_dir(&bundle)
-        .env("CARGO_TARGET_DIR", &target)
-        .stdin(Stdio::null())
+    let run = Command::new(build_offline(&bundle, "components-bundle"))
+        .arg(server.port.to_string())
+        .env("LF_CODE_CACHE", &code_cache)
         .output()
         .unwrap();
-    assert!(
-        build.status.success(),
-        "offline build: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let run = Command::new(
-        target
-            .join("debug")
-            .join(format!("components-bundle{}", std::env::consts::EXE_SUFFIX)),
-    )
-    .arg(server.port.to_string())
-    .env("LF_CODE_CACHE", &code_cache)
-    .output()
-    .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),

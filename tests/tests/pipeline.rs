@@ -5,35 +5,11 @@
 //! generate, offline build, invoke).
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
+use lf_e2e::{build_offline, lf, ok, workspace, workspace_profiles};
 use lf_registry_fixtures::Registry;
-
-/// The `lf-resolve` binary of this build: `target/<profile>/lf-resolve`, beside
-/// the `deps/` folder holding this test. (`CARGO_BIN_EXE_*` is only set for a
-/// package's own binaries.)
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = profile_dir.join(format!("lf-resolve{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "`{}` is missing: run the tests with `cargo test --workspace` (or `cargo build -p lf-resolve` first)",
-        bin.display()
-    );
-    bin
-}
-
-fn lf(dir: &Path, args: &[&str]) -> Output {
-    Command::new(binary())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("LF_CACHE_DIR", dir.join(".cache"))
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn a_project_is_created_locked_and_rebuilt_offline_from_the_store() {
@@ -68,8 +44,7 @@ fn a_project_is_created_locked_and_rebuilt_offline_from_the_store() {
         let r = reference(fixture);
         let mut args = vec!["add", name, r.as_str()];
         args.extend_from_slice(caps);
-        let out = lf(dir, &args);
-        assert!(out.status.success(), "{out:?}");
+        ok(lf(dir, &args), &format!("{args:?}"));
     }
 
     let check = lf(dir, &["check", "--message-format", "json"]);
@@ -84,8 +59,7 @@ fn a_project_is_created_locked_and_rebuilt_offline_from_the_store() {
     // CI on a machine whose registry is gone: everything from the store.
     registry.stop();
     for args in [&["lock", "--frozen"][..], &["verify"][..], &["lock"][..]] {
-        let out = lf(dir, args);
-        assert!(out.status.success(), "{args:?}: {out:?}");
+        ok(lf(dir, args), &format!("{args:?}"));
     }
     assert_eq!(
         std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap(),
@@ -110,38 +84,20 @@ fn build_and_run_flow(dir: &Path, workspace: &Path) -> Vec<serde_json::Value> {
     // The template, with this workspace's profiles: the same compiler
     // settings, so the shared target directory's build is reused.
     let template = std::fs::read_to_string(workspace.join("examples/flow/Cargo.toml.in")).unwrap();
-    let root = std::fs::read_to_string(workspace.join("Cargo.toml")).unwrap();
-    let profiles = &root[root.find("\n[profile.").unwrap()..];
-    std::fs::write(flow.join("Cargo.toml"), format!("{template}{profiles}")).unwrap();
+    std::fs::write(
+        flow.join("Cargo.toml"),
+        format!("{template}{}", workspace_profiles()),
+    )
+    .unwrap();
     std::fs::copy(
         workspace.join("examples/flow/src/main.rs"),
         flow.join("src/main.rs"),
     )
     .unwrap();
-    // The versions this checkout was built and tested with (and so already
-    // downloaded, and built in the shared target directory).
-    std::fs::copy(workspace.join("Cargo.lock"), flow.join("Cargo.lock")).unwrap();
-    let target = workspace.join("target");
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--offline", "--quiet"])
-        .current_dir(&flow)
-        .env("CARGO_TARGET_DIR", &target)
-        .stdin(std::process::Stdio::null())
+    let run = Command::new(build_offline(&flow, "lf-example-flow"))
+        .arg("hello, flow")
         .output()
         .unwrap();
-    assert!(
-        build.status.success(),
-        "offline build of the flow: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let run = Command::new(
-        target
-            .join("debug")
-            .join(format!("lf-example-flow{}", std::env::consts::EXE_SUFFIX)),
-    )
-    .arg("hello, flow")
-    .output()
-    .unwrap();
     assert!(run.status.success(), "{run:?}");
     String::from_utf8(run.stdout)
         .unwrap()
@@ -152,31 +108,23 @@ fn build_and_run_flow(dir: &Path, workspace: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn locked_connectors_are_generated_built_offline_and_invoked() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let workspace = workspace();
     let mut registry = Registry::start().unwrap();
     let project = tempfile::tempdir().unwrap();
     let dir = project.path();
     // Publish and sign with lf-resolve itself, as a connector author would.
-    let signed = |args: &[&str]| {
-        let out = Command::new(binary())
-            .args(args)
-            .current_dir(dir)
-            .env("COSIGN_PASSWORD", "e2e")
-            .env("LF_CACHE_DIR", dir.join(".cache"))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-    };
-    signed(&["generate-key"]);
+    ok(lf(dir, &["generate-key"]), "generate-key");
     let reference = |name: &str| format!("{}/latticeflow/{name}:1.0", registry.host());
     for name in ["text-upper", "kv-counter", "hash"] {
         let source = workspace.join("registry-fixtures/connectors").join(name);
-        signed(&["push", source.to_str().unwrap(), &reference(name)]);
-        signed(&["sign", &reference(name), "--key", "cosign.key"]);
+        ok(
+            lf(dir, &["push", source.to_str().unwrap(), &reference(name)]),
+            "push",
+        );
+        ok(
+            lf(dir, &["sign", &reference(name), "--key", "cosign.key"]),
+            "sign",
+        );
     }
     std::fs::write(
         dir.join("latticeflow.toml"),
@@ -189,8 +137,7 @@ fn locked_connectors_are_generated_built_offline_and_invoked() {
     )
     .unwrap();
     for args in [&["lock"][..], &["vendor"][..], &["generate"][..]] {
-        let out = lf(dir, args);
-        assert!(out.status.success(), "{args:?}: {out:?}");
+        ok(lf(dir, args), &format!("{args:?}"));
     }
     let lock = std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap();
     assert_eq!(
@@ -226,8 +173,7 @@ fn locked_connectors_are_generated_built_offline_and_invoked() {
         &["verify"][..],
         &["generate", "--check"][..],
     ] {
-        let out = lf(dir, args);
-        assert!(out.status.success(), "{args:?}: {out:?}");
+        ok(lf(dir, args), &format!("{args:?}"));
     }
 
     // The project, moved anywhere outside this checkout, builds offline: the
@@ -239,8 +185,10 @@ fn locked_connectors_are_generated_built_offline_and_invoked() {
     }
     copy_tree(&dir.join("vendor"), &moved.path().join("vendor"));
     drop(project);
-    let out = lf(moved.path(), &["generate", "--check"]);
-    assert!(out.status.success(), "{out:?}");
+    ok(
+        lf(moved.path(), &["generate", "--check"]),
+        "generate --check",
+    );
     check(&build_and_run_flow(moved.path(), &workspace));
 }
 
@@ -275,8 +223,7 @@ fn generated_project(registry: &Registry) -> tempfile::TempDir {
     )
     .unwrap();
     for args in [&["lock"][..], &["generate"][..]] {
-        let out = lf(project.path(), args);
-        assert!(out.status.success(), "{args:?}: {out:?}");
+        ok(lf(project.path(), args), &format!("{args:?}"));
     }
     project
 }
@@ -313,8 +260,7 @@ fn generate_check_covers_the_runtime_copy() {
         format!("{toml}\n[generate]\nruntime = {{ version = \"0.1\" }}\n"),
     )
     .unwrap();
-    let out = lf(dir, &["generate", "--out", "other"]);
-    assert!(out.status.success(), "{out:?}");
+    ok(lf(dir, &["generate", "--out", "other"]), "generate --out");
     assert!(!dir.join("other/lf-runtime").exists());
     let connector =
         std::fs::read_to_string(dir.join("other/connector_latticeflow/Cargo.toml")).unwrap();
