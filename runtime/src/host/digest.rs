@@ -2,6 +2,9 @@
 
 use sha2::{Digest as _, Sha256};
 
+use super::NodeError;
+use crate::spec::ConnectorId;
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -49,6 +52,29 @@ pub fn check_sha256(bytes: &[u8], expected: &str) -> DigestCheck {
         DigestCheck::Match
     } else {
         DigestCheck::Mismatch { expected, actual }
+    }
+}
+
+/// [`check_sha256`] as the hosts need it before they build a node from
+/// embedded bytes: `Ok` on a match, otherwise the error naming `connector`
+/// (a digest that is not SHA-256, or bytes that hash to something else — a
+/// tampered vendor directory).
+pub(crate) fn check_locked(
+    bytes: &[u8],
+    expected: &str,
+    connector: &ConnectorId,
+) -> Result<(), NodeError> {
+    match check_sha256(bytes, expected) {
+        DigestCheck::Match => Ok(()),
+        DigestCheck::Invalid => Err(NodeError::InvalidDigest {
+            connector: connector.clone(),
+            digest: expected.to_owned(),
+        }),
+        DigestCheck::Mismatch { expected, actual } => Err(NodeError::DigestMismatch {
+            connector: connector.clone(),
+            expected,
+            actual,
+        }),
     }
 }
 

@@ -54,7 +54,7 @@ use wasmtime::{
 
 use super::budget::{Budget, Fault};
 use super::capabilities::dispatch;
-use super::digest::{DigestCheck, check_sha256};
+use super::digest::check_locked;
 use super::node::{check_input_object, check_output};
 use super::{Capabilities, Node, NodeError};
 use crate::spec::{Capability, ConnectorId, NodeSpec};
@@ -178,6 +178,25 @@ pub(crate) fn start_ticker(engine: &'static Engine) -> Result<(), String> {
         .clone()
 }
 
+/// [`engine`], or the error that says why there is none, naming `connector`.
+pub(crate) fn node_engine(connector: &ConnectorId) -> Result<&'static Engine, NodeError> {
+    engine().map_err(|message| NodeError::Engine {
+        connector: connector.clone(),
+        message,
+    })
+}
+
+/// [`node_engine`] with the epoch ticker running (see [`start_ticker`]): what
+/// a call needs before its deadline can be enforced.
+pub(crate) fn ticking_engine(connector: &ConnectorId) -> Result<&'static Engine, NodeError> {
+    let engine = node_engine(connector)?;
+    start_ticker(engine).map_err(|message| NodeError::Engine {
+        connector: connector.clone(),
+        message,
+    })?;
+    Ok(engine)
+}
+
 /// `deadline` in epoch ticks: rounded up, plus two because the first tick
 /// may come at once and the next may sit less than a full tick later (see
 /// [`start_ticker`]), so a deadline never ends a call early; capped far
@@ -218,10 +237,7 @@ impl WasmNode {
     /// imports anything else, or lacks an ABI v1 export.
     pub fn new(bytes: &[u8], spec: NodeSpec) -> Result<Self, NodeError> {
         let connector = || spec.id.clone();
-        let engine = engine().map_err(|message| NodeError::Engine {
-            connector: connector(),
-            message,
-        })?;
+        let engine = node_engine(&spec.id)?;
         let module = Module::new(engine, bytes).map_err(|e| NodeError::Compile {
             connector: connector(),
             message: format!("{e:#}"),
@@ -267,18 +283,8 @@ impl WasmNode {
         expected_sha256_hex: &str,
         spec: NodeSpec,
     ) -> Result<Self, NodeError> {
-        match check_sha256(bytes, expected_sha256_hex) {
-            DigestCheck::Match => WasmNode::new(bytes, spec),
-            DigestCheck::Invalid => Err(NodeError::InvalidDigest {
-                connector: spec.id,
-                digest: expected_sha256_hex.to_owned(),
-            }),
-            DigestCheck::Mismatch { expected, actual } => Err(NodeError::DigestMismatch {
-                connector: spec.id,
-                expected,
-                actual,
-            }),
-        }
+        check_locked(bytes, expected_sha256_hex, &spec.id)?;
+        WasmNode::new(bytes, spec)
     }
 
     /// The same node with other per-call limits.
@@ -297,14 +303,7 @@ impl WasmNode {
     /// parse and check the output.
     fn call(&self, input: &Value, caps: &Arc<dyn Capabilities>) -> Result<Value, NodeError> {
         let invocation = invocation(input);
-        let engine = engine().map_err(|message| NodeError::Engine {
-            connector: self.spec.id.clone(),
-            message,
-        })?;
-        start_ticker(engine).map_err(|message| NodeError::Engine {
-            connector: self.spec.id.clone(),
-            message,
-        })?;
+        let engine = ticking_engine(&self.spec.id)?;
         let mut store = Store::new(
             engine,
             CallState {

@@ -71,9 +71,9 @@ pub use self::http::{DefaultHttpClient, HttpClient, HttpError, HttpFuture, HttpO
 
 use super::budget::{Budget, Fault};
 use super::capabilities::dispatch;
-use super::digest::{DigestCheck, check_sha256, normalise_sha256, sha256_hex};
+use super::digest::{check_locked, normalise_sha256, sha256_hex};
 use super::node::{check_input_object, check_output};
-use super::wasm::{deadline_ticks, engine, start_ticker};
+use super::wasm::{deadline_ticks, node_engine, ticking_engine};
 use super::{Capabilities, HostError, Limits, Node, NodeError, WasmNode};
 use crate::spec::{Capability, ConnectorId, HostPattern, HostPatternError, NodeSpec};
 
@@ -217,10 +217,7 @@ impl ComponentNode {
                     connector: connector(),
                     error,
                 })?;
-        let engine = engine().map_err(|message| NodeError::Engine {
-            connector: connector(),
-            message,
-        })?;
+        let engine = node_engine(&spec.id)?;
         if !is_component(bytes) {
             return Err(NodeError::Compile {
                 connector: connector(),
@@ -294,24 +291,14 @@ impl ComponentNode {
         spec: NodeSpec,
         http_hosts: impl HttpHosts,
     ) -> Result<Self, NodeError> {
-        match check_sha256(bytes, expected_sha256_hex) {
-            DigestCheck::Match => ComponentNode::build(
-                bytes,
-                &normalise_sha256(expected_sha256_hex).unwrap_or_default(),
-                spec,
-                http_hosts,
-                &CodeCache::from_env(),
-            ),
-            DigestCheck::Invalid => Err(NodeError::InvalidDigest {
-                connector: spec.id,
-                digest: expected_sha256_hex.to_owned(),
-            }),
-            DigestCheck::Mismatch { expected, actual } => Err(NodeError::DigestMismatch {
-                connector: spec.id,
-                expected,
-                actual,
-            }),
-        }
+        check_locked(bytes, expected_sha256_hex, &spec.id)?;
+        ComponentNode::build(
+            bytes,
+            &normalise_sha256(expected_sha256_hex).unwrap_or_default(),
+            spec,
+            http_hosts,
+            &CodeCache::from_env(),
+        )
     }
 
     /// The same node with other per-call limits.
@@ -364,14 +351,7 @@ impl ComponentNode {
             ]
         };
 
-        let engine = engine().map_err(|message| NodeError::Engine {
-            connector: connector(),
-            message,
-        })?;
-        start_ticker(engine).map_err(|message| NodeError::Engine {
-            connector: connector(),
-            message,
-        })?;
+        let engine = ticking_engine(&self.spec.id)?;
         let (state, captured) = self.state(caps);
         let result = self.run_in(Store::new(engine, state), &params);
         if let Some(captured) = &captured {
