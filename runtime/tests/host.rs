@@ -499,6 +499,31 @@ fn a_trap_is_a_typed_error_with_the_message() {
 }
 
 #[test]
+fn a_trap_in_the_start_function_is_an_instantiation_error() {
+    // `imports` comes first in the module, so the start function goes there.
+    let start = |body: &str| format!("(func $start {body}) (start $start)");
+    let error = run(&module_wat(1, &start("unreachable"), "", "unreachable"));
+    match error {
+        NodeError::Instantiate { message, .. } => {
+            assert!(message.contains("unreachable"), "{message}");
+        }
+        other => panic!("{other}"),
+    }
+    // A limit hit while starting is still that limit.
+    let error = run_with(
+        &module_wat(1, &start("(loop $l (br $l))"), "", "unreachable"),
+        Limits {
+            fuel: 1000,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(error, NodeError::OutOfFuel { fuel: 1000, .. }),
+        "{error}"
+    );
+}
+
+#[test]
 fn an_endless_loop_runs_out_of_fuel_in_bounded_time() {
     let start = Instant::now();
     let error = run(&module_wat(1, "", "", "(loop $l (br $l)) (i64.const 0)"));

@@ -319,15 +319,10 @@ impl WasmNode {
         store.epoch_deadline_trap();
         store.set_epoch_deadline(deadline_ticks(self.limits.deadline));
 
-        let instance =
-            self.pre
-                .instantiate(&mut store)
-                .map_err(|e| match self.classify(&store, &e) {
-                    NodeError::Trap { connector, message } => {
-                        NodeError::Instantiate { connector, message }
-                    }
-                    other => other,
-                })?;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.fault(&store, &e))?;
         let abi = self.exports(&mut store, instance)?;
 
         let version = abi
@@ -515,7 +510,8 @@ impl WasmNode {
         }
     }
 
-    /// A wasmtime error outside a guest call.
+    /// A wasmtime error outside a guest call (setting fuel, instantiating:
+    /// start functions), as a [`NodeError`].
     fn fault(&self, store: &Store<CallState>, error: &wasmtime::Error) -> NodeError {
         match self.classify(store, error) {
             NodeError::Trap { connector, message } => NodeError::Instantiate { connector, message },
