@@ -2,10 +2,11 @@
 //! fixtures of registry-fixtures (included by path: that file needs only
 //! `wat`). The word counter works through the registry and typed calls; each
 //! misbehaving component ends in its own typed error naming the connector;
-//! the sandbox's clock is fixed unless `clock` is declared; kv calls reach
-//! the application's `Capabilities` and ungranted ones are denied; the locked
-//! digest is checked before compiling; the compiled-code cache is used and
-//! survives damaged entries.
+//! the sandbox's clock is fixed unless `clock` is declared; kv and db calls
+//! reach the application's `Capabilities`, ungranted ones are denied, and bad
+//! db parameters or replies become the guest's errors; the locked digest is
+//! checked before compiling; the compiled-code cache is used and survives
+//! damaged entries.
 
 #![allow(clippy::unwrap_used)]
 
@@ -347,6 +348,216 @@ fn kv_calls_reach_the_application_and_ungranted_ones_are_denied() {
     assert!(
         matches!(&error, NodeError::ComponentImport { message, .. } if message.contains("latticeflow:capabilities/kv")),
         "{error}"
+    );
+}
+
+/// `run(input{params}) -> output{exec, affected, query, text}` over
+/// `latticeflow:capabilities/db@0.2.0`: `execute("UPDATE", params)`, then
+/// `query("SELECT", params)`. `exec` and `query` are 0 when the call
+/// succeeded, otherwise 10 + the error case (10 `denied`, 11 `invalid`,
+/// 12 `too-large`, 13 `unavailable`); `affected` is what `execute` returned
+/// (0 on error); `text` is `query`'s rows, or the text of an `invalid` or
+/// `unavailable` error. Written here rather than in registry-fixtures: only
+/// this test uses it.
+fn db_user(capabilities: &str) -> ComponentFixture {
+    ComponentFixture {
+        name: "db-user",
+        yaml: format!(
+            "id: connector.test.db.user
+inputs:
+  - name: params
+    type: string
+outputs:
+  - name: exec
+    type: int
+  - name: affected
+    type: int
+  - name: query
+    type: int
+  - name: text
+    type: string
+effects: []
+deterministic: false
+capabilities: [{capabilities}]
+errors: []
+"
+        ),
+        wat: r#"(component
+  (import "latticeflow:capabilities/db@0.2.0" (instance $db
+    (type $e (variant (case "denied") (case "invalid" string) (case "too-large") (case "unavailable" string)))
+    (export "error" (type $error (eq $e)))
+    (export "query" (func (param "statement" string) (param "params" string) (result (result string (error $error)))))
+    (export "execute" (func (param "statement" string) (param "params" string) (result (result u64 (error $error)))))
+  ))
+  (alias export $db "query" (func $query))
+  (alias export $db "execute" (func $execute))
+  (type $input' (record (field "params" string)))
+  (export $input "input" (type $input'))
+  (type $output' (record (field "exec" s64) (field "affected" s64) (field "query" s64) (field "text" string)))
+  (export $output "output" (type $output'))
+  (type $node-error' (record (field "code" string) (field "message" string) (field "retryable" bool)))
+  (export $node-error "node-error" (type $node-error'))
+  (core module $libc
+    (memory (export "memory") 1)
+    (global $heap (mut i32) (i32.const 4096))
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p
+        (i32.and
+          (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+          (i32.sub (i32.const 0) (local.get 2))))
+      (global.set $heap (i32.add (local.get $p) (local.get 3)))
+      (local.get $p)))
+  (core instance $libc (instantiate $libc))
+  (core func $query (canon lower (func $query) (memory $libc "memory") (realloc (func $libc "cabi_realloc"))))
+  (core func $execute (canon lower (func $execute) (memory $libc "memory") (realloc (func $libc "cabi_realloc"))))
+  (core module $m
+    (import "libc" "memory" (memory 1))
+    (import "db" "query" (func $query (param i32 i32 i32 i32 i32)))
+    (import "db" "execute" (func $execute (param i32 i32 i32 i32 i32)))
+    (data (i32.const 16) "UPDATE")
+    (data (i32.const 32) "SELECT")
+    ;; 10 + the case of the error variant at $at
+    (func $status (param $at i32) (result i64)
+      (i64.add (i64.const 10) (i64.extend_i32_u (i32.load8_u (local.get $at)))))
+    (func (export "run") (param $params i32) (param $len i32) (result i32)
+      ;; execute -> result<u64, error> at 128, payload at 136
+      (call $execute (i32.const 16) (i32.const 6) (local.get $params) (local.get $len) (i32.const 128))
+      ;; query -> result<string, error> at 256, payload at 260
+      (call $query (i32.const 32) (i32.const 6) (local.get $params) (local.get $len) (i32.const 256))
+      (i32.store8 (i32.const 1024) (i32.const 0))
+      (if (i32.load8_u (i32.const 128))
+        (then
+          (i64.store (i32.const 1032) (call $status (i32.const 136)))
+          (i64.store (i32.const 1040) (i64.const 0)))
+        (else
+          (i64.store (i32.const 1032) (i64.const 0))
+          (i64.store (i32.const 1040) (i64.load (i32.const 136)))))
+      (i32.store (i32.const 1056) (i32.const 0))
+      (i32.store (i32.const 1060) (i32.const 0))
+      (if (i32.load8_u (i32.const 256))
+        (then
+          (i64.store (i32.const 1048) (call $status (i32.const 260)))
+          ;; `invalid` (1) and `unavailable` (3) carry a string at 264
+          (if (i32.and (i32.load8_u (i32.const 260)) (i32.const 1))
+            (then
+              (i32.store (i32.const 1056) (i32.load (i32.const 264)))
+              (i32.store (i32.const 1060) (i32.load (i32.const 268))))))
+        (else
+          (i64.store (i32.const 1048) (i64.const 0))
+          (i32.store (i32.const 1056) (i32.load (i32.const 260)))
+          (i32.store (i32.const 1060) (i32.load (i32.const 264)))))
+      (i32.const 1024)))
+  (core instance $i (instantiate $m
+    (with "libc" (instance $libc))
+    (with "db" (instance (export "query" (func $query)) (export "execute" (func $execute))))))
+  (func $run (param "input" $input) (result (result $output (error $node-error)))
+    (canon lift (core func $i "run") (memory $libc "memory") (realloc (func $libc "cabi_realloc"))))
+  (export "run" (func $run))
+)"#
+        .to_owned(),
+    }
+}
+
+/// A database answering every query and statement with fixed replies,
+/// recording the requests it gets.
+struct Db {
+    query: Value,
+    execute: Value,
+    requests: Mutex<Vec<Value>>,
+}
+
+impl Db {
+    fn new(query: Value, execute: Value) -> Arc<Db> {
+        Arc::new(Db {
+            query,
+            execute,
+            requests: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Capabilities for Db {
+    fn db_read(&self, _connector: &ConnectorId, request: &Value) -> HostResult {
+        self.requests.lock().unwrap().push(request.clone());
+        Ok(self.query.clone())
+    }
+
+    fn db_write(&self, _connector: &ConnectorId, request: &Value) -> HostResult {
+        self.requests.lock().unwrap().push(request.clone());
+        Ok(self.execute.clone())
+    }
+}
+
+#[test]
+fn db_calls_reach_the_application_and_bad_ones_are_the_guests_errors() {
+    let good = || {
+        Db::new(
+            json!({ "rows": [{ "n": 1 }] }),
+            json!({ "rows_affected": 3 }),
+        )
+    };
+    let both = node(&db_user("db.read, db.write"));
+    let db = good();
+    let caps: Arc<dyn Capabilities> = db.clone();
+    let output = both.invoke(json!({ "params": "[1]" }), &caps).unwrap();
+    assert_eq!(
+        output,
+        json!({ "exec": 0, "affected": 3, "query": 0, "text": r#"[{"n":1}]"# })
+    );
+    assert_eq!(
+        db.requests(),
+        [
+            json!({ "op": "execute", "statement": "UPDATE", "params": [1] }),
+            json!({ "op": "query", "statement": "SELECT", "params": [1] }),
+        ]
+    );
+
+    // `params` that are not a JSON array never reach the application.
+    let db = good();
+    let caps: Arc<dyn Capabilities> = db.clone();
+    let output = both.invoke(json!({ "params": "{}" }), &caps).unwrap();
+    assert_eq!(
+        output,
+        json!({
+            "exec": 11,
+            "affected": 0,
+            "query": 11,
+            "text": "invalid: `params` must be the text of a JSON array",
+        })
+    );
+    assert_eq!(db.requests(), [] as [Value; 0]);
+
+    // Replies of the wrong shape are `unavailable`, for each function.
+    let db = Db::new(json!({ "rows": 5 }), json!({ "rows_affected": "3" }));
+    let caps: Arc<dyn Capabilities> = db.clone();
+    let output = both.invoke(json!({ "params": "[]" }), &caps).unwrap();
+    assert_eq!(
+        output,
+        json!({
+            "exec": 13,
+            "affected": 0,
+            "query": 13,
+            "text": "malformed_reply: the application's `db.read` reply has the wrong shape",
+        })
+    );
+    assert_eq!(db.requests().len(), 2);
+
+    // Without `db.write`, `execute` is denied before the application sees it.
+    let db = good();
+    let caps: Arc<dyn Capabilities> = db.clone();
+    let output = node(&db_user("db.read"))
+        .invoke(json!({ "params": "[]" }), &caps)
+        .unwrap();
+    assert_eq!(output["exec"], 10, "{output}");
+    assert_eq!(output["query"], 0, "{output}");
+    assert_eq!(
+        db.requests(),
+        [json!({ "op": "query", "statement": "SELECT", "params": [] })]
     );
 }
 

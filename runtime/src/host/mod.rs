@@ -12,7 +12,9 @@
 //!   calls included), memory and table caps, an output size, and a budget for
 //!   host calls (their number, each request's and reply's size, and the bytes
 //!   they move in all). Every way a module can misbehave or overrun is a
-//!   [`NodeError`] naming the connector — never a panic of the host.
+//!   [`NodeError`] naming the connector — never a panic of the host. Both
+//!   hosts keep that count with the same `budget.rs`, so a limit is enforced
+//!   and reported alike whichever ABI a connector speaks.
 //!
 //! - [`ComponentNode`] is the same for ABI v2 connectors (WebAssembly
 //!   components, docs/wit.md), on the same engine and under the same

@@ -792,26 +792,30 @@ fn db_params(text: &str) -> Result<Value, Val> {
 }
 
 fn link_db(instance: &mut LinkerInstance<'_, HostState>) -> wasmtime::Result<()> {
-    instance.func_new("query", |mut store, _ty, params, results| {
-        let statement = string_param(params, 0)?;
-        let bound = match db_params(&string_param(params, 1)?) {
-            Ok(v) => v,
-            Err(e) => {
-                results[0] = e;
-                return Ok(());
-            }
-        };
-        let request = json!({ "op": "query", "statement": statement, "params": bound });
-        results[0] = match host_call(&mut store, Capability::DbRead, &request, Some(db_error))? {
-            Err(e) => err(e),
-            Ok(reply) => match reply.get("rows") {
-                Some(rows @ Value::Array(_)) => ok(Some(Val::String(rows.to_string()))),
-                _ => err(db_error(&malformed_reply(Capability::DbRead))),
-            },
-        };
-        Ok(())
+    link_db_function(instance, "query", Capability::DbRead, |reply| {
+        match reply.get("rows") {
+            Some(rows @ Value::Array(_)) => Some(Val::String(rows.to_string())),
+            _ => None,
+        }
     })?;
-    instance.func_new("execute", |mut store, _ty, params, results| {
+    link_db_function(instance, "execute", Capability::DbWrite, |reply| {
+        reply
+            .get("rows_affected")
+            .and_then(Value::as_u64)
+            .map(Val::U64)
+    })
+}
+
+/// The `db` function `op(statement, params)`: sent to the application as
+/// the request `op` under `capability`; `result` picks the guest's value out
+/// of the reply (`None`: the reply has the wrong shape).
+fn link_db_function(
+    instance: &mut LinkerInstance<'_, HostState>,
+    op: &'static str,
+    capability: Capability,
+    result: fn(&Value) -> Option<Val>,
+) -> wasmtime::Result<()> {
+    instance.func_new(op, move |mut store, _ty, params, results| {
         let statement = string_param(params, 0)?;
         let bound = match db_params(&string_param(params, 1)?) {
             Ok(v) => v,
@@ -820,12 +824,12 @@ fn link_db(instance: &mut LinkerInstance<'_, HostState>) -> wasmtime::Result<()>
                 return Ok(());
             }
         };
-        let request = json!({ "op": "execute", "statement": statement, "params": bound });
-        results[0] = match host_call(&mut store, Capability::DbWrite, &request, Some(db_error))? {
+        let request = json!({ "op": op, "statement": statement, "params": bound });
+        results[0] = match host_call(&mut store, capability, &request, Some(db_error))? {
             Err(e) => err(e),
-            Ok(reply) => match reply.get("rows_affected").and_then(Value::as_u64) {
-                Some(n) => ok(Some(Val::U64(n))),
-                None => err(db_error(&malformed_reply(Capability::DbWrite))),
+            Ok(reply) => match result(&reply) {
+                Some(value) => ok(Some(value)),
+                None => err(db_error(&malformed_reply(capability))),
             },
         };
         Ok(())
