@@ -44,7 +44,7 @@ const PRIMITIVES: [&str; 5] = ["bool", "f64", "i64", "str", "u8"];
 
 /// The base64 serde adapter, copied into each vendor crate that has a `bytes`
 /// field (and compiled as a test module of this crate).
-const BASE64_TEMPLATE: &str = include_str!("templates/base64_serde.rs");
+pub(crate) const BASE64_TEMPLATE: &str = include_str!("templates/base64_serde.rs");
 
 /// What [`generate`] works from.
 pub struct Input<'a> {
@@ -387,12 +387,12 @@ fn module_body(tree: &ModTree<'_, '_>) -> TokenStream {
 }
 
 /// How primitive types are written in one module.
-struct Prims {
+pub(crate) struct Prims {
     shadowed: BTreeSet<&'static str>,
 }
 
 impl Prims {
-    fn new<'s>(modules: impl Iterator<Item = &'s str>) -> Self {
+    pub(crate) fn new<'s>(modules: impl Iterator<Item = &'s str>) -> Self {
         let modules: BTreeSet<&str> = modules.collect();
         Prims {
             shadowed: PRIMITIVES
@@ -488,7 +488,12 @@ fn node_items(node: &Node<'_>, prims: &Prims) -> TokenStream {
     }
 }
 
-fn struct_tokens(name: &str, fields: &[FieldSpec], doc: &str, prims: &Prims) -> TokenStream {
+pub(crate) fn struct_tokens(
+    name: &str,
+    fields: &[FieldSpec],
+    doc: &str,
+    prims: &Prims,
+) -> TokenStream {
     let name = ident(name);
     let idents = field_idents(fields.iter().map(|f| f.name.as_str()));
     let fields = fields.iter().zip(&idents).map(|(field, rust)| {
@@ -550,7 +555,7 @@ fn rust_type(ty: &ValueType, prims: &Prims) -> TokenStream {
     }
 }
 
-fn has_bytes(ty: &ValueType) -> bool {
+pub(crate) fn has_bytes(ty: &ValueType) -> bool {
     match ty {
         ValueType::Bytes => true,
         ValueType::List(inner) | ValueType::Optional(inner) => has_bytes(inner),
@@ -571,9 +576,18 @@ fn include_expr(path: &str) -> TokenStream {
 
 /// `pub fn <node>_node_spec() -> NodeSpec`, a struct literal of the manifest.
 fn node_spec_fn_tokens(node: &Node<'_>, name: &Ident) -> TokenStream {
+    node_spec_tokens(node.manifest, &node.digest.to_string(), name, "as locked")
+}
+
+/// `pub fn <name>() -> NodeSpec` for `m`, whose module has `digest`.
+pub(crate) fn node_spec_tokens(
+    m: &ConnectorManifest,
+    digest: &str,
+    name: &Ident,
+    origin: &str,
+) -> TokenStream {
     let spec = quote!(::lf_runtime::spec);
-    let m = node.manifest;
-    let id = node.id.as_str();
+    let id = m.id().as_str();
     let fields = |fields: &[FieldSpec]| -> Vec<TokenStream> {
         fields
             .iter()
@@ -598,7 +612,6 @@ fn node_spec_fn_tokens(node: &Node<'_>, name: &Ident) -> TokenStream {
         let retryable = e.retryable;
         quote!(#spec::ErrorSpec { code: String::from(#code), retryable: #retryable })
     }));
-    let digest = node.digest.to_string();
     let expect = format!("`{id}` is a valid connector id");
 
     let list = |items: Vec<&str>| {
@@ -614,7 +627,7 @@ fn node_spec_fn_tokens(node: &Node<'_>, name: &Ident) -> TokenStream {
     };
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let doc = format!(
-        " The run-time contract of `{id}`, as locked.\n\n Capabilities: {}. Effects: {}. Deterministic: {}. Idempotent: {}.",
+        " The run-time contract of `{id}`, {origin}.\n\n Capabilities: {}. Effects: {}. Deterministic: {}. Idempotent: {}.",
         list(m.capabilities().iter().map(|c| c.as_str()).collect()),
         list(m.effects().iter().map(|e| e.as_str()).collect()),
         yes_no(deterministic),
@@ -659,7 +672,7 @@ fn value_type_expr(ty: &ValueType) -> TokenStream {
     }
 }
 
-fn capability_expr(capability: Capability) -> TokenStream {
+pub(crate) fn capability_expr(capability: Capability) -> TokenStream {
     let variant = match capability {
         Capability::Clock => "Clock",
         Capability::DbRead => "DbRead",
@@ -894,7 +907,7 @@ pub(crate) fn doc_lines(text: &str) -> Vec<String> {
 }
 
 /// Puts a blank line between top-level items, which prettyplease does not.
-fn space_items(text: &str) -> String {
+pub(crate) fn space_items(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     let mut prev: Option<&str> = None;
     for line in text.lines() {
@@ -924,7 +937,7 @@ fn is_mod_decl(line: &str) -> bool {
 }
 
 /// An identifier as written in source (`r#type` becomes a raw identifier).
-fn ident(name: &str) -> Ident {
+pub(crate) fn ident(name: &str) -> Ident {
     match name.strip_prefix("r#") {
         Some(raw) => Ident::new_raw(raw, Span::call_site()),
         None => Ident::new(name, Span::call_site()),

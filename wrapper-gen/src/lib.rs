@@ -4,10 +4,13 @@
 //! It is a pure function of its inputs: it must never touch the network, the
 //! cache layout or the registry, so that `generate --check` is reproducible on
 //! any machine. [`generate`] returns the files; writing them is the caller's job.
-//! [`wit`] derives an ABI v2 connector's WIT world from the same manifest.
+//! [`wit`] derives an ABI v2 connector's WIT world from the same manifest;
+//! [`native`] generates a native (plain Rust) connector's types, handles and
+//! registration from its `connector.yaml`, at build time.
 
 mod emit;
 pub mod naming;
+pub mod native;
 mod runtime_api;
 pub mod wit;
 

@@ -4,7 +4,9 @@
 //! - [`Node`] is what the registry holds: [`WasmNode`] (a connector module,
 //!   compiled once on one shared engine, instantiated per call) and
 //!   [`NativeNode`] (a Rust closure) implement it the same way, and
-//!   [`NodeExt::invoke_typed`] adds typed calls to both.
+//!   [`NodeExt::invoke_typed`] adds typed calls to both. [`native`] is what
+//!   generated native connectors build on: typed handles for exactly the
+//!   declared capabilities.
 //! - [`Capabilities`] is the one trait the embedding application implements
 //!   to offer `http.read`, `kv.*`, `clock`, …; a module reaches only the
 //!   capabilities its spec lists, because only those are linked.
@@ -28,6 +30,7 @@ mod capabilities;
 mod component;
 mod digest;
 mod error;
+pub mod native;
 mod node;
 mod registry;
 mod wasm;
