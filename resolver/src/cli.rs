@@ -229,6 +229,8 @@ pub enum Lang {
     Js,
     /// cargo build --target wasm32-wasip2 with wit-bindgen
     Rust,
+    /// a plain Rust crate (no WebAssembly); build.rs generates its types from connector.yaml
+    Native,
 }
 
 /// Arguments of `new`.
@@ -248,6 +250,9 @@ pub struct NewArgs {
     /// A capability to declare (repeatable); docs/capabilities.md says what each allows
     #[arg(short, long = "capability", value_name = "CAP", value_parser = capability_names())]
     pub capabilities: Vec<String>,
+    /// `--lang native`: depend on lf-runtime and lf-wrapper-gen in this lf-resolve source tree (the folder holding runtime/ and wrapper-gen/) instead of by version
+    #[arg(long, value_name = "DIR")]
+    pub runtime_path: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `test`.

@@ -1,5 +1,5 @@
-//! `lf-resolve new NAME --lang python|js|rust`: a connector directory that
-//! builds and passes its own contract tests as written.
+//! `lf-resolve new NAME --lang python|js|rust|native`: a connector directory
+//! that builds and passes its own contract tests as written.
 //!
 //! A newcomer's first component should not start from a blank page and a
 //! toolchain manual: the scaffold holds a manifest, the world generated from
@@ -9,6 +9,14 @@
 //! manifest implies. Like `cargo new`, it refuses a directory that exists and
 //! is not empty, and it creates every file itself (`create_new`), so nothing
 //! is written through a symlink.
+//!
+//! `--lang native` is a plain Rust crate instead of a component: no world and
+//! no build script of ours, but a `build.rs` calling `lf_wrapper_gen::native`,
+//! so connector.yaml is turned into Rust on every `cargo build` (the module
+//! docs there say why build time rather than a checked-in file). Its
+//! `Cargo.toml` depends on `lf-runtime` and `lf-wrapper-gen` by version — the
+//! crate registry will serve them — or, with `--runtime-path`, by path to a
+//! source tree of this repository, which is how it builds today.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,6 +40,14 @@ const JS_BUILD: &str = include_str!("../../templates/new/js/build.sh");
 const RS_CARGO: &str = include_str!("../../templates/new/rust/Cargo.toml");
 const RS_LIB: &str = include_str!("../../templates/new/rust/lib.rs");
 const RS_BUILD: &str = include_str!("../../templates/new/rust/build.sh");
+const NATIVE_YAML: &str = include_str!("../../templates/new/native/connector.yaml");
+const NATIVE_CARGO: &str = include_str!("../../templates/new/native/Cargo.toml");
+const NATIVE_BUILD_RS: &str = include_str!("../../templates/new/native/build.rs");
+const NATIVE_LIB: &str = include_str!("../../templates/new/native/lib.rs");
+const NATIVE_CONTRACT_YAML: &str = include_str!("../../templates/new/native/contract.yaml");
+const NATIVE_CONTRACT_RS: &str = include_str!("../../templates/new/native/contract.rs");
+const NATIVE_README: &str = include_str!("../../templates/new/native/README.md");
+const NATIVE_GITIGNORE: &str = include_str!("../../templates/new/native/gitignore");
 /// The `kv` and `db` interfaces, for worlds that import them.
 const CAPABILITIES_WIT: &str = include_str!("../../../wit/capabilities.wit");
 
@@ -64,7 +80,18 @@ pub fn run(args: &NewArgs, printer: &Printer) -> Result<(), CliError> {
     capabilities.sort();
     capabilities.dedup();
 
-    let files = scaffold(&args.name, &id, args.lang, &capabilities)?;
+    let files = if args.lang == Lang::Native {
+        let deps = native_deps(args.runtime_path.as_deref())?;
+        scaffold_native(&args.name, &id, &capabilities, &deps)?
+    } else {
+        if args.runtime_path.is_some() {
+            return Err(CliError::input(
+                "`--runtime-path` is only for `--lang native`",
+                Some("a component does not depend on lf-runtime; drop `--runtime-path`".to_owned()),
+            ));
+        }
+        scaffold(&args.name, &id, args.lang, &capabilities)?
+    };
     check_target(&dir)?;
     write_all(&dir, &files)?;
 
@@ -100,6 +127,12 @@ fn next_steps(dir: &Path, lang: Lang) -> String {
             "eval \"$(bash scripts/install-componentize.sh)\"   once: the pinned toolchains"
         }
         Lang::Rust => "rustup target add wasm32-wasip2                   once: the target",
+        Lang::Native => {
+            return format!(
+                "\nNext steps:\n  cd {}\n  cargo test                          builds from connector.yaml, runs tests/contract.yaml",
+                dir.display()
+            );
+        }
     };
     format!(
         "\nNext steps:\n  {tool}\n  cd {}\n  ./build.sh                          builds module.wasm\n  lf-resolve test .                   runs tests/contract.yaml\n  lf-resolve push . REGISTRY/REPO:0.1.0",
@@ -112,6 +145,7 @@ fn language(lang: Lang) -> &'static str {
         Lang::Python => "Python",
         Lang::Js => "JavaScript",
         Lang::Rust => "Rust",
+        Lang::Native => "native Rust",
     }
 }
 
@@ -187,6 +221,7 @@ fn scaffold(
             "/target/\n",
             "cargo, target wasm32-wasip2",
         ),
+        Lang::Native => return scaffold_native(name, id, capabilities, &native_deps(None)?),
     };
     let readme = render(README)
         .replace("{{language}}", language(lang))
@@ -223,6 +258,132 @@ fn scaffold(
         ));
     }
     Ok(files)
+}
+
+/// The `[dependencies]` line for lf-runtime and the `[build-dependencies]`
+/// line for lf-wrapper-gen of a native scaffold.
+struct NativeDeps {
+    runtime: String,
+    wrapper_gen: String,
+}
+
+/// By version (what the crate registry will serve), or by absolute path into
+/// the lf-resolve source tree `source`, which must hold both crates.
+fn native_deps(source: Option<&Path>) -> Result<NativeDeps, CliError> {
+    let Some(source) = source else {
+        let version = toml_str(env!("CARGO_PKG_VERSION"));
+        return Ok(NativeDeps {
+            runtime: format!("lf-runtime = {{ version = {version} }}"),
+            wrapper_gen: format!("lf-wrapper-gen = {{ version = {version} }}"),
+        });
+    };
+    let source = std::fs::canonicalize(source).map_err(|source_err| CliError::Io {
+        context: "cannot find",
+        path: source.to_owned(),
+        source: source_err,
+    })?;
+    let mut paths = Vec::new();
+    for (krate, dir) in [("lf-runtime", "runtime"), ("lf-wrapper-gen", "wrapper-gen")] {
+        let path = source.join(dir);
+        if !path.join("Cargo.toml").is_file() {
+            return Err(CliError::input(
+                format!(
+                    "`{}` holds no `{dir}/Cargo.toml`, so it is not an lf-resolve source tree",
+                    source.display()
+                ),
+                Some(format!(
+                    "give `--runtime-path` the folder of a checkout of this repository (it holds the `{krate}` crate in `{dir}/`)"
+                )),
+            ));
+        }
+        let Some(text) = path.to_str() else {
+            return Err(CliError::input(
+                format!(
+                    "`{}` is not UTF-8, so Cargo.toml cannot name it",
+                    path.display()
+                ),
+                None,
+            ));
+        };
+        paths.push(toml_str(text));
+    }
+    Ok(NativeDeps {
+        runtime: format!("lf-runtime = {{ path = {} }}", paths[0]),
+        wrapper_gen: format!("lf-wrapper-gen = {{ path = {} }}", paths[1]),
+    })
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    let mut out = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The files of a native connector crate, checked: the manifest parses and
+/// generates, before anything is written.
+fn scaffold_native(
+    name: &str,
+    id: &str,
+    capabilities: &[Capability],
+    deps: &NativeDeps,
+) -> Result<Vec<File>, CliError> {
+    let crate_name = name.replace('-', "_");
+    let caps: Vec<&str> = capabilities.iter().map(|c| c.as_str()).collect();
+    let deterministic = capabilities.iter().all(|c| *c == Capability::Log);
+    let connector_id: lf_runtime::spec::ConnectorId = id
+        .parse()
+        .map_err(|e| CliError::input(format!("cannot make connector.yaml: {e}"), args_help()))?;
+    let node = connector_id.node().to_owned();
+    let camel = lf_wrapper_gen::camel_case(&node);
+    let render = |template: &str| {
+        template
+            .replace("{{name}}", name)
+            .replace("{{id}}", id)
+            .replace("{{crate}}", &crate_name)
+            .replace("{{node}}", &node)
+            .replace("{{Node}}", &camel)
+            .replace("{{capabilities}}", &caps.join(", "))
+            .replace(
+                "{{deterministic}}",
+                if deterministic { "true" } else { "false" },
+            )
+            .replace("{{runtime}}", &deps.runtime)
+            .replace("{{wrapper_gen}}", &deps.wrapper_gen)
+    };
+    if lf_wrapper_gen::RUST_KEYWORDS.contains(&camel.as_str()) || camel.is_empty() {
+        return Err(CliError::input(
+            format!("the node name `{node}` cannot name a Rust type"),
+            args_help(),
+        ));
+    }
+    let yaml = render(NATIVE_YAML);
+    let manifest = ConnectorManifest::from_yaml(&yaml).map_err(|e| {
+        CliError::input(
+            format!("cannot make connector.yaml: {}", e.message()),
+            args_help(),
+        )
+    })?;
+    lf_wrapper_gen::native::generate_native(&manifest)
+        .map_err(|e| CliError::input(format!("cannot generate the node: {e}"), None))?;
+    Ok(vec![
+        file("connector.yaml", yaml),
+        file("Cargo.toml", render(NATIVE_CARGO)),
+        file("build.rs", render(NATIVE_BUILD_RS)),
+        file("src/lib.rs", render(NATIVE_LIB)),
+        file("tests/contract.yaml", render(NATIVE_CONTRACT_YAML)),
+        file("tests/contract.rs", render(NATIVE_CONTRACT_RS)),
+        file(".gitignore", render(NATIVE_GITIGNORE)),
+        file("README.md", render(NATIVE_README)),
+    ])
 }
 
 fn args_help() -> Option<String> {
@@ -390,7 +551,7 @@ mod tests {
 
     #[test]
     fn every_language_scaffolds_a_valid_manifest() {
-        for lang in [Lang::Python, Lang::Js, Lang::Rust] {
+        for lang in [Lang::Python, Lang::Js, Lang::Rust, Lang::Native] {
             let files = scaffold("greet", "connector.example.greet", lang, &[]).unwrap();
             assert!(files.iter().all(|f| !f.content.contains("{{")));
         }

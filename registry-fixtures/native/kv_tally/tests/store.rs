@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use lf_runtime::host::{Capabilities, HostError, HostResult, NodeError, NodeRegistry, RegistryError};
+use lf_runtime::host::{
+    Capabilities, HostError, HostResult, NodeError, NodeRegistry, RegistryError,
+};
 use lf_runtime::spec::ConnectorId;
 use serde_json::{Value, json};
 
@@ -20,13 +22,19 @@ struct Store {
 
 impl Capabilities for Store {
     fn kv_read(&self, connector: &ConnectorId, request: &Value) -> HostResult {
-        self.calls.lock().unwrap().push((connector.to_string(), request.clone()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((connector.to_string(), request.clone()));
         let kv = self.kv.lock().unwrap();
         Ok(json!({"value": kv.get(request["key"].as_str().unwrap())}))
     }
 
     fn kv_write(&self, connector: &ConnectorId, request: &Value) -> HostResult {
-        self.calls.lock().unwrap().push((connector.to_string(), request.clone()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((connector.to_string(), request.clone()));
         let key = request["key"].as_str().unwrap().to_owned();
         let value = request["value"].as_str().unwrap().to_owned();
         self.kv.lock().unwrap().insert(key, value);
@@ -55,7 +63,9 @@ fn writes_the_new_count_as_the_calling_connector() {
     let caps: Arc<dyn Capabilities> = store.clone();
     let registry = registry();
     for _ in 0..3 {
-        registry.invoke(ID, json!({"key": "k", "by": 2}), &caps).unwrap();
+        registry
+            .invoke(ID, json!({"key": "k", "by": 2}), &caps)
+            .unwrap();
     }
     assert_eq!(store.kv.lock().unwrap()["tally/k"], "6");
     let calls = store.calls.lock().unwrap();
@@ -67,7 +77,9 @@ fn writes_the_new_count_as_the_calling_connector() {
 fn a_failing_store_is_the_declared_retryable_error() {
     let caps: Arc<dyn Capabilities> = Arc::new(Down);
     match registry().invoke(ID, json!({"key": "k"}), &caps) {
-        Err(RegistryError::Node(NodeError::Connector { code, retryable, .. })) => {
+        Err(RegistryError::Node(NodeError::Connector {
+            code, retryable, ..
+        })) => {
             assert_eq!((code.as_str(), retryable), ("store_unavailable", true));
         }
         other => panic!("{other:?}"),

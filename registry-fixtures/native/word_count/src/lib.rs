@@ -11,7 +11,11 @@ use lf_runtime::host::native::Failure;
 pub struct WordCount;
 
 impl WordCountNode for WordCount {
-    fn run(&self, input: WordCountInput, _caps: &WordCountCaps) -> Result<WordCountOutput, Failure> {
+    fn run(
+        &self,
+        input: WordCountInput,
+        _caps: &WordCountCaps,
+    ) -> Result<WordCountOutput, Failure> {
         let mut words = 0_i64;
         let mut longest: Option<&str> = None;
         for word in input.text.split_whitespace() {

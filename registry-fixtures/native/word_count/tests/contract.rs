@@ -61,14 +61,24 @@ struct Script {
 
 impl Capabilities for Script {
     fn kv_read(&self, _: &ConnectorId, request: &Value) -> HostResult {
-        let key = request["key"].as_str().ok_or_else(|| HostError::new("bad_request", "no key"))?;
-        let kv = self.kv.lock().map_err(|_| HostError::new("poisoned", "store poisoned"))?;
+        let key = request["key"]
+            .as_str()
+            .ok_or_else(|| HostError::new("bad_request", "no key"))?;
+        let kv = self
+            .kv
+            .lock()
+            .map_err(|_| HostError::new("poisoned", "store poisoned"))?;
         Ok(json!({ "value": kv.get(key).cloned().unwrap_or(Value::Null) }))
     }
 
     fn kv_write(&self, _: &ConnectorId, request: &Value) -> HostResult {
-        let key = request["key"].as_str().ok_or_else(|| HostError::new("bad_request", "no key"))?;
-        let mut kv = self.kv.lock().map_err(|_| HostError::new("poisoned", "store poisoned"))?;
+        let key = request["key"]
+            .as_str()
+            .ok_or_else(|| HostError::new("bad_request", "no key"))?;
+        let mut kv = self
+            .kv
+            .lock()
+            .map_err(|_| HostError::new("poisoned", "store poisoned"))?;
         if request.get("op").and_then(Value::as_str) == Some("delete") {
             kv.remove(key);
         } else {
@@ -106,7 +116,12 @@ fn check(case: &Case, result: Result<Value, RegistryError>) -> Option<String> {
             None
         }
         (Ok(out), Some(want)) => Some(format!("output {out}, expected error `{}`", want.code)),
-        (Err(RegistryError::Node(NodeError::Connector { code, retryable, .. })), Some(want)) => {
+        (
+            Err(RegistryError::Node(NodeError::Connector {
+                code, retryable, ..
+            })),
+            Some(want),
+        ) => {
             if code != want.code {
                 Some(format!("error `{code}`, expected `{}`", want.code))
             } else if want.retryable.is_some_and(|r| r != retryable) {
@@ -129,7 +144,11 @@ fn contract_vectors_pass() {
     assert!(!contract.cases.is_empty(), "{path} has no cases");
     let mut failures = Vec::new();
     for case in &contract.cases {
-        let expectations = [case.output.is_some(), case.output_subset.is_some(), case.error.is_some()];
+        let expectations = [
+            case.output.is_some(),
+            case.output_subset.is_some(),
+            case.error.is_some(),
+        ];
         assert_eq!(
             expectations.iter().filter(|e| **e).count(),
             1,

@@ -1,0 +1,248 @@
+//! Native connectors end to end: the two fixture crates in
+//! `registry-fixtures/native/` and a crate scaffolded by
+//! `lf-resolve new --lang native` are built by cargo on their own (offline,
+//! outside this workspace, as an author builds them) and run their contract
+//! vectors through a real `NodeRegistry`. The same builds show that reaching
+//! an undeclared capability does not compile and that a malformed
+//! `connector.yaml` stops the build at its line and column.
+//!
+//! Each crate is copied to a temporary directory, gets this workspace's
+//! `Cargo.lock` and `[profile.*]` and builds in its target directory, so
+//! only the connector itself compiles (see `lf_e2e::build_offline`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use lf_e2e::{lf, ok, workspace, workspace_profiles};
+
+/// Runs `cargo <args> --offline` in `dir` with the workspace's target directory.
+fn cargo(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO"))
+        .args(args)
+        .arg("--offline")
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", workspace().join("target"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Makes the crate in `dir` build like this workspace: its lock and profiles.
+fn prepare(dir: &Path) {
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml.push_str(&workspace_profiles());
+    std::fs::write(manifest, toml).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The fixture `name` copied into `tmp/copy`, its path dependencies made
+/// absolute.
+fn fixture(tmp: &Path, name: &str, copy: &str) -> PathBuf {
+    let dir = tmp.join(copy);
+    copy_dir(
+        &workspace().join("registry-fixtures/native").join(name),
+        &dir,
+    );
+    let manifest = dir.join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap();
+    let root = format!("{}/", workspace().display());
+    assert!(toml.contains("\"../../../runtime\""), "{toml}");
+    std::fs::write(&manifest, toml.replace("../../../", &root)).unwrap();
+    prepare(&dir);
+    dir
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "`{from}` not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn fixtures_pass_their_contracts_and_a_broken_one_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["word_count", "kv_tally"] {
+        let dir = fixture(tmp.path(), name, name);
+        let out = cargo(&dir, &["test"]);
+        let log = text(&out);
+        assert!(out.status.success(), "{name}: {log}");
+        assert!(log.contains("test contract_vectors_pass ... ok"), "{log}");
+    }
+
+    // The vectors can fail: the longest word becomes the last of equal length.
+    let dir = fixture(tmp.path(), "word_count", "word_count_broken");
+    edit(
+        &dir.join("src/lib.rs"),
+        "word.chars().count() > l.chars().count()",
+        "word.chars().count() >= l.chars().count()",
+    );
+    let out = cargo(&dir, &["test", "--test", "contract"]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("case `the first of equally long words wins`: output"),
+        "{log}"
+    );
+
+    // An error code the manifest does not declare is a broken contract, not
+    // the node's result.
+    let dir = fixture(tmp.path(), "kv_tally", "kv_tally_undeclared");
+    edit(
+        &dir.join("src/lib.rs"),
+        "tally_errors::BAD_KEY,",
+        "\"invalid_key\",",
+    );
+    let out = cargo(&dir, &["test", "--test", "contract"]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("error code `invalid_key`, which its manifest does not declare"),
+        "{log}"
+    );
+}
+
+#[test]
+fn scaffold_builds_tests_and_enforces_its_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("greet");
+    let root = workspace();
+    ok(
+        lf(
+            tmp.path(),
+            &[
+                "new",
+                "greet",
+                "--lang",
+                "native",
+                "-c",
+                "kv.read",
+                "--runtime-path",
+                root.to_str().unwrap(),
+            ],
+        ),
+        "new --lang native",
+    );
+    for file in [
+        "Cargo.toml",
+        "build.rs",
+        "connector.yaml",
+        "src/lib.rs",
+        "tests/contract.yaml",
+        "tests/contract.rs",
+        "README.md",
+        ".gitignore",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    prepare(&dir);
+    let out = cargo(&dir, &["test"]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("test contract_vectors_pass ... ok"), "{log}");
+
+    // The declared handle is there...
+    let lib = dir.join("src/lib.rs");
+    let original = std::fs::read_to_string(&lib).unwrap();
+    edit(
+        &lib,
+        "let name = input.name.trim();",
+        "let _ = _caps.kv_read.get(\"seen\");\n        let name = input.name.trim();",
+    );
+    let out = cargo(&dir, &["build"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // ...an undeclared one does not compile.
+    std::fs::write(&lib, &original).unwrap();
+    edit(
+        &lib,
+        "let name = input.name.trim();",
+        "let _ = _caps.kv_write.set(\"seen\", \"1\");\n        let name = input.name.trim();",
+    );
+    let out = cargo(&dir, &["build"]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("no field `kv_write` on type `&GreetCaps`"),
+        "{log}"
+    );
+    std::fs::write(&lib, &original).unwrap();
+
+    // A malformed connector.yaml stops the build at its line and column.
+    let manifest = dir.join("connector.yaml");
+    let good = std::fs::read_to_string(&manifest).unwrap();
+    let line = good
+        .lines()
+        .position(|l| l == "capabilities: [kv.read]")
+        .unwrap()
+        + 1;
+    edit(
+        &manifest,
+        "capabilities: [kv.read]",
+        "capabilities: [kv.raed]",
+    );
+    let out = cargo(&dir, &["build"]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    let at = format!("{}:{line}:16: ", manifest.canonicalize().unwrap().display());
+    let at_plain = format!("{}:{line}:16: ", manifest.display());
+    assert!(
+        log.contains(&at) || log.contains(&at_plain),
+        "{log}\nwanted {at}"
+    );
+    assert!(log.contains("unknown capability `kv.raed`"), "{log}");
+}
+
+#[test]
+fn new_native_refuses_a_runtime_path_that_is_not_a_source_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = lf(
+        tmp.path(),
+        &[
+            "new",
+            "greet",
+            "--lang",
+            "native",
+            "--runtime-path",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let log = text(&out);
+    assert!(log.contains("not an lf-resolve source tree"), "{log}");
+    assert!(!tmp.path().join("greet").exists(), "nothing is written");
+
+    let out = lf(
+        tmp.path(),
+        &["new", "greet", "--lang", "rust", "--runtime-path", "."],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("only for `--lang native`"));
+    assert!(!tmp.path().join("greet").exists());
+}
