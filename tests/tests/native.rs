@@ -19,9 +19,14 @@ use lf_e2e::{lf, ok, workspace, workspace_profiles};
 
 /// Runs `cargo <args> --offline` in `dir` with the workspace's target directory.
 fn cargo(dir: &Path, args: &[&str]) -> Output {
+    let (cargo_args, tool_args) = match args.iter().position(|a| *a == "--") {
+        Some(i) => args.split_at(i),
+        None => (args, &[][..]),
+    };
     Command::new(env!("CARGO"))
-        .args(args)
+        .args(cargo_args)
         .arg("--offline")
+        .args(tool_args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", workspace().join("target"))
         .stdin(Stdio::null())
@@ -245,4 +250,29 @@ fn new_native_refuses_a_runtime_path_that_is_not_a_source_tree() {
     assert!(!out.status.success());
     assert!(text(&out).contains("only for `--lang native`"));
     assert!(!tmp.path().join("greet").exists());
+}
+
+/// Generated code is clean under `cargo clippy -D warnings` with
+/// `missing_docs`, in both fixtures. Ignored by default: the first run
+/// checks every dependency (about a minute); run with `--ignored`.
+#[test]
+#[ignore = "slow: cargo clippy of the fixtures and their dependencies"]
+fn fixtures_and_generated_code_are_clippy_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["word_count", "kv_tally"] {
+        let dir = fixture(tmp.path(), name, name);
+        let out = cargo(
+            &dir,
+            &[
+                "clippy",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+                "-W",
+                "missing_docs",
+            ],
+        );
+        assert!(out.status.success(), "{name}: {}", text(&out));
+    }
 }
