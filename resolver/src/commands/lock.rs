@@ -704,6 +704,7 @@ fn check_connector(
         abi: derived.abi,
         sandboxed: derived.sandboxed,
         signature,
+        certification: Default::default(),
         spec: derived.spec,
     })
 }
