@@ -996,6 +996,7 @@ impl RegistryClient {
                 detail: format!("the referrers index is not valid JSON: {e}"),
             })?;
         let mut examined = 0usize;
+        let mut seen = std::collections::BTreeSet::new();
         for entry in index.manifests {
             let Ok(digest) = entry.digest.parse::<Digest>() else {
                 continue;
@@ -1004,6 +1005,8 @@ impl RegistryClient {
             if annotated.is_some_and(|t| !kind.wants(t)) {
                 continue;
             }
+            // Every listed candidate counts toward the cap, repeats included
+            // (a repeat is examined only once).
             examined += 1;
             if examined > MAX_REFERRERS {
                 return Err(RegistryError::Other {
@@ -1013,6 +1016,9 @@ impl RegistryClient {
                         kind.noun()
                     ),
                 });
+            }
+            if !seen.insert(digest.clone()) {
+                continue;
             }
             // Only layers of a bundle media type count (older cosign wrote
             // an empty-config type as the index entry's artifactType).
