@@ -6,7 +6,12 @@
 //!
 //! Needs `LF_SIGSTORE_JS` (the install prefix). Without it the test fails
 //! under CI (`CI=true`) and skips locally, saying why.
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "tests: a skip says why"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
