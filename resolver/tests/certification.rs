@@ -314,6 +314,19 @@ fn a_passed_certification_is_locked_verified_vendored_and_inspected() {
     std::fs::write(&bundle_path, &original).unwrap();
     assert_eq!(p.run(&["verify"]).code, 0);
 
+    // No vendor dir, no cache: `fetch` brings the attestation back by its
+    // digest, so the offline checks pass again.
+    std::fs::remove_dir_all(p.path().join("vendor")).unwrap();
+    let fetch = p.run(&["fetch"]);
+    assert_eq!(fetch.code, 0, "{fetch:?}");
+    let frozen = p.run(&["lock", "--frozen"]);
+    assert_eq!(frozen.code, 0, "{frozen:?}");
+    assert!(
+        std::fs::read_to_string(p.cache().join("index.json"))
+            .unwrap()
+            .contains(".att\"")
+    );
+
     // A changed policy makes the lock stale.
     let config = p.read("latticeflow.toml");
     p.write(
@@ -588,6 +601,9 @@ fn optional_certification_records_what_verifies_and_refuses_a_failure() {
         p.read("latticeflow.lock")
             .contains("certification = { policy = \"optional\" }\n")
     );
+    // Offline, a pinned connector locked without a certification stays so.
+    let offline = p.run(&["lock", "--offline"]);
+    assert_eq!(offline.code, 0, "{offline:?}");
     s.certify(&s.first, &s.good, "PASSED");
     let found = p.run(&["lock", "--update", "hash"]);
     assert_eq!(found.code, 0, "{found:?}");

@@ -101,6 +101,9 @@ struct Job {
     certification_keys: Arc<Vec<TrustedKey>>,
     /// The attestation recorded for this connector when it is pinned.
     pinned_certification: Option<Digest>,
+    /// Pinned, and locked under `optional` certification with none found:
+    /// offline, that is kept rather than looked up again.
+    pinned_uncertified: bool,
 }
 
 /// `lf-resolve lock`.
@@ -264,6 +267,10 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             .and_then(|entry| entry.certification.verified.as_ref())
             .map(|v| v.digest.clone());
         let certification_keys = Arc::new(load_certification_keys(&config, connector)?);
+        let pinned_uncertified = pinned.is_some_and(|entry| {
+            entry.certification.policy == CertificationMode::Optional
+                && entry.certification.verified.is_none()
+        });
         jobs.push(Job {
             name: name.clone(),
             configured: connector.reference.clone(),
@@ -274,6 +281,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             pinned_signature,
             certification_keys,
             pinned_certification,
+            pinned_uncertified,
         });
     }
 
@@ -340,6 +348,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                         "capabilities": entry.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                         "abi": entry.abi.number(),
                         "sandboxed": entry.sandboxed,
+                        "certification": entry.certification.verified.as_ref().map(|v| json!({"result": v.result.as_str(), "key": v.key.to_string(), "digest": v.digest.to_string()})),
                         "downloaded": downloaded,
                     }),
                 );
@@ -1010,6 +1019,15 @@ async fn certification(
         .and_then(|digest| stored_signature(store, digest, SignatureKind::Referrer, &job.target));
     let artifacts = match stored {
         Some(found) => vec![found],
+        None if mode.offline && job.pinned_uncertified => {
+            return Ok((
+                CertificationEntry {
+                    policy: CertificationMode::Optional,
+                    verified: None,
+                },
+                vec!["no certification was recorded (policy `optional`); not looked up again offline".to_owned()],
+            ));
+        }
         None if mode.offline => {
             return Err(ConnectorError::Missing(format!(
                 "the certification of `{}`",
