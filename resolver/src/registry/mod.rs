@@ -846,6 +846,10 @@ pub const MAX_SIGNATURE_LAYER: u64 = 1024 * 1024;
 /// rather than downloaded one by one (real artifacts carry a handful).
 pub const MAX_REFERRERS: usize = 64;
 
+/// The most layers of one signature manifest examined (cosign adds one per
+/// signature to a `.sig` manifest; a bundle referrer has one).
+pub const MAX_SIGNATURE_LAYERS: usize = 256;
+
 /// The annotation cosign (and `attach_bundle`) puts on a bundle referrer
 /// and its index entry: the predicate type of the statement inside.
 pub const PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
@@ -1153,11 +1157,11 @@ impl RegistryClient {
             .into_iter()
             .filter(|l| wanted(&l.media_type))
             .collect();
-        if wire_layers.len() > MAX_REFERRERS {
+        if wire_layers.len() > MAX_SIGNATURE_LAYERS {
             return Err(RegistryError::Other {
                 reference: reference.to_string(),
                 detail: format!(
-                    "the signature manifest has {} layers, more than the {MAX_REFERRERS} examined",
+                    "the signature manifest has {} layers, more than the {MAX_SIGNATURE_LAYERS} examined",
                     wire_layers.len()
                 ),
             });
