@@ -522,3 +522,138 @@ pub fn summarize(bundle_json: &[u8], subject: &Digest, keys: &[TrustedKey]) -> S
         verified: verify_test_result(bundle_json, subject, keys),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use crate::registry::{FetchedManifest, SignatureKind, SignatureLayerBlob};
+    use crate::sign::{SigningKey, dsse_bundle_v03_for, in_toto_statement_for};
+    use crate::store::Store;
+
+    fn sha256(bytes: &[u8]) -> Digest {
+        use sha2::Digest as _;
+        Digest::from_bytes(lf_lockfile::Algorithm::Sha256, &sha2::Sha256::digest(bytes))
+    }
+
+    /// A stored referrer holding a test-result bundle by `key` saying `result`.
+    fn artifact(
+        store: &Store,
+        key: &SigningKey,
+        subject: &Digest,
+        result: &str,
+    ) -> SignatureArtifact {
+        let statement = in_toto_statement_for(
+            subject,
+            None,
+            TEST_RESULT_PREDICATE_TYPE,
+            &json!({"result": result, "configuration": [], "passedTests": [], "warnedTests": [], "failedTests": []}),
+        );
+        let bundle = dsse_bundle_v03_for(key, &statement).unwrap();
+        let blob = store.put(&sha256(&bundle), &bundle).unwrap();
+        // A distinct manifest per bundle, as a registry would hold.
+        let manifest = format!("{{\"layer\":\"{}\"}}", blob.digest()).into_bytes();
+        SignatureArtifact {
+            kind: SignatureKind::Referrer,
+            manifest: FetchedManifest {
+                digest: sha256(&manifest),
+                bytes: manifest.into(),
+            },
+            layers: vec![SignatureLayerBlob {
+                media_type: SIGSTORE_BUNDLE_V03_MEDIA_TYPE.to_owned(),
+                annotations: Default::default(),
+                blob,
+            }],
+            reference: "127.0.0.1:5000/a/b:1".parse().unwrap(),
+        }
+    }
+
+    fn trusted(key: &SigningKey, label: &str) -> TrustedKey {
+        TrustedKey::from_pem(key.public_key_pem().unwrap().as_bytes(), label).unwrap()
+    }
+
+    fn recorded(outcome: Outcome) -> VerifiedCertification {
+        match outcome {
+            Outcome::Accepted(entry, _) => entry.verified.unwrap(),
+            Outcome::Refused { message, .. } => panic!("{message}"),
+        }
+    }
+
+    #[test]
+    fn the_choice_does_not_depend_on_the_order_attestations_were_attached() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let subject = sha256(b"manifest");
+        let (first, second) = (
+            SigningKey::generate().unwrap(),
+            SigningKey::generate().unwrap(),
+        );
+        let keys = [trusted(&first, "first.pub"), trusted(&second, "second.pub")];
+        let policy = CertificationPolicy {
+            mode: CertificationMode::Required,
+            allow_warned: true,
+        };
+        let reference: Reference = "127.0.0.1:5000/a/b:1".parse().unwrap();
+        let mut artifacts = vec![
+            artifact(&store, &second, &subject, "PASSED"),
+            artifact(&store, &first, &subject, "WARNED"),
+            artifact(&store, &first, &subject, "PASSED"),
+            artifact(&store, &second, &subject, "WARNED"),
+        ];
+        let chosen = recorded(apply(policy, &keys, &subject, &artifacts, "b", &reference));
+        // PASSED before WARNED, then the first key in policy order.
+        assert_eq!(chosen.result, CertificationResult::Passed);
+        assert_eq!(chosen.key, first.fingerprint());
+        assert_eq!(chosen.digest, artifacts[2].manifest.digest);
+        artifacts.reverse();
+        assert_eq!(
+            recorded(apply(policy, &keys, &subject, &artifacts, "b", &reference)),
+            chosen
+        );
+        // Two PASSED by the same key: the lowest attestation digest.
+        let a = artifact(&store, &first, &subject, "PASSED");
+        let b = artifact(&store, &first, &subject, "PASSED");
+        let lowest = a.manifest.digest.clone().min(b.manifest.digest.clone());
+        for pair in [[a.clone(), b.clone()], [b, a]] {
+            assert_eq!(
+                recorded(apply(policy, &keys, &subject, &pair, "b", &reference)).digest,
+                lowest
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_failure_refuses_even_beside_a_pass_and_none_never_looks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let subject = sha256(b"manifest");
+        let key = SigningKey::generate().unwrap();
+        let keys = [trusted(&key, "k.pub")];
+        let reference: Reference = "127.0.0.1:5000/a/b:1".parse().unwrap();
+        let artifacts = [
+            artifact(&store, &key, &subject, "PASSED"),
+            artifact(&store, &key, &subject, "FAILED"),
+        ];
+        for mode in [CertificationMode::Required, CertificationMode::Optional] {
+            let policy = CertificationPolicy {
+                mode,
+                allow_warned: true,
+            };
+            assert!(matches!(
+                apply(policy, &keys, &subject, &artifacts, "b", &reference),
+                Outcome::Refused { .. }
+            ));
+        }
+        let none = CertificationPolicy::default();
+        assert!(matches!(
+            apply(none, &keys, &subject, &artifacts, "b", &reference),
+            Outcome::Accepted(
+                CertificationEntry {
+                    policy: CertificationMode::None,
+                    verified: None
+                },
+                _
+            )
+        ));
+    }
+}
