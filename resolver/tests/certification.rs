@@ -611,6 +611,22 @@ fn optional_certification_records_what_verifies_and_refuses_a_failure() {
         p.read("latticeflow.lock")
             .contains("certification = { policy = \"optional\", result = \"PASSED\"")
     );
+    // The certifying key no longer trusted: `--locked` says so.
+    let config = p.read("latticeflow.toml");
+    p.write(
+        "latticeflow.toml",
+        &config.replace("keys/good.pub", "keys/other.pub"),
+    );
+    let untrusted = p.run(&["lock", "--locked"]);
+    assert_eq!(untrusted.code, 1, "{untrusted:?}");
+    assert!(
+        untrusted
+            .stderr
+            .contains("the key that certified connector `hash`"),
+        "{}",
+        untrusted.stderr
+    );
+    p.write("latticeflow.toml", &config);
     s.certify(&s.first, &s.good, "FAILED");
     let failed = p.run(&["lock", "--update", "hash"]);
     assert_eq!(failed.code, 1, "{failed:?}");
