@@ -9,6 +9,7 @@
 //! `lf-wrapper-gen`).
 
 pub mod artifact;
+pub mod attest;
 pub mod cli;
 pub mod commands;
 pub mod contract;
