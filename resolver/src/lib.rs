@@ -11,7 +11,6 @@
 pub mod artifact;
 pub mod cli;
 pub mod commands;
-pub mod contract;
 pub mod error;
 pub(crate) mod locked;
 pub mod output;
@@ -113,6 +112,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Wit(args) => commands::wit::run(args, printer),
         Command::New(args) => commands::new::run(args, printer),
         Command::Test(args) => commands::test::run(args, printer),
+        Command::Certify(args) => commands::certify::run(args, printer),
     }
 }
 
