@@ -133,8 +133,9 @@ pub fn certify(runner: &Runner, contract: &Contract, options: &CertifyOptions) -
                 let run = runner.run_recorded(case, &run_setup);
                 let outcome = run.outcome();
                 if let Some(field) = first_difference(&reference, &outcome) {
+                    let shown = field.strip_prefix("ok.").unwrap_or(&field);
                     failures.push(format!(
-                        "run {} of {runs} (clock {} ms, seed {:#x}) differs from run 1 at `{field}`\n  run 1: {}\n  run {}: {}",
+                        "run {} of {runs} (clock {} ms, seed {:#x}) differs from run 1 at `{shown}`\n  run 1: {}\n  run {}: {}",
                         i + 1,
                         run_setup.clock_ms,
                         run_setup.seed,
@@ -177,7 +178,9 @@ pub fn certify(runner: &Runner, contract: &Contract, options: &CertifyOptions) -
             name: case.name.clone(),
             outcome: match &first.result {
                 Ok(_) => "ok".to_owned(),
-                Err(NodeError::Connector { code, .. }) => format!("error:{code}"),
+                Err(
+                    NodeError::Connector { code, .. } | NodeError::UndeclaredErrorCode { code, .. },
+                ) => format!("error:{code}"),
                 Err(_) => "host-failure".to_owned(),
             },
             capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
@@ -347,7 +350,8 @@ fn replay_differences(first: &Run, replay: &Run) -> Vec<String> {
     let (a, b) = (first.outcome(), replay.outcome());
     if let Some(field) = first_difference(&a, &b) {
         out.push(format!(
-            "replaying the case gives another outcome at `{field}`\n  first run: {}\n     replay: {}",
+            "replaying the case gives another outcome at `{}`\n  first run: {}\n     replay: {}",
+            field.strip_prefix("ok.").unwrap_or(&field),
             pointer(&a, &field),
             pointer(&b, &field)
         ));

@@ -93,6 +93,9 @@ impl Run {
             }) => {
                 serde_json::json!({"error": {"code": code, "message": message, "retryable": retryable}})
             }
+            Err(NodeError::UndeclaredErrorCode { code, message, .. }) => {
+                serde_json::json!({"undeclared-error": {"code": code, "message": message}})
+            }
             Err(other) => serde_json::json!({ "host-failure": other.to_string() }),
         }
     }
@@ -268,6 +271,11 @@ pub fn expectation_failures(case: &Case, run: &Run) -> Vec<String> {
         }
         (Err(NodeError::Connector { code, message, .. }), None) => {
             failures.push(format!("returned error `{code}`: {message}"));
+        }
+        (Err(NodeError::UndeclaredErrorCode { code, message, .. }), _) => {
+            failures.push(format!(
+                "returned error code `{code}`, which connector.yaml does not declare (message: {message})"
+            ));
         }
         (Err(e), _) => failures.push(format!("the host failed the call: {e}")),
     }
