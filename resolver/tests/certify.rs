@@ -423,3 +423,42 @@ fn the_prebuilt_component_certifies() {
         "{certification}"
     );
 }
+
+/// A component declared deterministic that reads a declared clock: the
+/// harness varies the clock between runs (through the host's determinism
+/// probe) and the outputs differ. Without `clock` the host fixes the clock,
+/// and the same component certifies.
+#[test]
+fn a_deterministic_component_reading_a_declared_clock_fails_determinism() {
+    for (capabilities, code, verdict) in [("clock", 1, "FAILED"), ("", 0, "PASSED")] {
+        let fixture = lf_registry_fixtures::components::clock_reader(capabilities);
+        let p = Project::new();
+        p.write(
+            "c/connector.yaml",
+            &fixture
+                .yaml
+                .replace("deterministic: false", "deterministic: true"),
+        );
+        p.write(
+            "c/tests/contract.yaml",
+            "cases:\n  - name: now\n    input: {}\n    output: {seconds: 1700000000}\n",
+        );
+        std::fs::write(p.path().join("c/module.wasm"), fixture.bytes()).unwrap();
+        let run = p.run(&["certify", "c", "--runs", "2"]);
+        assert_eq!(run.code, code, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .contains(&format!("certification result: {verdict}.")),
+            "{}",
+            run.stdout
+        );
+        if code == 1 {
+            assert!(
+                run.stdout.contains("determinism::now ... FAILED")
+                    && run.stdout.contains("differs from run 1 at `seconds`"),
+                "{}",
+                run.stdout
+            );
+        }
+    }
+}
