@@ -462,3 +462,38 @@ fn a_deterministic_component_reading_a_declared_clock_fails_determinism() {
         }
     }
 }
+
+/// `kv-after`, an error's `message` and unused `host-errors` are part of the
+/// contract: a case that gets them wrong fails, in `test` and `certify`.
+#[test]
+fn kv_after_messages_and_unused_host_errors_are_checked() {
+    let cases = [
+        (
+            "cases:\n  - name: counts\n    input: {key: visits}\n    kv: {visits: \"41\"}\n    kv-after: {visits: \"41\"}\n    output: {count: 42}\n",
+            "kv-after differs",
+        ),
+        (
+            "cases:\n  - name: counts\n    input: {}\n    error: {code: invalid_input, message: \"another message\"}\n",
+            "error `invalid_input` has message \"input `key` must be a string\"; the case expects \"another message\"",
+        ),
+        (
+            "cases:\n  - name: counts\n    input: {key: visits}\n    kv-after: {}\n    host-errors: {kv.write: [{code: a}, {code: b}]}\n    error: {code: kv_failed}\n",
+            "1 scripted `kv.write` host error was never served",
+        ),
+    ];
+    for (contract, expected) in cases {
+        let p = Project::new();
+        copy_dir(&registry_fixture("kv-counter"), &p, "kv");
+        p.write("kv/tests/contract.yaml", contract);
+        let run = p.run(&["test", "kv"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
+        let run = p.run(&["certify", "kv"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("contract::counts ... FAILED") && run.stdout.contains(expected),
+            "{expected}: {}",
+            run.stdout
+        );
+    }
+}
