@@ -182,10 +182,12 @@ pub enum ContractError {
         message: String,
     },
     /// The document does not satisfy the schema.
-    #[error("{path}: {message}")]
+    #[error("{}{path}: {message}", location.map(|(l, c)| format!("{l}:{c}: ")).unwrap_or_default())]
     Schema {
         /// Where: `cases[2].http[0].status`, or `(document)`.
         path: String,
+        /// Line and column (1-based) of the value, when found.
+        location: Option<(u64, u64)>,
         /// What the schema requires.
         message: String,
     },
@@ -267,7 +269,7 @@ impl Contract {
                 }
             }
         }
-        validate_schema(&document)?;
+        validate_schema(&document, yaml)?;
         Ok(contract)
     }
 
@@ -368,9 +370,10 @@ fn syntax(e: &serde_saphyr::Error) -> ContractError {
     ContractError::Syntax { location, message }
 }
 
-/// Validates `document` against [`CONTRACT_SCHEMA`]; the first violation,
-/// by document order of its path, is the error.
-fn validate_schema(document: &Value) -> Result<(), ContractError> {
+/// Validates `document` (parsed from `yaml`) against [`CONTRACT_SCHEMA`];
+/// the first violation is the error, with the line and column of the
+/// offending value when they can be found.
+fn validate_schema(document: &Value, yaml: &str) -> Result<(), ContractError> {
     let schema: Value = serde_json::from_str(CONTRACT_SCHEMA)
         .map_err(|e| ContractError::File(format!("the embedded schema is not JSON: {e}")))?;
     let validator = jsonschema::validator_for(&schema)
@@ -378,10 +381,14 @@ fn validate_schema(document: &Value) -> Result<(), ContractError> {
     let first = validator.iter_errors(document).next();
     match first {
         None => Ok(()),
-        Some(error) => Err(ContractError::Schema {
-            path: readable_path(document, error.instance_path().as_str()),
-            message: error.masked().to_string(),
-        }),
+        Some(error) => {
+            let pointer = error.instance_path().as_str();
+            Err(ContractError::Schema {
+                path: readable_path(document, pointer),
+                location: locate(yaml, pointer),
+                message: error.masked().to_string(),
+            })
+        }
     }
 }
 
@@ -410,6 +417,108 @@ pub fn readable_path(document: &Value, pointer: &str) -> String {
         }
     }
     out
+}
+
+/// The YAML document as a tree of located nodes, to find where a value
+/// named by a JSON pointer is written. Deserialised by hand so that each
+/// child goes straight to serde-saphyr as a [`serde_saphyr::Spanned`]
+/// (buffering, as an untagged enum would, loses the locations).
+enum Located {
+    Map(Vec<(String, serde_saphyr::Spanned<Located>)>),
+    Seq(Vec<serde_saphyr::Spanned<Located>>),
+    Leaf,
+}
+
+impl<'de> Deserialize<'de> for Located {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Located;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Located, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Value>()? {
+                    let key = match key {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Located::Map(entries))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Located, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Located::Seq(items))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_i128<E>(self, _: i128) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_u128<E>(self, _: u128) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_unit<E>(self) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_none<E>(self) -> Result<Located, E> {
+                Ok(Located::Leaf)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Located, D::Error> {
+                Located::deserialize(d)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The line and column of the value at `pointer` in `yaml` (or of its
+/// nearest located ancestor), when the parser recorded them.
+fn locate(yaml: &str, pointer: &str) -> Option<(u64, u64)> {
+    let root: Located = serde_saphyr::from_str(yaml).ok()?;
+    let mut current = &root;
+    let mut found = None;
+    for raw in pointer.split('/').skip(1) {
+        let segment = raw.replace("~1", "/").replace("~0", "~");
+        let child = match current {
+            Located::Map(entries) => entries.iter().find(|(k, _)| *k == segment).map(|(_, v)| v),
+            Located::Seq(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            Located::Leaf => None,
+        };
+        let Some(child) = child else { break };
+        if child.referenced.line() > 0 {
+            found = Some((child.referenced.line(), child.referenced.column()));
+        }
+        current = &child.value;
+    }
+    found
 }
 
 #[cfg(test)]
@@ -472,9 +581,16 @@ mod tests {
         let yaml = "cases:\n  - name: a\n    input: {}\n    output: {}\n  - name: b\n    input: {}\n    output: {}\n    http:\n      - {method: GET, url: 'https://a.example/', status: 700}\n";
         let e = Contract::parse(yaml).unwrap_err();
         match &e {
-            ContractError::Schema { path, .. } => assert_eq!(path, "cases[1].http[0].status"),
+            ContractError::Schema { path, location, .. } => {
+                assert_eq!(path, "cases[1].http[0].status");
+                assert_eq!(*location, Some((9, 58)));
+            }
             other => panic!("{other:?}"),
         }
+        assert!(
+            e.to_string().starts_with("9:58: cases[1].http[0].status: "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -126,6 +126,9 @@ impl ContractError {
         match self {
             ContractError::Syntax {
                 location: Some(_), ..
+            }
+            | ContractError::Schema {
+                location: Some(_), ..
             } => format!("{}:{self}", path.display()),
             _ => format!("{}: {self}", path.display()),
         }

@@ -346,7 +346,7 @@ fn bad_contracts_are_refused_and_nothing_is_written() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("fetch/tests/contract.yaml: cases[0].http[0].status: "),
+            .contains("fetch/tests/contract.yaml:5:61: cases[0].http[0].status: "),
         "{}",
         run.stderr
     );
