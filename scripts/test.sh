@@ -13,6 +13,10 @@ bash scripts/install-deps.sh
 # first, so that a failed install stops this script).
 componentize_env="$(bash scripts/install-componentize.sh)"
 eval "$componentize_env"
+# sigstore-js (npm, pinned): resolver/tests/sigstore_js.rs checks that the
+# certification bundles lf-resolve writes verify with it.
+sigstore_js_env="$(bash scripts/install-sigstore-js.sh)"
+eval "$sigstore_js_env"
 # The Rust template is built too where the wasm32-wasip2 target is installed
 # (this script does not download toolchains); otherwise that one test says why
 # it skipped.

@@ -99,6 +99,58 @@ pub struct SignaturePolicy {
     pub trust: Trust,
 }
 
+/// What to do about certification attestations (signed in-toto
+/// test-result statements attached to a connector's manifest).
+///
+/// The same three words as [`SignatureMode`], but a separate type: the
+/// default differs (`none`), and so does what "optional" proceeds without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificationMode {
+    /// A valid, passing certification is needed; anything else fails the lock.
+    Required,
+    /// Record a valid certification when there is one, refuse a failing one,
+    /// proceed without when there is none.
+    Optional,
+    /// Do not look for certifications.
+    None,
+}
+
+impl CertificationMode {
+    /// The name as written in both files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CertificationMode::Required => "required",
+            CertificationMode::Optional => "optional",
+            CertificationMode::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for CertificationMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The certification policy in force for one connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificationPolicy {
+    /// Required, optional or none.
+    pub mode: CertificationMode,
+    /// Whether a `WARNED` result is accepted (a `PASSED` one always is).
+    pub allow_warned: bool,
+}
+
+impl Default for CertificationPolicy {
+    fn default() -> Self {
+        CertificationPolicy {
+            mode: CertificationMode::None,
+            allow_warned: false,
+        }
+    }
+}
+
 /// The `[policy]` table: defaults for every connector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -106,6 +158,8 @@ pub struct Policy {
     pub signatures: SignatureMode,
     /// `keys`.
     pub keys: Vec<ConfigPath>,
+    /// `certification` and `allow-warned`; `none` and `false` when absent.
+    pub certification: CertificationPolicy,
 }
 
 /// How to talk to a registry.
@@ -212,6 +266,9 @@ pub struct ConnectorConfig {
     pub grants: BTreeSet<Capability>,
     /// The signature policy in force (the connector's `signature` over `[policy]`).
     pub signature: SignaturePolicy,
+    /// The certification policy in force (the connector's `certification`
+    /// and `allow-warned` over `[policy]`).
+    pub certification: CertificationPolicy,
     /// `manifest`: a sidecar connector manifest.
     pub manifest: Option<ConfigPath>,
     /// `signed-repository`: the repository (`registry/repo`) a signature may
@@ -435,6 +492,10 @@ impl Checker<'_> {
         let policy = Policy {
             signatures: wire.policy.signatures.unwrap_or(SignatureMode::Required),
             keys: self.keys(wire.policy.keys.unwrap_or_default())?,
+            certification: CertificationPolicy {
+                mode: wire.policy.certification.unwrap_or(CertificationMode::None),
+                allow_warned: wire.policy.allow_warned.unwrap_or(false),
+            },
         };
 
         let mut registries = BTreeMap::new();
@@ -568,6 +629,10 @@ impl Checker<'_> {
             }
             let hosts = self.hosts(c.hosts, &connector_name, &grants)?;
             let signature = self.signature_policy(&policy, c.signature, &connector_name)?;
+            let certification = CertificationPolicy {
+                mode: c.certification.unwrap_or(policy.certification.mode),
+                allow_warned: c.allow_warned.unwrap_or(policy.certification.allow_warned),
+            };
             let manifest = c
                 .manifest
                 .map(|m| self.config_path(m, "manifest"))
@@ -597,6 +662,7 @@ impl Checker<'_> {
                     reference_span: c.reference.span(),
                     grants,
                     signature,
+                    certification,
                     manifest,
                     signed_repository,
                     hosts,
@@ -739,7 +805,7 @@ mod wire {
     use serde::Deserialize;
     use toml::Spanned;
 
-    use super::{Protocol, SignatureMode};
+    use super::{CertificationMode, Protocol, SignatureMode};
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -763,10 +829,12 @@ mod wire {
     }
 
     #[derive(Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
     pub(super) struct Policy {
         pub(super) signatures: Option<SignatureMode>,
         pub(super) keys: Option<Vec<Spanned<String>>>,
+        pub(super) certification: Option<CertificationMode>,
+        pub(super) allow_warned: Option<bool>,
     }
 
     #[derive(Deserialize)]
@@ -799,6 +867,9 @@ mod wire {
         #[serde(default)]
         pub(super) capabilities: Vec<Spanned<String>>,
         pub(super) signature: Option<Spanned<Signature>>,
+        pub(super) certification: Option<CertificationMode>,
+        #[serde(rename = "allow-warned")]
+        pub(super) allow_warned: Option<bool>,
         pub(super) manifest: Option<Spanned<String>>,
         #[serde(rename = "signed-repository")]
         pub(super) signed_repository: Option<Spanned<String>>,

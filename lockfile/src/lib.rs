@@ -16,15 +16,17 @@ mod name;
 mod reference;
 
 pub use config::{
-    CONFIG_FILE, Config, ConfigPath, ConnectorConfig, Generate, Network, Policy, Protocol,
-    ReadError, RegistrySettings, RuntimeDependency, SignatureMode, SignaturePolicy, Trust,
+    CONFIG_FILE, CertificationMode, CertificationPolicy, Config, ConfigPath, ConnectorConfig,
+    Generate, Network, Policy, Protocol, ReadError, RegistrySettings, RuntimeDependency,
+    SignatureMode, SignaturePolicy, Trust,
 };
 pub use diagnostic::Diagnostic;
 pub use digest::{Algorithm, Digest, DigestError};
 pub use lock::{
-    Abi, BlobRef, InvalidEntry, LOCK_FILE, LOCK_HEADER, LOCK_VERSION, LockError, LockedConnector,
-    Lockfile, SidecarRef, SignatureEntry, SignatureFormat, Signer, Stale, VerifiedSignature,
-    path_string, write_atomic,
+    Abi, BlobRef, CertificationEntry, CertificationResult, InvalidEntry, LOCK_FILE, LOCK_HEADER,
+    LOCK_VERSION, LockError, LockedConnector, Lockfile, SidecarRef, SignatureEntry,
+    SignatureFormat, Signer, Stale, VerifiedCertification, VerifiedSignature, path_string,
+    write_atomic,
 };
 pub use name::{ConnectorName, InvalidName, MAX_NAME_LEN};
 pub use reference::{Reference, ReferenceError, validate_registry_host};

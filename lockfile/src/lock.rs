@@ -22,7 +22,7 @@ use lf_runtime::spec::{Capability, ConnectorId, HostPattern};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::{Config, SignatureMode, Trust};
+use crate::config::{CertificationMode, Config, SignatureMode, Trust};
 use crate::name::ConnectorName;
 use crate::{Diagnostic, Digest, Reference};
 
@@ -105,6 +105,67 @@ pub struct SignatureEntry {
     pub verified: Option<VerifiedSignature>,
 }
 
+/// The `result` of a test-result attestation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CertificationResult {
+    /// Every test passed.
+    Passed,
+    /// Passed with warnings (accepted only with `allow-warned = true`).
+    Warned,
+    /// A test failed (never recorded: such a connector is refused).
+    Failed,
+}
+
+impl CertificationResult {
+    /// The word as written in the attestation and the lockfile.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CertificationResult::Passed => "PASSED",
+            CertificationResult::Warned => "WARNED",
+            CertificationResult::Failed => "FAILED",
+        }
+    }
+}
+
+impl fmt::Display for CertificationResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A certification attestation that verified when the lock was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VerifiedCertification {
+    /// The attested result: `PASSED`, or `WARNED` where allowed.
+    pub result: CertificationResult,
+    /// The key that signed it, by the sha256 of its SPKI DER.
+    pub key: Digest,
+    /// The digest of the attestation artifact (its referrer manifest).
+    pub digest: Digest,
+}
+
+/// The `certification` entry of a locked connector.
+///
+/// Under policy `none` nothing is written, so locks of projects that do not
+/// use certification read and write as they did before it existed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertificationEntry {
+    /// The policy in force when locked.
+    pub policy: CertificationMode,
+    /// What verified; always `Some` under `required`, always `None` under `none`.
+    pub verified: Option<VerifiedCertification>,
+}
+
+impl Default for CertificationEntry {
+    fn default() -> Self {
+        CertificationEntry {
+            policy: CertificationMode::None,
+            verified: None,
+        }
+    }
+}
+
 /// Which ABI a connector's wasm speaks.
 ///
 /// Written as `abi = 2` for components; a core module (ABI v1) writes no
@@ -175,6 +236,8 @@ pub struct LockedConnector {
     pub sandboxed: BTreeSet<String>,
     /// Signature evidence.
     pub signature: SignatureEntry,
+    /// Certification evidence (policy `none` when not checked).
+    pub certification: CertificationEntry,
     /// The sidecar manifest, if one was used.
     pub spec: Option<SidecarRef>,
 }
@@ -262,6 +325,29 @@ pub enum InvalidEntry {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// The certification policy and the recorded certification disagree.
+    #[error("connector `{name}`: `certification` has policy `{policy}` but {problem}")]
+    Certification {
+        /// The connector.
+        name: ConnectorName,
+        /// The recorded policy.
+        policy: CertificationMode,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
+
+/// What is wrong with a certification entry, if anything (the rules
+/// [`Lockfile::parse`] and [`Lockfile::new`] share).
+fn certification_problem(c: &CertificationEntry) -> Option<&'static str> {
+    match (c.policy, &c.verified) {
+        (CertificationMode::Required, None) => Some("records no verified certification"),
+        (CertificationMode::None, Some(_)) => Some("records a certification"),
+        (_, Some(v)) if v.result == CertificationResult::Failed => {
+            Some("records a `FAILED` result, which is never accepted")
+        }
+        _ => None,
+    }
 }
 
 /// Checks one entry as [`Lockfile::parse`] checks it in a file.
@@ -285,6 +371,13 @@ fn check_entry(c: &LockedConnector) -> Result<(), InvalidEntry> {
             name: c.name.clone(),
             digest: c.digest.clone(),
             pinned: pinned.clone(),
+        });
+    }
+    if let Some(problem) = certification_problem(&c.certification) {
+        return Err(InvalidEntry::Certification {
+            name: c.name.clone(),
+            policy: c.certification.policy,
+            problem,
         });
     }
     let problem = match (c.signature.policy, &c.signature.verified) {
@@ -595,6 +688,52 @@ impl Lockfile {
                     verified,
                 }
             };
+            let certification = match c.certification {
+                None => CertificationEntry::default(),
+                Some(cert) => {
+                    let span = cert.span();
+                    let w = cert.into_inner();
+                    if w.policy == CertificationMode::None {
+                        return Err(error(
+                            span,
+                            "`certification` with policy `none` is written by leaving it out"
+                                .into(),
+                        )
+                        .into());
+                    }
+                    let verified = match (w.result, w.key, w.digest) {
+                        (None, None, None) => None,
+                        (Some(result), Some(key), Some(d)) => Some(VerifiedCertification {
+                            result,
+                            key: digest(&key)?,
+                            digest: digest(&d)?,
+                        }),
+                        _ => {
+                            return Err(error(
+                                span,
+                                "`certification` needs `result`, `key` and `digest` together"
+                                    .into(),
+                            )
+                            .into());
+                        }
+                    };
+                    let entry = CertificationEntry {
+                        policy: w.policy,
+                        verified,
+                    };
+                    if let Some(problem) = certification_problem(&entry) {
+                        return Err(error(
+                            span,
+                            format!(
+                                "`certification` has policy `{}` but {problem}",
+                                entry.policy
+                            ),
+                        )
+                        .into());
+                    }
+                    entry
+                }
+            };
             let spec = c
                 .spec
                 .map(|s| -> Result<SidecarRef, Diagnostic> {
@@ -624,6 +763,7 @@ impl Lockfile {
                 abi,
                 sandboxed,
                 signature,
+                certification,
                 spec,
             });
         }
@@ -665,6 +805,9 @@ impl Lockfile {
                 );
             }
             let _ = writeln!(out, "signature = {}", signature(&c.signature));
+            if c.certification.policy != CertificationMode::None {
+                let _ = writeln!(out, "certification = {}", certification(&c.certification));
+            }
             if let Some(spec) = &c.spec {
                 let _ = writeln!(
                     out,
@@ -753,6 +896,28 @@ impl Lockfile {
                     configured: describe_policy(&wanted.signature.mode, &wanted.signature.trust),
                 });
             }
+            let wanted_cert = wanted.certification;
+            let warned_no_longer_allowed = !wanted_cert.allow_warned
+                && locked
+                    .certification
+                    .verified
+                    .as_ref()
+                    .is_some_and(|v| v.result == CertificationResult::Warned);
+            if locked.certification.policy != wanted_cert.mode || warned_no_longer_allowed {
+                reasons.push(Stale::CertificationChanged {
+                    name: locked.name.clone(),
+                    locked: describe_locked_certification(&locked.certification),
+                    configured: format!(
+                        "`{}`{}",
+                        wanted_cert.mode,
+                        if wanted_cert.allow_warned && wanted_cert.mode != CertificationMode::None {
+                            " (WARNED allowed)"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+            }
             let locked_sidecar = locked.spec.as_ref().map(|s| s.path.as_str());
             let wanted_sidecar = wanted.manifest.as_ref().map(|m| path_string(&m.path));
             if locked_sidecar != wanted_sidecar.as_deref() {
@@ -826,6 +991,16 @@ pub enum Stale {
         /// As configured now.
         configured: String,
     },
+    /// The certification policy changed (or no longer allows the `WARNED`
+    /// result the lock records).
+    CertificationChanged {
+        /// The connector.
+        name: ConnectorName,
+        /// As locked.
+        locked: String,
+        /// As configured now.
+        configured: String,
+    },
     /// The sidecar manifest path changed (or was added or removed).
     ManifestChanged {
         /// The connector.
@@ -847,6 +1022,7 @@ impl Stale {
             | Stale::GrantsChanged { name, .. }
             | Stale::HostsChanged { name, .. }
             | Stale::PolicyChanged { name, .. }
+            | Stale::CertificationChanged { name, .. }
             | Stale::ManifestChanged { name, .. } => name,
         }
     }
@@ -922,6 +1098,14 @@ impl fmt::Display for Stale {
                     "the signature policy of connector `{name}` changed from {locked} to {configured}"
                 )
             }
+            Stale::CertificationChanged {
+                name,
+                locked,
+                configured,
+            } => write!(
+                f,
+                "the certification policy of connector `{name}` changed from {locked} to {configured}"
+            ),
             Stale::ManifestChanged {
                 name,
                 locked,
@@ -943,6 +1127,13 @@ fn describe_policy(mode: &SignatureMode, trust: &Trust) -> String {
         (_, Trust::Keyless { identity, issuer }) => {
             format!("`{mode}` (identity `{identity}` from `{issuer}`)")
         }
+    }
+}
+
+fn describe_locked_certification(entry: &CertificationEntry) -> String {
+    match &entry.verified {
+        None => format!("`{}`", entry.policy),
+        Some(v) => format!("`{}` (recorded {})", entry.policy, v.result),
     }
 }
 
@@ -996,6 +1187,21 @@ fn capability_list(set: &BTreeSet<Capability>) -> String {
 fn string_list(items: impl Iterator<Item = String>) -> String {
     let items: Vec<String> = items.map(|s| quote(&s)).collect();
     format!("[{}]", items.join(", "))
+}
+
+fn certification(c: &CertificationEntry) -> String {
+    let mut out = format!("{{ policy = {}", quote(c.policy.as_str()));
+    if let Some(v) = &c.verified {
+        let _ = write!(
+            out,
+            ", result = {}, key = {}, digest = {}",
+            quote(v.result.as_str()),
+            quote(&v.key.to_string()),
+            quote(&v.digest.to_string())
+        );
+    }
+    out.push_str(" }");
+    out
 }
 
 fn signature(s: &SignatureEntry) -> String {
@@ -1057,8 +1263,8 @@ mod wire {
     use serde::Deserialize;
     use toml::Spanned;
 
-    use super::SignatureFormat;
-    use crate::config::SignatureMode;
+    use super::{CertificationResult, SignatureFormat};
+    use crate::config::{CertificationMode, SignatureMode};
 
     #[derive(Deserialize)]
     pub(super) struct VersionProbe {
@@ -1091,7 +1297,17 @@ mod wire {
         pub(super) abi: Option<Spanned<i64>>,
         pub(super) sandboxed: Option<Vec<Spanned<String>>>,
         pub(super) signature: Spanned<Signature>,
+        pub(super) certification: Option<Spanned<Certification>>,
         pub(super) spec: Option<Spec>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Certification {
+        pub(super) policy: CertificationMode,
+        pub(super) result: Option<CertificationResult>,
+        pub(super) key: Option<Spanned<String>>,
+        pub(super) digest: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize)]

@@ -1983,6 +1983,7 @@ fn connector_strategy(name: String) -> impl Strategy<Value = LockedConnector> {
                         BTreeSet::new()
                     },
                     signature,
+                    certification: Default::default(),
                     spec: spec.map(|(path, digest)| SidecarRef { path, digest }),
                 }
             },

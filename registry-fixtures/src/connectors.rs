@@ -2,9 +2,8 @@
 //!
 //! Each good connector lives in `connectors/<name>/` as three files:
 //! `module.wat` (ABI v1 written by hand, with real behaviour), `connector.yaml`
-//! (its manifest) and `vectors.json` (contract vectors: input, canned host
-//! replies with the requests the module must make, expected output). They are
-//! compiled into this crate with `include_str!` and built into modules at run
+//! (its manifest) and `tests/contract.yaml` (its contract cases, which
+//! lf-certify runs; docs/certification.md). They are compiled into this crate with `include_str!` and built into modules at run
 //! time with the `wat` crate, so a fixture is always what its sources say.
 //!
 //! [`embed_manifest`] writes the `latticeflow.connector` custom section the
@@ -33,7 +32,7 @@ struct Source {
     name: &'static str,
     wat: &'static str,
     yaml: &'static str,
-    vectors: &'static str,
+    contract: &'static str,
 }
 
 macro_rules! source {
@@ -42,7 +41,7 @@ macro_rules! source {
             name: $name,
             wat: include_str!(concat!("../connectors/", $name, "/module.wat")),
             yaml: include_str!(concat!("../connectors/", $name, "/connector.yaml")),
-            vectors: include_str!(concat!("../connectors/", $name, "/vectors.json")),
+            contract: include_str!(concat!("../connectors/", $name, "/tests/contract.yaml")),
         }
     };
 }
@@ -66,8 +65,9 @@ pub struct Fixture {
     pub wat: &'static str,
     /// `connector.yaml`, exactly as embedded in [`Fixture::module`].
     pub yaml: &'static str,
-    /// `vectors.json`; [`Fixture::vectors`] parses it.
-    pub vectors_json: &'static str,
+    /// `tests/contract.yaml`: the contract cases (lf-certify parses and runs
+    /// them).
+    pub contract_yaml: &'static str,
     /// The compiled module without the custom section.
     pub bare_module: Vec<u8>,
     /// The compiled module with `connector.yaml` in its
@@ -94,16 +94,6 @@ impl Fixture {
     pub fn id(&self) -> String {
         self.manifest().id().as_str().to_owned()
     }
-
-    /// The parsed contract vectors.
-    ///
-    /// # Panics
-    ///
-    /// If the bundled `vectors.json` does not parse (the tests rule that out).
-    pub fn vectors(&self) -> Vec<Vector> {
-        serde_json::from_str(self.vectors_json)
-            .unwrap_or_else(|error| panic!("connectors/{}/vectors.json: {error}", self.name))
-    }
 }
 
 /// The five good sample connectors, in a fixed order: `text-upper`,
@@ -129,7 +119,7 @@ fn build(source: &Source) -> Fixture {
         name: source.name,
         wat: source.wat,
         yaml: source.yaml,
-        vectors_json: source.vectors,
+        contract_yaml: source.contract,
         bare_module,
         module,
     }
@@ -139,7 +129,8 @@ fn compile(name: &str, wat: &str) -> Vec<u8> {
     wat::parse_str(wat).unwrap_or_else(|error| panic!("WAT of fixture `{name}`: {error}"))
 }
 
-/// One contract vector from `vectors.json`.
+/// One raw call of a fixture module, for a test-only host that speaks ABI v1
+/// directly (without `lf_runtime`'s host).
 ///
 /// The host calls the module with `{"inputs": <input>}` (compact, as
 /// [`Vector::invocation`] writes it); each host function, when called, must

@@ -218,6 +218,35 @@ pub enum Command {
         after_help = "Examples:\n  lf-resolve test connectors/greet\n  lf-resolve test connectors/greet empty      only the cases whose name contains `empty`"
     )]
     Test(TestArgs),
+    /// Certify a connector directory against its contract (tests/contract.yaml)
+    ///
+    /// Runs every case through the real host with recording capabilities and
+    /// checks the contract (outputs, declared error codes and `retryable`),
+    /// idempotency (a replay changes nothing), determinism (other clocks and
+    /// seeds give equal outputs) and capability usage (used against
+    /// declared). Prints one line per check and `certification result:
+    /// PASSED|WARNED|FAILED`; exits 0 for PASSED or WARNED, 1 for FAILED.
+    /// docs/certification.md describes the checks and the evidence.
+    #[command(
+        after_help = "Examples:\n  lf-resolve certify connectors/greet\n  lf-resolve certify connectors/greet --runs 10 --output attestations/"
+    )]
+    Certify(CertifyArgs),
+}
+
+/// Arguments of `certify`.
+#[derive(Debug, Args)]
+pub struct CertifyArgs {
+    /// The connector directory (connector.yaml, module.wasm or module.wat, tests/contract.yaml)
+    pub dir: std::path::PathBuf,
+    /// The contract file [default: DIR/tests/contract.yaml]
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<std::path::PathBuf>,
+    /// Runs per case for the determinism check (2 to 100)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub runs: u32,
+    /// Write the in-toto statements (statement-test-result.json, statement-certification.json) to DIR
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// The languages `new` can scaffold.

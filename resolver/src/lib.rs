@@ -9,9 +9,9 @@
 //! `lf-wrapper-gen`).
 
 pub mod artifact;
+pub mod attest;
 pub mod cli;
 pub mod commands;
-pub mod contract;
 pub mod error;
 pub(crate) mod locked;
 pub mod output;
@@ -113,6 +113,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Wit(args) => commands::wit::run(args, printer),
         Command::New(args) => commands::new::run(args, printer),
         Command::Test(args) => commands::test::run(args, printer),
+        Command::Certify(args) => commands::certify::run(args, printer),
     }
 }
 

@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use fixtures::ComponentFixture;
 use lf_runtime::host::{
-    Capabilities, CodeCache, CodeSource, ComponentNode, FIXED_WALL_CLOCK_SECS, HostResult, Limits,
-    NoCapabilities, Node, NodeError, NodeExt, NodeRegistry, is_component, load_locked, sha256_hex,
+    Capabilities, CodeCache, CodeSource, ComponentNode, DeterminismProbe, FIXED_WALL_CLOCK_SECS,
+    HostResult, Limits, NoCapabilities, Node, NodeError, NodeExt, NodeRegistry, is_component,
+    load_locked, sha256_hex,
 };
 use lf_runtime::spec::{ConnectorId, ConnectorManifest, HostPattern, NodeSpec};
 use serde_json::{Value, json};
@@ -291,6 +292,22 @@ fn the_clock_is_fixed_unless_declared() {
         .as_secs();
     let seconds = output["seconds"].as_u64().unwrap();
     assert!(seconds.abs_diff(now) < 60, "{seconds} vs {now}");
+}
+
+/// A determinism probe sets the clock of a node that declares `clock`, call
+/// by call, and changes nothing for one that does not.
+#[test]
+fn a_determinism_probe_sets_a_declared_clock_only() {
+    let probe = Arc::new(DeterminismProbe::default());
+    let declared = node(&fixtures::clock_reader("clock")).with_determinism_probe(probe.clone());
+    let fixed = node(&fixtures::clock_reader("")).with_determinism_probe(probe.clone());
+    for seconds in [123_u64, 4_000_000_000] {
+        probe.set(seconds, seconds);
+        let output = declared.invoke(json!({}), &no_caps()).unwrap();
+        assert_eq!(output, json!({ "seconds": seconds }));
+        let output = fixed.invoke(json!({}), &no_caps()).unwrap();
+        assert_eq!(output, json!({ "seconds": FIXED_WALL_CLOCK_SECS }));
+    }
 }
 
 /// A key-value store recording the requests it gets.

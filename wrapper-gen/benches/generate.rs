@@ -38,6 +38,7 @@ fn connectors() -> Vec<(LockedConnector, ConnectorManifest)> {
                 abi: Default::default(),
                 sandboxed: BTreeSet::new(),
                 signature: SignatureEntry { policy: SignatureMode::None, verified: None },
+                certification: Default::default(),
                 spec: None,
             };
             (locked, manifest)

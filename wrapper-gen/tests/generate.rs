@@ -133,6 +133,7 @@ fn locked(name: &str, manifest: &ConnectorManifest, module_seed: &str) -> Locked
             policy: SignatureMode::None,
             verified: None,
         },
+        certification: Default::default(),
         spec: None,
     }
 }

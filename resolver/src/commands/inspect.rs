@@ -1,5 +1,6 @@
 //! `lf-resolve inspect REF|NAME`: what a reference points at — the manifest,
-//! its digests, the connector spec and the signatures attached — without
+//! its digests, the connector spec, the signatures and certifications
+//! attached — without
 //! changing any project. A NAME locked in the project's `latticeflow.lock` is
 //! inspected at its locked digest.
 
@@ -147,6 +148,42 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
             })
         })
         .collect();
+    // Certifications: what each test-result attestation claims, and whether
+    // it verifies with the keys this project's `[policy]` trusts.
+    let attestations = runtime
+        .block_on(client.fetch_attestations(
+            &pinned,
+            &manifest.digest,
+            &store,
+            crate::attest::TEST_RESULT_PREDICATE_TYPE,
+        ))
+        .map_err(failed)?;
+    let keys: Vec<crate::verify::cosign::TrustedKey> = config
+        .policy()
+        .keys
+        .iter()
+        .filter_map(|p| {
+            let pem = std::fs::read(config.resolve(&p.path)).ok()?;
+            crate::verify::cosign::TrustedKey::from_pem(&pem, &lf_lockfile::path_string(&p.path))
+                .ok()
+        })
+        .collect();
+    let certification_list: Vec<serde_json::Value> = attestations
+        .iter()
+        .flat_map(|a| {
+            a.layers.iter().map(|l| {
+                let bytes = l.blob.read().unwrap_or_default();
+                let summary = crate::attest::summarize(&bytes, &manifest.digest, &keys);
+                json!({
+                    "digest": a.manifest.digest.to_string(),
+                    "result": summary.result.map(|r| r.as_str()),
+                    "signer": summary.signer.map(|s| s.to_string()),
+                    "verified": summary.verified.is_ok(),
+                    "problem": summary.verified.err().map(|e| e.to_string()),
+                })
+            })
+        })
+        .collect();
     if printer.is_json() {
         #[allow(
             clippy::print_stdout,
@@ -166,6 +203,7 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
                     "imports": imports.iter().map(|(name, _)| name).collect::<Vec<_>>(),
                     "spec": spec,
                     "signatures": signature_list,
+                    "certifications": certification_list,
                 })
             );
         }
@@ -204,6 +242,28 @@ pub fn run(args: &InspectArgs, settings: &Settings, printer: &Printer) -> Result
             } else {
                 "s"
             }
+        ));
+    }
+    if certification_list.is_empty() {
+        out.push_str("certified   no test-result attestation found\n");
+    }
+    for c in &certification_list {
+        let verdict = if c["verified"] == true {
+            "verified with [policy] keys".to_owned()
+        } else if keys.is_empty() {
+            "not verified: no [policy] keys here".to_owned()
+        } else {
+            format!(
+                "NOT verified: {}",
+                c["problem"].as_str().unwrap_or_default()
+            )
+        };
+        out.push_str(&format!(
+            "certified   {} by key {} ({}) {}\n",
+            c["result"].as_str().unwrap_or("(unreadable result)"),
+            c["signer"].as_str().unwrap_or("(no key hint)"),
+            verdict,
+            c["digest"].as_str().unwrap_or_default(),
         ));
     }
     match spec {

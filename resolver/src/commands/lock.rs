@@ -13,8 +13,9 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use lf_lockfile::{
-    Abi, BlobRef, Config, ConnectorConfig, ConnectorName, Digest, LockedConnector, Lockfile,
-    Reference, SignatureEntry, SignatureFormat, SignatureMode, Trust, path_string,
+    Abi, BlobRef, CertificationEntry, CertificationMode, Config, ConfigPath, ConnectorConfig,
+    ConnectorName, Digest, LockedConnector, Lockfile, Reference, SignatureEntry, SignatureFormat,
+    SignatureMode, Trust, path_string,
 };
 
 use crate::artifact::{self, OCI_MANIFEST, WasmArtifact};
@@ -96,6 +97,13 @@ struct Job {
     trust: Arc<LoadedTrust>,
     /// The signature artifact recorded for this connector when it is pinned.
     pinned_signature: Option<(SignatureFormat, Digest)>,
+    /// The keys certifications must be signed with, loaded.
+    certification_keys: Arc<Vec<TrustedKey>>,
+    /// The attestation recorded for this connector when it is pinned.
+    pinned_certification: Option<Digest>,
+    /// Pinned, and locked under `optional` certification with none found:
+    /// offline, that is kept rather than looked up again.
+    pinned_uncertified: bool,
 }
 
 /// `lf-resolve lock`.
@@ -164,6 +172,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         reasons.extend(
             key_staleness(&config, &lock)?
                 .into_iter()
+                .chain(certification_key_staleness(&config, &lock)?)
                 .map(|(_, reason)| reason),
         );
         if !reasons.is_empty() {
@@ -225,6 +234,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         stale.extend(
             key_staleness(&config, lock)?
                 .into_iter()
+                .chain(certification_key_staleness(&config, lock)?)
                 .map(|(name, _)| name),
         );
     }
@@ -253,6 +263,14 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             .and_then(|entry| entry.signature.verified.as_ref())
             .map(|v| (v.format, v.digest.clone()));
         let trust = Arc::new(load_trust(&config, connector)?);
+        let pinned_certification = pinned
+            .and_then(|entry| entry.certification.verified.as_ref())
+            .map(|v| v.digest.clone());
+        let certification_keys = Arc::new(load_certification_keys(&config, connector)?);
+        let pinned_uncertified = pinned.is_some_and(|entry| {
+            entry.certification.policy == CertificationMode::Optional
+                && entry.certification.verified.is_none()
+        });
         jobs.push(Job {
             name: name.clone(),
             configured: connector.reference.clone(),
@@ -261,6 +279,9 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
             probe,
             trust,
             pinned_signature,
+            certification_keys,
+            pinned_certification,
+            pinned_uncertified,
         });
     }
 
@@ -327,6 +348,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                         "capabilities": entry.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                         "abi": entry.abi.number(),
                         "sandboxed": entry.sandboxed,
+                        "certification": entry.certification.verified.as_ref().map(|v| json!({"result": v.result.as_str(), "key": v.key.to_string(), "digest": v.digest.to_string()})),
                         "downloaded": downloaded,
                     }),
                 );
@@ -334,6 +356,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                 if let Some(signature) = signature_index_entry(&store, &entry) {
                     index.push(signature);
                 }
+                index.extend(attestation_index_entry(&store, &entry));
                 entries.push(entry);
             }
             Err(e) => failures.push((job.name, e)),
@@ -417,6 +440,7 @@ pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Resu
     let mut mismatched = Vec::new();
     let mut checked = 0usize;
     let mut checked_signatures = 0usize;
+    let mut checked_certifications = 0usize;
     for entry in lock.connectors() {
         let mut intact = true;
         match store.rehash_any_size(&entry.digest) {
@@ -447,6 +471,8 @@ pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Resu
         }
         mismatched.extend(reverify_signature(&config, &store, entry)?);
         checked_signatures += usize::from(entry.signature.verified.is_some());
+        mismatched.extend(reverify_certification(&config, &store, entry)?);
+        checked_certifications += usize::from(entry.certification.verified.is_some());
     }
     let vendored = crate::commands::vendor::existing(&config).is_some();
     if !corrupted.is_empty() || !mismatched.is_empty() {
@@ -477,13 +503,21 @@ pub fn verify(args: &VerifyArgs, settings: &Settings, printer: &Printer) -> Resu
     printer.status(
         "Verified",
         format!(
-            "{checked} blobs and {checked_signatures} signature{} of {} connector{} in {}",
+            "{checked} blobs and {checked_signatures} signature{} of {} connector{} in {}{}",
             plural(checked_signatures),
             lock.connectors().len(),
             plural(lock.connectors().len()),
-            store.root().display()
+            store.root().display(),
+            if checked_certifications > 0 {
+                format!(
+                    ", and {checked_certifications} certification{}",
+                    plural(checked_certifications)
+                )
+            } else {
+                String::new()
+            }
         ),
-        &json!({"type": "verify", "status": "ok", "blobs": checked, "signatures": checked_signatures}),
+        &json!({"type": "verify", "status": "ok", "blobs": checked, "signatures": checked_signatures, "certifications": checked_certifications}),
     );
     Ok(())
 }
@@ -546,6 +580,9 @@ async fn lock_one(
     .await?;
     let (signature, warnings) = signature(client, store, job, &manifest_digest, mode).await?;
     transfer.warnings.extend(warnings);
+    let (certification, warnings) =
+        certification(client, store, job, &manifest_digest, mode).await?;
+    transfer.warnings.extend(warnings);
     let manifest_bytes = manifest.read().map_err(|e| store_io(&manifest, e))?;
     let artifact =
         artifact::parse_manifest(&manifest_bytes).map_err(|source| ConnectorError::Artifact {
@@ -579,7 +616,15 @@ async fn lock_one(
         &mut transfer,
     )
     .await?;
-    let entry = check_connector(config, job, &manifest_digest, &artifact, &module, signature)?;
+    let entry = check_connector(
+        config,
+        job,
+        &manifest_digest,
+        &artifact,
+        &module,
+        signature,
+        certification,
+    )?;
     Ok((
         entry,
         manifest_bytes.len() as u64,
@@ -680,6 +725,7 @@ fn check_connector(
     artifact: &WasmArtifact,
     module: &VerifiedBlob,
     signature: SignatureEntry,
+    certification: CertificationEntry,
 ) -> Result<LockedConnector, ConnectorError> {
     let derived = locked::derive(
         config,
@@ -704,6 +750,7 @@ fn check_connector(
         abi: derived.abi,
         sandboxed: derived.sandboxed,
         signature,
+        certification,
         spec: derived.spec,
     })
 }
@@ -722,6 +769,7 @@ pub(crate) fn disagreements(
             problems.extend(found);
         }
         problems.extend(reverify_signature(config, store, entry)?);
+        problems.extend(reverify_certification(config, store, entry)?);
     }
     Ok(problems)
 }
@@ -792,6 +840,13 @@ fn remote_check(config: &Config, lock: &Lockfile) -> Result<(), CliError> {
         for entry in lock.connectors() {
             let mut wanted = vec![entry.digest.clone()];
             wanted.extend(entry.signature.verified.as_ref().map(|v| v.digest.clone()));
+            wanted.extend(
+                entry
+                    .certification
+                    .verified
+                    .as_ref()
+                    .map(|v| v.digest.clone()),
+            );
             for digest in wanted {
                 let target = entry.reference.without_digest().with_digest(digest.clone());
                 match client.fetch_manifest(&target).await {
@@ -868,6 +923,34 @@ fn key_staleness(
     Ok(out)
 }
 
+/// Locked connectors whose recorded certification key is no longer among the
+/// keys `latticeflow.toml` trusts for their certifications.
+fn certification_key_staleness(
+    config: &Config,
+    lock: &Lockfile,
+) -> Result<Vec<(ConnectorName, String)>, CliError> {
+    let mut out = Vec::new();
+    for entry in lock.connectors() {
+        let (Some(connector), Some(verified)) = (
+            config.connectors().get(&entry.name),
+            entry.certification.verified.as_ref(),
+        ) else {
+            continue;
+        };
+        let keys = load_certification_keys(config, connector)?;
+        if !keys.iter().any(|k| *k.fingerprint() == verified.key) {
+            out.push((
+                entry.name.clone(),
+                format!(
+                    "the key that certified connector `{}` ({}) is no longer trusted by latticeflow.toml",
+                    entry.name, verified.key
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Loads the keys (or keyless identity) a connector's policy trusts.
 fn load_trust(config: &Config, connector: &ConnectorConfig) -> Result<LoadedTrust, CliError> {
     if connector.signature.mode == SignatureMode::None {
@@ -878,23 +961,186 @@ fn load_trust(config: &Config, connector: &ConnectorConfig) -> Result<LoadedTrus
             identity: identity.clone(),
             issuer: issuer.clone(),
         })),
-        Trust::Keys(paths) => {
-            let mut keys = Vec::with_capacity(paths.len());
-            for path in paths {
-                let file = config.resolve(&path.path);
-                let pem = std::fs::read(&file).map_err(|e| {
-                    CliError::Located(config.diagnostic(
-                        path.span.clone(),
-                        format!("cannot read key file `{}`: {e}", path.path.display()),
-                    ))
-                })?;
-                let key = TrustedKey::from_pem(&pem, &path_string(&path.path)).map_err(|e| {
-                    CliError::Located(config.diagnostic(path.span.clone(), e.to_string()))
-                })?;
-                keys.push(key);
-            }
-            Ok(LoadedTrust::Keys(keys))
+        Trust::Keys(paths) => Ok(LoadedTrust::Keys(load_keys(config, paths)?)),
+    }
+}
+
+/// Reads the public keys at `paths` (as written in `latticeflow.toml`).
+fn load_keys(config: &Config, paths: &[ConfigPath]) -> Result<Vec<TrustedKey>, CliError> {
+    let mut keys = Vec::with_capacity(paths.len());
+    for path in paths {
+        let file = config.resolve(&path.path);
+        let pem = std::fs::read(&file).map_err(|e| {
+            CliError::Located(config.diagnostic(
+                path.span.clone(),
+                format!("cannot read key file `{}`: {e}", path.path.display()),
+            ))
+        })?;
+        let key = TrustedKey::from_pem(&pem, &path_string(&path.path))
+            .map_err(|e| CliError::Located(config.diagnostic(path.span.clone(), e.to_string())))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// The keys a connector's certifications must be signed with: the keys its
+/// signature policy trusts (the connector's own `signature.keys`, else
+/// `[policy] keys`); for a connector whose signatures are keyless, the
+/// `[policy] keys`. None are read when certification is `none`.
+fn load_certification_keys(
+    config: &Config,
+    connector: &ConnectorConfig,
+) -> Result<Vec<TrustedKey>, CliError> {
+    if connector.certification.mode == CertificationMode::None {
+        return Ok(Vec::new());
+    }
+    match &connector.signature.trust {
+        Trust::Keys(paths) => load_keys(config, paths),
+        Trust::Keyless { .. } => load_keys(config, &config.policy().keys),
+    }
+}
+
+/// Finds and verifies the certification attestations of a connector per its
+/// policy (see [`crate::attest::apply`] for the rule).
+async fn certification(
+    client: &RegistryClient,
+    store: &Store,
+    job: &Job,
+    subject: &Digest,
+    mode: Mode,
+) -> Result<(CertificationEntry, Vec<String>), ConnectorError> {
+    let policy = job.connector.certification;
+    if policy.mode == CertificationMode::None {
+        return Ok((CertificationEntry::default(), Vec::new()));
+    }
+    let stored = job
+        .pinned_certification
+        .as_ref()
+        .and_then(|digest| stored_signature(store, digest, SignatureKind::Referrer, &job.target));
+    let artifacts = match stored {
+        Some(found) => vec![found],
+        None if mode.offline && job.pinned_uncertified => {
+            return Ok((
+                CertificationEntry {
+                    policy: CertificationMode::Optional,
+                    verified: None,
+                },
+                vec!["no certification was recorded (policy `optional`); not looked up again offline".to_owned()],
+            ));
         }
+        None if mode.offline => {
+            return Err(ConnectorError::Missing(format!(
+                "the certification of `{}`",
+                job.target
+            )));
+        }
+        None => {
+            client
+                .fetch_attestations(
+                    &job.target,
+                    subject,
+                    store,
+                    crate::attest::TEST_RESULT_PREDICATE_TYPE,
+                )
+                .await?
+        }
+    };
+    match crate::attest::apply(
+        policy,
+        &job.certification_keys,
+        subject,
+        &artifacts,
+        job.name.as_str(),
+        &job.configured,
+    ) {
+        crate::attest::Outcome::Accepted(entry, warnings) => Ok((entry, warnings)),
+        crate::attest::Outcome::Refused {
+            message,
+            reasons,
+            help,
+        } => Err(ConnectorError::rejected(
+            if reasons.is_empty() {
+                message
+            } else {
+                format!(
+                    "{message}:\n{}",
+                    reasons
+                        .iter()
+                        .map(|r| format!("    - {r}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            },
+            help,
+        )),
+    }
+}
+
+/// Re-verifies the stored attestation a lock entry records, offline: against
+/// the lock's manifest digest and the keys `latticeflow.toml` trusts, and it
+/// must give the recorded result, key and digest.
+fn reverify_certification(
+    config: &Config,
+    store: &Store,
+    entry: &LockedConnector,
+) -> Result<Option<String>, CliError> {
+    let Some(verified) = &entry.certification.verified else {
+        return Ok(None);
+    };
+    let Some(connector) = config.connectors().get(&entry.name) else {
+        return Ok(None);
+    };
+    let Some(artifact) = stored_signature(
+        store,
+        &verified.digest,
+        SignatureKind::Referrer,
+        &entry.reference,
+    ) else {
+        return Ok(Some(format!(
+            "connector `{}`: the certification attestation {} is not in the store",
+            entry.name, verified.digest
+        )));
+    };
+    let keys = load_certification_keys(config, connector)?;
+    let policy = lf_lockfile::CertificationPolicy {
+        mode: entry.certification.policy,
+        allow_warned: connector.certification.allow_warned,
+    };
+    match crate::attest::apply(
+        policy,
+        &keys,
+        &entry.digest,
+        &[artifact],
+        entry.name.as_str(),
+        &entry.reference,
+    ) {
+        crate::attest::Outcome::Accepted(found, _) if found.verified.as_ref() == Some(verified) => {
+            Ok(None)
+        }
+        crate::attest::Outcome::Accepted(found, reasons) => Ok(Some(match found.verified {
+            Some(other) => format!(
+                "connector `{}`: the stored certification verifies as {} by {}, but the lock records {} by {}",
+                entry.name, other.result, other.key, verified.result, verified.key
+            ),
+            None => format!(
+                "connector `{}`: the stored certification {} no longer verifies: {}",
+                entry.name,
+                verified.digest,
+                reasons.join("; ")
+            ),
+        })),
+        crate::attest::Outcome::Refused {
+            message, reasons, ..
+        } => Ok(Some(format!(
+            "connector `{}`: the stored certification {} no longer verifies: {message}{}",
+            entry.name,
+            verified.digest,
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", reasons.join("; "))
+            }
+        ))),
     }
 }
 
@@ -1023,7 +1269,10 @@ pub(crate) fn ensure_locked(
         let signature_missing = c.signature.verified.as_ref().is_some_and(|v| {
             stored_signature(store, &v.digest, signature_kind(v.format), &c.reference).is_none()
         });
-        if !complete || signature_missing {
+        let attestation_missing = c.certification.verified.as_ref().is_some_and(|v| {
+            stored_signature(store, &v.digest, SignatureKind::Referrer, &c.reference).is_none()
+        });
+        if !complete || signature_missing || attestation_missing {
             missing.push(c);
         }
     }
@@ -1082,6 +1331,11 @@ pub(crate) fn ensure_locked(
                         .fetch_signature_by_digest(&entry.reference, &verified.digest, signature_kind(verified.format), &store)
                         .await?;
                 }
+                if let Some(verified) = &entry.certification.verified {
+                    client
+                        .fetch_signature_by_digest(&entry.reference, &verified.digest, SignatureKind::Referrer, &store)
+                        .await?;
+                }
 
                 Ok::<_, ConnectorError>(bytes.len() as u64)
             }
@@ -1103,6 +1357,7 @@ pub(crate) fn ensure_locked(
                 total += downloaded;
                 index.push(index_entry(&entry.reference, &entry.digest, manifest_size));
                 index.extend(signature_index_entry(store, &entry));
+                index.extend(attestation_index_entry(store, &entry));
             }
             Err(e) => failures.push((entry.name, e)),
         }
@@ -1154,8 +1409,27 @@ pub(crate) fn lock_index_entries(store: &Store, lock: &Lockfile) -> Vec<IndexEnt
             out.push(index_entry(&entry.reference, &entry.digest, size));
         }
         out.extend(signature_index_entry(store, entry));
+        out.extend(attestation_index_entry(store, entry));
     }
     out
+}
+
+/// The store's index entry for a locked certification attestation, named
+/// `…:sha256-<hex>.att` (cosign's tag suffix for attestations).
+fn attestation_index_entry(store: &Store, entry: &LockedConnector) -> Option<IndexEntry> {
+    let verified = entry.certification.verified.as_ref()?;
+    let size = store.stored_size(&verified.digest)?;
+    Some(IndexEntry {
+        ref_name: format!(
+            "{}:{}.att",
+            entry.reference.name(),
+            Reference::digest_tag(&entry.digest)
+        ),
+        media_type: OCI_MANIFEST.to_owned(),
+        digest: verified.digest.clone(),
+        size,
+        artifact_type: Some("application/vnd.dev.sigstore.bundle.v0.3+json".to_owned()),
+    })
 }
 
 /// How a locked signature format is attached.

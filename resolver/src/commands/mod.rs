@@ -2,6 +2,7 @@
 //! and returns `Ok` or the [`CliError`] it ends with.
 
 pub mod add;
+pub mod certify;
 pub mod check;
 pub mod generate;
 pub mod init;
@@ -54,6 +55,19 @@ pub(crate) fn check_named_files(config: &Config) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Reads at most `limit` bytes of `path`, refusing a larger file (one
+/// implementation: `lf_certify::read_bounded`).
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> {
+    lf_certify::read_bounded(path, limit).map_err(|e| match e {
+        lf_certify::ReadError::Io { path, source } => CliError::Io {
+            context: "cannot read",
+            path,
+            source,
+        },
+        other => CliError::input(other.to_string(), None),
+    })
 }
 
 /// Replaces `path` with `content` atomically.

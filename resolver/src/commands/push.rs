@@ -144,27 +144,16 @@ pub(crate) fn manifest_error(
 /// Reads `path`, refusing more than [`MAX_CONNECTOR_SECTION`] bytes: `lock`
 /// refuses a larger section, so such an artifact must not be pushed.
 pub(crate) fn read_connector_yaml(path: &Path) -> Result<String, CliError> {
-    use std::io::Read as _;
-    let io = |source| CliError::Io {
-        context: "cannot read",
-        path: path.to_owned(),
-        source,
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_CONNECTOR_SECTION + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_CONNECTOR_SECTION {
-        return Err(CliError::input(
+    let bytes = super::read_bounded(path, MAX_CONNECTOR_SECTION).map_err(|e| match e {
+        CliError::Input { .. } => CliError::input(
             format!(
                 "`{}` is over the {MAX_CONNECTOR_SECTION}-byte limit of a connector manifest",
                 path.display()
             ),
             None,
-        ));
-    }
+        ),
+        other => other,
+    })?;
     String::from_utf8(bytes)
         .map_err(|_| CliError::input(format!("`{}` is not UTF-8", path.display()), None))
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use lf_lockfile::{Digest, Reference};
 
-use crate::artifact::{OCI_INDEX, OCI_MANIFEST};
+use crate::artifact::OCI_MANIFEST;
 use crate::cli::{GenerateKeyArgs, SignArgs};
 use crate::commands::push::project_config;
 use crate::error::CliError;
@@ -29,9 +29,6 @@ pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+js
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The media type of a sigstore bundle v0.3.
 pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-/// The OCI empty descriptor's media type, and its blob `{}`.
-const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-const EMPTY_BLOB: &[u8] = b"{}";
 
 fn read_key(path: &Path) -> Result<SigningKey, CliError> {
     let pem = std::fs::read(path).map_err(|source| CliError::Io {
@@ -70,7 +67,7 @@ pub fn run(args: &SignArgs, settings: &Settings, printer: &Printer) -> Result<()
         let bundle = sign::dsse_bundle_v03(&key, &subject.digest, Some(&name))
             .map_err(|e| CliError::input(e.to_string(), None))?;
         let written = rt
-            .block_on(push_bundle(
+            .block_on(crate::attest::attach_signature_bundle(
                 &client,
                 &publisher,
                 &reference,
@@ -172,78 +169,6 @@ async fn push_simple_signing(
     publisher
         .push_manifest(&manifest, OCI_MANIFEST, Some(&tag))
         .await
-}
-
-/// Pushes a bundle as a referrer of `subject`, and records it in the
-/// `sha256-<hex>` fallback index (distribution 2.8 has no referrers API).
-async fn push_bundle(
-    client: &RegistryClient,
-    publisher: &Publisher,
-    reference: &Reference,
-    subject: &Digest,
-    subject_size: usize,
-    bundle: &[u8],
-) -> Result<Digest, crate::registry::RegistryError> {
-    publisher.authenticate().await?;
-    let bundle_digest = publisher.push_blob(bundle).await?;
-    let empty_digest = publisher.push_blob(EMPTY_BLOB).await?;
-    let annotations = json!({
-        "dev.sigstore.bundle.content": "dsse-envelope",
-        "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1",
-    });
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": BUNDLE_V03,
-        "config": { "mediaType": EMPTY_MEDIA_TYPE, "size": EMPTY_BLOB.len(), "digest": empty_digest.to_string() },
-        "layers": [{ "mediaType": BUNDLE_V03, "size": bundle.len(), "digest": bundle_digest.to_string() }],
-        "subject": { "mediaType": OCI_MANIFEST, "size": subject_size, "digest": subject.to_string() },
-        "annotations": annotations,
-    }))
-    .unwrap_or_default();
-    let manifest_digest = publisher
-        .push_manifest(&manifest, OCI_MANIFEST, None)
-        .await?;
-
-    // The tag fallback: an index of the subject's referrers.
-    let tag = Reference::digest_tag(subject);
-    let index_ref =
-        reference
-            .with_tag(&tag)
-            .map_err(|e| crate::registry::RegistryError::Other {
-                reference: reference.to_string(),
-                detail: e.to_string(),
-            })?;
-    let mut entries: Vec<Value> = match client.fetch_manifest(&index_ref).await {
-        Ok(existing) => serde_json::from_slice::<Value>(&existing.bytes)
-            .ok()
-            .and_then(|v| v.get("manifests").and_then(Value::as_array).cloned())
-            .unwrap_or_default(),
-        Err(crate::registry::RegistryError::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    if !entries
-        .iter()
-        .any(|e| e["digest"] == manifest_digest.to_string())
-    {
-        entries.push(json!({
-            "mediaType": OCI_MANIFEST,
-            "size": manifest.len(),
-            "digest": manifest_digest.to_string(),
-            "artifactType": BUNDLE_V03,
-            "annotations": annotations,
-        }));
-    }
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": entries,
-    }))
-    .unwrap_or_default();
-    publisher
-        .push_manifest(&index, OCI_INDEX, Some(&tag))
-        .await?;
-    Ok(manifest_digest)
 }
 
 /// `lf-resolve generate-key`: writes `<prefix>.key` (encrypted, cosign's

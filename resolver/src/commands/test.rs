@@ -5,26 +5,43 @@
 //! This is the author's inner loop: edit, build, `test`, before `push`. It
 //! loads exactly what `push` would publish (`module.wasm`, or `module.wat`
 //! compiled), with the capabilities connector.yaml declares granted, and
-//! answers capability calls from the case's script (`crate::contract`).
-//! Certification will build on the same runner.
+//! answers capability calls from the case's script (`lf_certify`).
+//! `certify` loads a directory the same way ([`load_dir`]).
 
 use std::path::{Path, PathBuf};
 
+use lf_certify::{Contract, MAX_CONTRACT_BYTES, Runner};
 use lf_runtime::spec::{ConnectorManifest, NodeSpec};
 use serde_json::json;
-use sha2::Digest as _;
 
 use crate::cli::TestArgs;
-use crate::contract::{Contract, MAX_CONTRACT_BYTES, Runner};
+use crate::commands::read_bounded;
 use crate::error::CliError;
 use crate::output::Printer;
 
 /// The most bytes of module read: a Python component is ~18 MB.
 const MAX_MODULE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Runs `test`.
-pub fn run(args: &TestArgs, printer: &Printer) -> Result<(), CliError> {
-    let dir = &args.dir;
+/// A connector directory as `push` would publish it, with its contract.
+pub(crate) struct LoadedDir {
+    /// The parsed connector.yaml.
+    pub manifest: ConnectorManifest,
+    /// The node's spec (module digest included).
+    pub spec: NodeSpec,
+    /// The contract file read.
+    pub contract_path: PathBuf,
+    /// The parsed, checked contract.
+    pub contract: Contract,
+    /// `module.wasm` or `module.wat`.
+    pub module_path: PathBuf,
+    /// The module bytes (`module.wat` compiled).
+    pub bytes: Vec<u8>,
+}
+
+/// Loads `dir`: connector.yaml, the module, and the contract (`contract`,
+/// or `dir/tests/contract.yaml`), checked against the manifest. Nothing is
+/// written.
+pub(crate) fn load_dir(dir: &Path, contract: Option<&Path>) -> Result<LoadedDir, CliError> {
     let yaml_path = dir.join("connector.yaml");
     if !yaml_path.is_file() {
         return Err(CliError::input(
@@ -36,31 +53,52 @@ pub fn run(args: &TestArgs, printer: &Printer) -> Result<(), CliError> {
     let manifest = ConnectorManifest::from_yaml(&yaml)
         .map_err(|e| crate::commands::push::manifest_error(&yaml_path, &yaml, &e))?;
 
-    let contract_path = args
-        .contract
-        .clone()
-        .unwrap_or_else(|| dir.join("tests").join("contract.yaml"));
+    let contract_path =
+        contract.map_or_else(|| dir.join("tests").join("contract.yaml"), Path::to_owned);
     let contract_text = read_bounded(&contract_path, MAX_CONTRACT_BYTES)?;
     let contract_text = String::from_utf8(contract_text).map_err(|_| {
         CliError::input(format!("`{}` is not UTF-8", contract_path.display()), None)
     })?;
-    let declared: Vec<&str> = manifest.errors().iter().map(|e| e.code.as_str()).collect();
-    let contract = Contract::from_yaml(&contract_text, &declared).map_err(|e| {
+    let (module_path, bytes) = module_bytes(dir)?;
+    let spec = NodeSpec::from_manifest(&manifest, lf_certify::module_digest(&bytes));
+    let contract = Contract::from_yaml(&contract_text, &spec).map_err(|e| {
         CliError::input(
-            format!("`{}`: {e}", contract_path.display()),
-            Some("docs/writing-a-connector.md describes tests/contract.yaml".to_owned()),
+            e.located(&contract_path),
+            Some("docs/certification.md describes tests/contract.yaml".to_owned()),
         )
     })?;
+    Ok(LoadedDir {
+        manifest,
+        spec,
+        contract_path,
+        contract,
+        module_path,
+        bytes,
+    })
+}
 
-    let (module_path, bytes) = module_bytes(dir)?;
-    let digest = format!("sha256:{:x}", sha2::Sha256::digest(&bytes));
-    let spec = NodeSpec::from_manifest(&manifest, digest);
-    let runner = Runner::new(&bytes, spec, &contract).map_err(|e| CliError::Failed {
+/// The error of a module the host cannot load.
+pub(crate) fn load_failed(module_path: &Path, e: &lf_runtime::host::NodeError) -> CliError {
+    CliError::Failed {
         message: format!("`{}` cannot be loaded", module_path.display()),
         reasons: vec![e.to_string()],
         help: Some("build it again (`./build.sh`), or check it with `lf-resolve push`".to_owned()),
         code: crate::error::EXIT_CHECK_FAILED,
-    })?;
+    }
+}
+
+/// Runs `test`.
+pub fn run(args: &TestArgs, printer: &Printer) -> Result<(), CliError> {
+    let LoadedDir {
+        manifest,
+        spec,
+        contract_path,
+        contract,
+        module_path,
+        bytes,
+    } = load_dir(&args.dir, args.contract.as_deref())?;
+    let runner =
+        Runner::load(&bytes, spec, &contract).map_err(|e| load_failed(&module_path, &e))?;
 
     let filter = args.filter.as_deref();
     let cases: Vec<_> = contract
@@ -172,27 +210,4 @@ fn module_bytes(dir: &Path) -> Result<(PathBuf, Vec<u8>), CliError> {
                 .to_owned(),
         ),
     ))
-}
-
-/// Reads at most `limit` bytes of `path`, refusing a larger file.
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, CliError> {
-    use std::io::Read as _;
-    let io = |source| CliError::Io {
-        context: "cannot read",
-        path: path.to_owned(),
-        source,
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(CliError::input(
-            format!("`{}` is over the {limit}-byte limit", path.display()),
-            None,
-        ));
-    }
-    Ok(bytes)
 }

@@ -1,5 +1,5 @@
 //! `lf-resolve vendor [DIR]`: exactly the locked artifacts — manifests,
-//! configs, modules and signature artifacts — in an OCI image layout
+//! configs, modules, signature artifacts and certification attestations — in an OCI image layout
 //! (default `vendor/oci` beside `latticeflow.toml`), for fully offline
 //! builds. Every blob is re-hashed as it is copied; blobs and index entries
 //! the lock does not name are removed.
@@ -68,6 +68,19 @@ fn blobs_of(cache: &Store, entry: &LockedConnector) -> Result<Vec<(Digest, u64)>
         .ok_or_else(|| missing(entry, &verified.digest))?;
         blobs.push((verified.digest.clone(), size_of(&verified.digest)?));
         // The signature manifest's config blob, when stored, goes along too.
+        for layer in &artifact.layers {
+            blobs.push((layer.blob.digest().clone(), layer.blob.size()));
+        }
+    }
+    if let Some(verified) = &entry.certification.verified {
+        let artifact = stored_signature(
+            cache,
+            &verified.digest,
+            crate::registry::SignatureKind::Referrer,
+            &entry.reference,
+        )
+        .ok_or_else(|| missing(entry, &verified.digest))?;
+        blobs.push((verified.digest.clone(), size_of(&verified.digest)?));
         for layer in &artifact.layers {
             blobs.push((layer.blob.digest().clone(), layer.blob.size()));
         }

@@ -842,6 +842,45 @@ pub struct SignatureLayerBlob {
 /// The largest signature layer accepted.
 pub const MAX_SIGNATURE_LAYER: u64 = 1024 * 1024;
 
+/// The most referrers of one kind examined for a subject: more is refused
+/// rather than downloaded one by one (real artifacts carry a handful).
+pub const MAX_REFERRERS: usize = 64;
+
+/// The most layers of one signature manifest examined (cosign adds one per
+/// signature to a `.sig` manifest; a bundle referrer has one).
+pub const MAX_SIGNATURE_LAYERS: usize = 256;
+
+/// The annotation cosign (and `attach_bundle`) puts on a bundle referrer
+/// and its index entry: the predicate type of the statement inside.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+
+/// Which bundle referrers a search wants.
+#[derive(Debug, Clone, Copy)]
+enum ReferrerKind<'a> {
+    /// Signatures: statements with cosign's signature predicate type.
+    Signature,
+    /// Attestations with this predicate type.
+    Attestation(&'a str),
+}
+
+impl ReferrerKind<'_> {
+    fn wants(self, predicate_type: &str) -> bool {
+        match self {
+            ReferrerKind::Signature => {
+                predicate_type == crate::verify::cosign::COSIGN_SIGN_PREDICATE_TYPE
+            }
+            ReferrerKind::Attestation(wanted) => predicate_type == wanted,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            ReferrerKind::Signature => "signature",
+            ReferrerKind::Attestation(_) => "attestation",
+        }
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LayerDescriptor {
@@ -896,9 +935,55 @@ impl RegistryClient {
                 reference: sig_ref,
             });
         }
+        found.extend(
+            self.fetch_referrers(reference, subject, store, ReferrerKind::Signature)
+                .await?,
+        );
+        Ok(found)
+    }
+
+    /// Finds the attestations attached to `subject` whose statement has
+    /// `predicate_type` (e.g. the test-result predicate of a certification),
+    /// through the referrers API or its tag fallback, as
+    /// [`fetch_signatures`](Self::fetch_signatures) does for bundles. A
+    /// referrer is a candidate when its `dev.sigstore.bundle.predicateType`
+    /// annotation names `predicate_type`, or, without that annotation, when
+    /// its statement does. Nothing is verified here. Not finding any is
+    /// `Ok(vec![])`.
+    pub async fn fetch_attestations(
+        &self,
+        reference: &Reference,
+        subject: &Digest,
+        store: &Store,
+        predicate_type: &str,
+    ) -> Result<Vec<SignatureArtifact>, RegistryError> {
+        self.fetch_referrers(
+            reference,
+            subject,
+            store,
+            ReferrerKind::Attestation(predicate_type),
+        )
+        .await
+    }
+
+    /// The sigstore bundle referrers of `subject` of one kind (see
+    /// [`ReferrerKind`]), at most [`MAX_REFERRERS`] examined.
+    async fn fetch_referrers(
+        &self,
+        reference: &Reference,
+        subject: &Digest,
+        store: &Store,
+        kind: ReferrerKind<'_>,
+    ) -> Result<Vec<SignatureArtifact>, RegistryError> {
+        let mut found = Vec::new();
+        let index_ref = reference
+            .with_tag(&Reference::digest_tag(subject))
+            .map_err(|e| RegistryError::Other {
+                reference: reference.to_string(),
+                detail: e.to_string(),
+            })?;
         // Referrers: the fallback tag holds an index of them on registries
         // without the API (distribution 2.8 answers the API with 404).
-        let index_ref = sibling(tag_base)?;
         let index = match self.referrers_api(reference, subject).await {
             Some(index) => Some(index),
             None => self
@@ -906,24 +991,62 @@ impl RegistryClient {
                 .await?
                 .map(|m| m.bytes.to_vec()),
         };
-        if let Some(index) = index {
-            let index: IndexWire =
-                serde_json::from_slice(&index).map_err(|e| RegistryError::Other {
+        let Some(index) = index else {
+            return Ok(found);
+        };
+        let index: IndexWire =
+            serde_json::from_slice(&index).map_err(|e| RegistryError::Other {
+                reference: index_ref.to_string(),
+                detail: format!("the referrers index is not valid JSON: {e}"),
+            })?;
+        let mut examined = 0usize;
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in index.manifests {
+            let Ok(digest) = entry.digest.parse::<Digest>() else {
+                continue;
+            };
+            let annotated = entry.annotations.get(PREDICATE_TYPE_ANNOTATION);
+            if annotated.is_some_and(|t| !kind.wants(t)) {
+                continue;
+            }
+            // Every listed candidate counts toward the cap, repeats included
+            // (a repeat is examined only once).
+            examined += 1;
+            if examined > MAX_REFERRERS {
+                return Err(RegistryError::Other {
                     reference: index_ref.to_string(),
-                    detail: format!("the referrers index is not valid JSON: {e}"),
-                })?;
-            for entry in index.manifests {
-                let Ok(digest) = entry.digest.parse::<Digest>() else {
-                    continue;
-                };
-                // Only layers of a bundle media type count (older cosign wrote
-                // an empty-config type as the index entry's artifactType).
-                let artifact = self
-                    .fetch_signature_by_digest(reference, &digest, SignatureKind::Referrer, store)
-                    .await?;
-                if !artifact.layers.is_empty() {
-                    found.push(artifact);
-                }
+                    detail: format!(
+                        "the referrers of {subject} hold more than {MAX_REFERRERS} {} candidates; refusing to examine more (a registry should not attach that many)",
+                        kind.noun()
+                    ),
+                });
+            }
+            if !seen.insert(digest.clone()) {
+                continue;
+            }
+            // Only layers of a bundle media type count (older cosign wrote
+            // an empty-config type as the index entry's artifactType).
+            let mut artifact = self
+                .fetch_signature_by_digest(reference, &digest, SignatureKind::Referrer, store)
+                .await?;
+            if annotated.is_none() {
+                // No annotation: the statement's (unverified) predicate type
+                // says what the bundle claims to be.
+                artifact.layers.retain(|layer| {
+                    let peeked = layer
+                        .blob
+                        .read()
+                        .ok()
+                        .and_then(|b| crate::verify::cosign::bundle::peek_predicate_type(&b));
+                    match (kind, peeked) {
+                        (ReferrerKind::Signature, None) => true,
+                        (_, Some(t)) => kind.wants(&t),
+                        (ReferrerKind::Attestation(_), None) => false,
+                    }
+                });
+            }
+            if !artifact.layers.is_empty() {
+                found.push(artifact);
             }
         }
         Ok(found)
@@ -1029,8 +1152,22 @@ impl RegistryClient {
                 reference: reference.to_string(),
                 detail: format!("the signature manifest is not valid JSON: {e}"),
             })?;
+        let wire_layers: Vec<LayerDescriptor> = wire
+            .layers
+            .into_iter()
+            .filter(|l| wanted(&l.media_type))
+            .collect();
+        if wire_layers.len() > MAX_SIGNATURE_LAYERS {
+            return Err(RegistryError::Other {
+                reference: reference.to_string(),
+                detail: format!(
+                    "the signature manifest has {} layers, more than the {MAX_SIGNATURE_LAYERS} examined",
+                    wire_layers.len()
+                ),
+            });
+        }
         let mut layers = Vec::new();
-        for layer in wire.layers.into_iter().filter(|l| wanted(&l.media_type)) {
+        for layer in wire_layers {
             let digest: Digest = layer
                 .digest
                 .parse()

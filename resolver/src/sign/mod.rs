@@ -28,7 +28,10 @@ mod test_support;
 
 pub use key::SigningKey;
 pub use password::{PASSWORD_ENV, Password, password_from_env_or_prompt};
-pub use payload::{dsse_bundle_v03, in_toto_statement, simple_signing_payload};
+pub use payload::{
+    dsse_bundle_v03, dsse_bundle_v03_for, in_toto_statement, in_toto_statement_for,
+    simple_signing_payload,
+};
 
 /// Why a cosign private key could not be loaded, written, unlocked or used.
 ///

@@ -45,15 +45,35 @@ pub fn simple_signing_payload(docker_reference: &str, manifest_digest: &Digest) 
 /// The in-toto v1 statement a cosign v3 bundle signs: one subject with
 /// `manifest_digest` (and `name`, when given — cosign omits it, sigstore-js
 /// writes it), predicate type `https://sigstore.dev/cosign/sign/v1`, empty
-/// predicate.
+/// predicate. Byte for byte what cosign writes; see [`in_toto_statement_for`]
+/// for other predicates.
 pub fn in_toto_statement(manifest_digest: &Digest, name: Option<&str>) -> Vec<u8> {
+    in_toto_statement_for(
+        manifest_digest,
+        name,
+        COSIGN_SIGN_PREDICATE_TYPE,
+        &serde_json::Value::Object(serde_json::Map::new()),
+    )
+}
+
+/// An in-toto v1 statement about one subject (`subject` digest, and `name`
+/// when given) with any predicate: `predicate_type` and the `predicate` JSON,
+/// serialised compactly with its keys sorted. Key order of the statement is
+/// protobuf field order, as cosign and sigstore-js write it.
+pub fn in_toto_statement_for(
+    subject: &Digest,
+    name: Option<&str>,
+    predicate_type: &str,
+    predicate: &serde_json::Value,
+) -> Vec<u8> {
     let name = name
         .map(|n| format!(r#""name":{},"#, json_string(n)))
         .unwrap_or_default();
     format!(
-        r#"{{"_type":"{IN_TOTO_STATEMENT_V1}","subject":[{{{name}"digest":{{"{}":"{}"}}}}],"predicateType":"{COSIGN_SIGN_PREDICATE_TYPE}","predicate":{{}}}}"#,
-        manifest_digest.algorithm(),
-        manifest_digest.hex(),
+        r#"{{"_type":"{IN_TOTO_STATEMENT_V1}","subject":[{{{name}"digest":{{"{}":"{}"}}}}],"predicateType":{},"predicate":{predicate}}}"#,
+        subject.algorithm(),
+        subject.hex(),
+        json_string(predicate_type),
     )
     .into_bytes()
 }
@@ -71,12 +91,21 @@ pub fn dsse_bundle_v03(
     manifest_digest: &Digest,
     name: Option<&str>,
 ) -> Result<Vec<u8>, KeyError> {
-    let statement = in_toto_statement(manifest_digest, name);
-    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &statement))?;
+    dsse_bundle_v03_for(key, &in_toto_statement(manifest_digest, name))
+}
+
+/// A sigstore bundle v0.3 signed with `key` over any in-toto `statement`
+/// (from [`in_toto_statement_for`]), in the form of [`dsse_bundle_v03`]: what
+/// `cosign attest --key` writes without a transparency log.
+///
+/// # Errors
+/// [`KeyError::Crypto`] if signing fails.
+pub fn dsse_bundle_v03_for(key: &SigningKey, statement: &[u8]) -> Result<Vec<u8>, KeyError> {
+    let signature = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
     Ok(format!(
         r#"{{"mediaType":"{SIGSTORE_BUNDLE_V03_MEDIA_TYPE}","verificationMaterial":{{"publicKey":{{"hint":"{}"}},"tlogEntries":[]}},"dsseEnvelope":{{"payload":"{}","payloadType":"{IN_TOTO_PAYLOAD_TYPE}","signatures":[{{"sig":"{}","keyid":""}}]}}}}"#,
         key.bundle_hint(),
-        BASE64.encode(&statement),
+        BASE64.encode(statement),
         BASE64.encode(&signature),
     )
     .into_bytes())
@@ -211,6 +240,34 @@ mod tests {
         assert!(
             !openssl_verifies(&pem, &payload, &sig),
             "the signature is over the PAE"
+        );
+    }
+
+    #[test]
+    fn statements_for_other_predicates_keep_the_form_and_carry_the_predicate() {
+        let d = digest("sha256:0489474dbe2ac6ba2e4afab3ffd8b28aa8b3f5f4ffd4046d08ce2ab5b4b4b23f");
+        let predicate =
+            serde_json::json!({"result": "PASSED", "configuration": [], "passedTests": ["a"]});
+        let text = String::from_utf8(in_toto_statement_for(
+            &d,
+            None,
+            "https://in-toto.io/attestation/test-result/v0.1",
+            &predicate,
+        ))
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"0489474dbe2ac6ba2e4afab3ffd8b28aa8b3f5f4ffd4046d08ce2ab5b4b4b23f"}}],"predicateType":"https://in-toto.io/attestation/test-result/v0.1","predicate":{"configuration":[],"passedTests":["a"],"result":"PASSED"}}"#
+        );
+        // The signature case is the general one with cosign's predicate.
+        assert_eq!(
+            in_toto_statement(&d, Some("r/a")),
+            in_toto_statement_for(
+                &d,
+                Some("r/a"),
+                COSIGN_SIGN_PREDICATE_TYPE,
+                &serde_json::json!({})
+            )
         );
     }
 

@@ -24,7 +24,7 @@
 //! (`verify::policy` does), so one connector's signed bytes cannot be
 //! spliced under another connector's reference.
 
-mod bundle;
+pub(crate) mod bundle;
 mod fulcio;
 mod rekor;
 mod trust;

@@ -37,8 +37,9 @@ mod wasm;
 
 pub use capabilities::{Capabilities, HostError, HostResult, NoCapabilities, dispatch};
 pub use component::{
-    CODE_CACHE_ENV, CodeCache, CodeSource, ComponentNode, DefaultHttpClient, FIXED_WALL_CLOCK_SECS,
-    HttpClient, HttpError, HttpFuture, HttpOptions, is_component, load_locked,
+    CODE_CACHE_ENV, CodeCache, CodeSource, ComponentNode, DefaultHttpClient, DeterminismProbe,
+    FIXED_WALL_CLOCK_SECS, HttpClient, HttpError, HttpFuture, HttpOptions, is_component,
+    load_locked,
 };
 pub use digest::{DigestCheck, check_sha256, sha256_hex};
 pub use error::{NodeError, RegistryError};

@@ -88,6 +88,27 @@ pub(crate) fn subject_names(bundle_json: &[u8], subject: &Digest) -> Vec<String>
         .collect()
 }
 
+/// The predicate type a bundle's statement claims, read without verifying
+/// anything: only to tell signatures from attestations when choosing which
+/// referrers to verify as what. `None` when it cannot be read.
+pub(crate) fn peek_predicate_type(bundle_json: &[u8]) -> Option<String> {
+    if bundle_json.len() > MAX_PAYLOAD_SIZE {
+        return None;
+    }
+    let payload = serde_json::from_slice::<Bundle>(bundle_json)
+        .ok()?
+        .dsse_envelope
+        .and_then(|e| decode_dsse_base64("the DSSE payload", &e.payload).ok())?;
+    #[derive(Deserialize)]
+    struct Peek {
+        #[serde(rename = "predicateType")]
+        predicate_type: String,
+    }
+    serde_json::from_slice::<Peek>(&payload)
+        .ok()
+        .map(|p| p.predicate_type)
+}
+
 /// DSSE v1 pre-authentication encoding:
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
@@ -114,13 +135,28 @@ fn decode_dsse_base64(what: &'static str, s: &str) -> Result<Vec<u8>, SignatureE
         })
 }
 
-/// Verifies a bundle and returns the index (in `keys`) of the first key that
-/// verifies one of its signatures.
-pub(crate) fn verify(
-    bundle_json: &[u8],
-    subject: &Digest,
-    keys: &[TrustedKey],
-) -> Result<usize, SignatureError> {
+/// A bundle whose DSSE signature verified with a trusted key: which key,
+/// and the signed payload (not yet read as a statement).
+pub(crate) struct Opened {
+    /// Index in `keys` of the first key that verifies a signature.
+    pub(crate) key_index: usize,
+    /// The DSSE payload the signature covers.
+    pub(crate) payload: Vec<u8>,
+}
+
+/// The bundle's `verificationMaterial.publicKey.hint`, if any (advisory:
+/// cosign writes the base64 of the key's SHA-256 fingerprint).
+pub(crate) fn key_hint(bundle_json: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bundle_json).ok()?;
+    value["verificationMaterial"]["publicKey"]["hint"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Checks a bundle's media type and DSSE envelope, and that one of its
+/// signatures verifies over the PAE with one of `keys` (the first in order
+/// wins). The payload is returned unread: what it must say is the caller's.
+pub(crate) fn open(bundle_json: &[u8], keys: &[TrustedKey]) -> Result<Opened, SignatureError> {
     if bundle_json.len() > MAX_PAYLOAD_SIZE {
         return Err(SignatureError::TooLarge {
             what: "sigstore bundle",
@@ -174,9 +210,15 @@ pub(crate) fn verify(
         .ok_or_else(|| SignatureError::NotSignedByTrustedKey {
             keys: keys.iter().map(ToString::to_string).collect(),
         })?;
+    Ok(Opened { key_index, payload })
+}
 
+/// The parts of a signed in-toto statement every caller checks: its `_type`
+/// is an in-toto statement type, and one subject has `subject`'s digest.
+/// Returns its predicate type.
+pub(crate) fn check_statement(payload: &[u8], subject: &Digest) -> Result<String, SignatureError> {
     let statement: Statement =
-        serde_json::from_slice(&payload).map_err(|e| SignatureError::MalformedStatement {
+        serde_json::from_slice(payload).map_err(|e| SignatureError::MalformedStatement {
             reason: e.to_string(),
         })?;
     if !STATEMENT_TYPES.contains(&statement.type_.as_str()) {
@@ -185,11 +227,6 @@ pub(crate) fn verify(
                 "`_type` is `{}`, expected `{}`",
                 statement.type_, STATEMENT_TYPES[0]
             ),
-        });
-    }
-    if statement.predicate_type != COSIGN_SIGN_PREDICATE_TYPE {
-        return Err(SignatureError::WrongPredicateType {
-            found: statement.predicate_type,
         });
     }
     let algorithm = subject.algorithm().as_str();
@@ -210,7 +247,33 @@ pub(crate) fn verify(
             subject: subject.clone(),
         });
     }
-    Ok(key_index)
+    Ok(statement.predicate_type)
+}
+
+/// Verifies a bundle and returns the index (in `keys`) of the first key that
+/// verifies one of its signatures.
+pub(crate) fn verify(
+    bundle_json: &[u8],
+    subject: &Digest,
+    keys: &[TrustedKey],
+) -> Result<usize, SignatureError> {
+    let opened = open(bundle_json, keys)?;
+    // The predicate type is checked before the subject, as it always was:
+    // an attestation is refused as "another kind", whatever it is about.
+    let statement: Statement = serde_json::from_slice(&opened.payload).map_err(|e| {
+        SignatureError::MalformedStatement {
+            reason: e.to_string(),
+        }
+    })?;
+    if STATEMENT_TYPES.contains(&statement.type_.as_str())
+        && statement.predicate_type != COSIGN_SIGN_PREDICATE_TYPE
+    {
+        return Err(SignatureError::WrongPredicateType {
+            found: statement.predicate_type,
+        });
+    }
+    check_statement(&opened.payload, subject)?;
+    Ok(opened.key_index)
 }
 
 #[cfg(test)]

@@ -162,6 +162,7 @@ pub struct ComponentNode {
     http_hosts: Arc<[HostPattern]>,
     http_client: Arc<dyn HttpClient>,
     code_source: CodeSource,
+    probe: Option<Arc<DeterminismProbe>>,
 }
 
 impl fmt::Debug for ComponentNode {
@@ -278,6 +279,7 @@ impl ComponentNode {
             http_hosts: http_hosts.into(),
             http_client: Arc::new(DefaultHttpClient),
             code_source,
+            probe: None,
         })
     }
 
@@ -319,6 +321,17 @@ impl ComponentNode {
     #[must_use]
     pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
         self.http_client = client;
+        self
+    }
+
+    /// The same node taking the wall clock and random seed of each call from
+    /// `probe` when it declares `clock` / `random`, so a test harness can
+    /// vary them between calls and see whether the outputs change. Without
+    /// the capability the host's fixed values stay: the probe changes
+    /// nothing a node could not already see.
+    #[must_use]
+    pub fn with_determinism_probe(mut self, probe: Arc<DeterminismProbe>) -> Self {
+        self.probe = Some(probe);
         self
     }
 
@@ -466,14 +479,23 @@ impl ComponentNode {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .max_random_size(self.limits.max_reply_bytes as u64);
+        let probe = self.probe.as_deref();
         if !granted(Capability::Clock) {
             wasi.wall_clock(FixedWallClock)
+                .monotonic_clock(FixedMonotonicClock);
+        } else if let Some(probe) = probe {
+            wasi.wall_clock(ProbeWallClock(probe.wall_clock_secs()))
                 .monotonic_clock(FixedMonotonicClock);
         }
         if !granted(Capability::Random) {
             wasi.secure_random(rand::rngs::StdRng::seed_from_u64(SEED))
                 .insecure_random(rand::rngs::StdRng::seed_from_u64(SEED + 1))
                 .insecure_random_seed(u128::from(SEED));
+        } else if let Some(probe) = probe {
+            let seed = probe.seed();
+            wasi.secure_random(rand::rngs::StdRng::seed_from_u64(seed))
+                .insecure_random(rand::rngs::StdRng::seed_from_u64(seed.wrapping_add(1)))
+                .insecure_random_seed(u128::from(seed));
         }
         let state = HostState {
             wasi: wasi.build(),
@@ -603,6 +625,56 @@ impl wasmtime_wasi::HostWallClock for FixedWallClock {
     }
     fn now(&self) -> Duration {
         Duration::from_secs(FIXED_WALL_CLOCK_SECS)
+    }
+}
+
+/// The clock and seed a test harness sets before each call of a node built
+/// [`ComponentNode::with_determinism_probe`]: certification runs a
+/// `deterministic` component several times with different values and
+/// compares the outputs.
+#[derive(Debug)]
+pub struct DeterminismProbe {
+    wall_clock_secs: std::sync::atomic::AtomicU64,
+    seed: std::sync::atomic::AtomicU64,
+}
+
+impl Default for DeterminismProbe {
+    fn default() -> Self {
+        DeterminismProbe {
+            wall_clock_secs: FIXED_WALL_CLOCK_SECS.into(),
+            seed: SEED.into(),
+        }
+    }
+}
+
+impl DeterminismProbe {
+    /// The values of the next calls: the wall clock (seconds since the
+    /// Unix epoch, not advancing) and the seed of both random sources.
+    pub fn set(&self, wall_clock_secs: u64, seed: u64) {
+        use std::sync::atomic::Ordering;
+        self.wall_clock_secs
+            .store(wall_clock_secs, Ordering::Relaxed);
+        self.seed.store(seed, Ordering::Relaxed);
+    }
+
+    fn wall_clock_secs(&self) -> u64 {
+        self.wall_clock_secs
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn seed(&self) -> u64 {
+        self.seed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+struct ProbeWallClock(u64);
+
+impl wasmtime_wasi::HostWallClock for ProbeWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(self.0)
     }
 }
 
