@@ -42,6 +42,9 @@ cargo test --workspace --doc --locked --quiet
 echo "==> generated crates pass clippy -D warnings" >&2
 cargo test -p lf-wrapper-gen --locked --test generate -- --ignored generated_crates_pass_clippy
 
+echo "==> native connector fixtures (and their generated code) pass clippy -D warnings" >&2
+cargo test -p lf-e2e --locked --test native -- --ignored fixtures_and_generated_code_are_clippy_clean
+
 echo "==> tests" >&2
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast

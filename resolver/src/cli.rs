@@ -279,7 +279,7 @@ pub struct NewArgs {
     /// A capability to declare (repeatable); docs/capabilities.md says what each allows
     #[arg(short, long = "capability", value_name = "CAP", value_parser = capability_names())]
     pub capabilities: Vec<String>,
-    /// `--lang native`: depend on lf-runtime and lf-wrapper-gen in this lf-resolve source tree (the folder holding runtime/ and wrapper-gen/) instead of by version
+    /// `--lang native`: depend on lf-runtime, lf-wrapper-gen and lf-certify in this lf-resolve source tree (the folder holding runtime/, wrapper-gen/ and certify/) instead of by version
     #[arg(long, value_name = "DIR")]
     pub runtime_path: Option<std::path::PathBuf>,
 }

@@ -1,8 +1,9 @@
 //! Native connectors end to end: the two fixture crates in
 //! `registry-fixtures/native/` and a crate scaffolded by
 //! `lf-resolve new --lang native` are built by cargo on their own (offline,
-//! outside this workspace, as an author builds them) and run their contract
-//! vectors through a real `NodeRegistry`. The same builds show that reaching
+//! outside this workspace, as an author builds them) and certify their
+//! nodes, registered in a real `NodeRegistry`, against their contract
+//! vectors with `lf-certify`. The same builds show that reaching
 //! an undeclared capability does not compile and that a malformed
 //! `connector.yaml` stops the build at its line and column.
 //!
@@ -96,7 +97,7 @@ fn fixtures_pass_their_contracts_and_a_broken_one_fails() {
         let out = cargo(&dir, &["test"]);
         let log = text(&out);
         assert!(out.status.success(), "{name}: {log}");
-        assert!(log.contains("test contract_vectors_pass ... ok"), "{log}");
+        assert!(log.contains("test certified_passed ... ok"), "{log}");
     }
 
     // The vectors can fail: the longest word becomes the last of equal length.
@@ -106,11 +107,11 @@ fn fixtures_pass_their_contracts_and_a_broken_one_fails() {
         "word.chars().count() > l.chars().count()",
         "word.chars().count() >= l.chars().count()",
     );
-    let out = cargo(&dir, &["test", "--test", "contract"]);
+    let out = cargo(&dir, &["test", "--test", "certify"]);
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
     assert!(
-        log.contains("case `the first of equally long words wins`: output"),
+        log.contains("contract::the first of equally long words wins ... FAILED"),
         "{log}"
     );
 
@@ -122,11 +123,11 @@ fn fixtures_pass_their_contracts_and_a_broken_one_fails() {
         "tally_errors::BAD_KEY,",
         "\"invalid_key\",",
     );
-    let out = cargo(&dir, &["test", "--test", "contract"]);
+    let out = cargo(&dir, &["test", "--test", "certify"]);
     let log = text(&out);
     assert!(!out.status.success(), "{log}");
     assert!(
-        log.contains("error code `invalid_key`, which its manifest does not declare"),
+        log.contains("error code `invalid_key`, which connector.yaml does not declare"),
         "{log}"
     );
 }
@@ -158,7 +159,7 @@ fn scaffold_builds_tests_and_enforces_its_manifest() {
         "connector.yaml",
         "src/lib.rs",
         "tests/contract.yaml",
-        "tests/contract.rs",
+        "tests/certify.rs",
         "README.md",
         ".gitignore",
     ] {
@@ -168,7 +169,7 @@ fn scaffold_builds_tests_and_enforces_its_manifest() {
     let out = cargo(&dir, &["test"]);
     let log = text(&out);
     assert!(out.status.success(), "{log}");
-    assert!(log.contains("test contract_vectors_pass ... ok"), "{log}");
+    assert!(log.contains("test certified ... ok"), "{log}");
 
     // The declared handle is there...
     let lib = dir.join("src/lib.rs");

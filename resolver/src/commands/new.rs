@@ -14,9 +14,10 @@
 //! no build script of ours, but a `build.rs` calling `lf_wrapper_gen::native`,
 //! so connector.yaml is turned into Rust on every `cargo build` (the module
 //! docs there say why build time rather than a checked-in file). Its
-//! `Cargo.toml` depends on `lf-runtime` and `lf-wrapper-gen` by version — the
-//! crate registry will serve them — or, with `--runtime-path`, by path to a
-//! source tree of this repository, which is how it builds today.
+//! `Cargo.toml` depends on `lf-runtime`, `lf-wrapper-gen` and (for its
+//! certification test) `lf-certify` by version — the crate registry will
+//! serve them — or, with `--runtime-path`, by path to a source tree of this
+//! repository, which is how it builds today.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ const NATIVE_CARGO: &str = include_str!("../../templates/new/native/Cargo.toml")
 const NATIVE_BUILD_RS: &str = include_str!("../../templates/new/native/build.rs");
 const NATIVE_LIB: &str = include_str!("../../templates/new/native/lib.rs");
 const NATIVE_CONTRACT_YAML: &str = include_str!("../../templates/new/native/contract.yaml");
-const NATIVE_CONTRACT_RS: &str = include_str!("../../templates/new/native/contract.rs");
+const NATIVE_CERTIFY_RS: &str = include_str!("../../templates/new/native/certify.rs");
 const NATIVE_README: &str = include_str!("../../templates/new/native/README.md");
 const NATIVE_GITIGNORE: &str = include_str!("../../templates/new/native/gitignore");
 /// The `kv` and `db` interfaces, for worlds that import them.
@@ -260,11 +261,12 @@ fn scaffold(
     Ok(files)
 }
 
-/// The `[dependencies]` line for lf-runtime and the `[build-dependencies]`
-/// line for lf-wrapper-gen of a native scaffold.
+/// The dependency lines of a native scaffold: lf-runtime, lf-wrapper-gen
+/// (build) and lf-certify (dev).
 struct NativeDeps {
     runtime: String,
     wrapper_gen: String,
+    certify: String,
 }
 
 /// By version (what the crate registry will serve), or by absolute path into
@@ -275,6 +277,7 @@ fn native_deps(source: Option<&Path>) -> Result<NativeDeps, CliError> {
         return Ok(NativeDeps {
             runtime: format!("lf-runtime = {{ version = {version} }}"),
             wrapper_gen: format!("lf-wrapper-gen = {{ version = {version} }}"),
+            certify: format!("lf-certify = {{ version = {version} }}"),
         });
     };
     let source = std::fs::canonicalize(source).map_err(|source_err| CliError::Io {
@@ -283,7 +286,11 @@ fn native_deps(source: Option<&Path>) -> Result<NativeDeps, CliError> {
         source: source_err,
     })?;
     let mut paths = Vec::new();
-    for (krate, dir) in [("lf-runtime", "runtime"), ("lf-wrapper-gen", "wrapper-gen")] {
+    for (krate, dir) in [
+        ("lf-runtime", "runtime"),
+        ("lf-wrapper-gen", "wrapper-gen"),
+        ("lf-certify", "certify"),
+    ] {
         let path = source.join(dir);
         if !path.join("Cargo.toml").is_file() {
             return Err(CliError::input(
@@ -310,6 +317,7 @@ fn native_deps(source: Option<&Path>) -> Result<NativeDeps, CliError> {
     Ok(NativeDeps {
         runtime: format!("lf-runtime = {{ path = {} }}", paths[0]),
         wrapper_gen: format!("lf-wrapper-gen = {{ path = {} }}", paths[1]),
+        certify: format!("lf-certify = {{ path = {} }}", paths[2]),
     })
 }
 
@@ -358,6 +366,7 @@ fn scaffold_native(
             )
             .replace("{{runtime}}", &deps.runtime)
             .replace("{{wrapper_gen}}", &deps.wrapper_gen)
+            .replace("{{certify}}", &deps.certify)
     };
     if lf_wrapper_gen::RUST_KEYWORDS.contains(&camel.as_str()) || camel.is_empty() {
         return Err(CliError::input(
@@ -380,7 +389,7 @@ fn scaffold_native(
         file("build.rs", render(NATIVE_BUILD_RS)),
         file("src/lib.rs", render(NATIVE_LIB)),
         file("tests/contract.yaml", render(NATIVE_CONTRACT_YAML)),
-        file("tests/contract.rs", render(NATIVE_CONTRACT_RS)),
+        file("tests/certify.rs", render(NATIVE_CERTIFY_RS)),
         file(".gitignore", render(NATIVE_GITIGNORE)),
         file("README.md", render(NATIVE_README)),
     ])
