@@ -38,8 +38,9 @@ use serde_json::{Value, json};
 use super::{Capabilities, HostError, NativeNode, NodeError, dispatch};
 use crate::spec::{Capability, ConnectorId, NodeSpec};
 
-/// The `module_digest` of a native node's spec: it has no module.
-pub const NATIVE_DIGEST: &str = "native";
+/// The `module_digest` of a native node's spec: empty, as it has no module
+/// (certification evidence shows it as such).
+pub const NATIVE_DIGEST: &str = "";
 
 /// A node's own error: a code (declared in the manifest's `errors`) and a
 /// message. `retryable` comes from the manifest, not from here.
