@@ -277,3 +277,91 @@ fn fixtures_and_generated_code_are_clippy_clean() {
         assert!(out.status.success(), "{name}: {}", text(&out));
     }
 }
+
+/// A manifest with every capability, `bytes` fields and field names that are
+/// Rust keywords: the generated handles, the base64 adapter and the escaped
+/// names compile, and a call goes through every handle.
+#[test]
+fn every_handle_bytes_and_keywords_compile_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture(tmp.path(), "word_count", "every_capability");
+    std::fs::remove_dir_all(dir.join("tests")).unwrap();
+    edit(
+        &dir.join("Cargo.toml"),
+        "name = \"lf-native-word-count\"",
+        "name = \"every-capability\"",
+    );
+    std::fs::write(dir.join("connector.yaml"), EVERY_YAML).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), EVERY_LIB).unwrap();
+    let out = cargo(&dir, &["test"]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("test tests::through_every_handle ... ok"),
+        "{log}"
+    );
+}
+
+const EVERY_YAML: &str = r#"id: connector.acme.match
+inputs:
+  - name: type
+    type: bytes
+  - name: self
+    type: optional<list<bytes>>
+outputs:
+  - name: ok
+    type: bool
+  - name: raw
+    type: bytes
+effects: []
+deterministic: false
+capabilities: [http.read, http.write, kv.read, kv.write, db.read, db.write, clock, random, log]
+"#;
+
+const EVERY_LIB: &str = r#"//! Every capability, bytes fields and keyword names.
+include!(concat!(env!("OUT_DIR"), "/connector.rs"));
+
+/// The node.
+#[derive(Debug, Default)]
+pub struct Match;
+
+impl MatchNode for Match {
+    fn run(&self, input: MatchInput, caps: &MatchCaps) -> Result<MatchOutput, lf_runtime::host::native::Failure> {
+        caps.log.log("info", "hi")?;
+        let _ = caps.clock.now()?;
+        let _ = caps.random.bytes(4)?;
+        let _ = caps.http_read.request(&serde_json::json!({}))?;
+        let _ = caps.http_write.request(&serde_json::json!({}))?;
+        let _ = caps.db_read.query(&serde_json::json!({}))?;
+        let _ = caps.db_write.execute(&serde_json::json!({}))?;
+        caps.kv_write.delete("x")?;
+        let _ = caps.kv_read.get("x")?;
+        Ok(MatchOutput { ok: input.self_.is_some(), raw: input.r#type })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn through_every_handle() {
+        struct All;
+        impl lf_runtime::host::Capabilities for All {
+            fn http_read(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({})) }
+            fn http_write(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({})) }
+            fn db_read(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({})) }
+            fn db_write(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({})) }
+            fn kv_read(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({"value": null})) }
+            fn kv_write(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({})) }
+            fn clock(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({"unix_ms": 1})) }
+            fn random(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!("AAAA")) }
+            fn log(&self, _: &lf_runtime::spec::ConnectorId, _: &serde_json::Value) -> lf_runtime::host::HostResult { Ok(serde_json::json!({})) }
+        }
+        let mut registry = lf_runtime::host::NodeRegistry::new();
+        match_register(&mut registry).unwrap();
+        let caps: std::sync::Arc<dyn lf_runtime::host::Capabilities> = std::sync::Arc::new(All);
+        let out = registry.invoke("connector.acme.match", serde_json::json!({"type": "AQI=", "self": ["AQI="]}), &caps).unwrap();
+        assert_eq!(out, serde_json::json!({"ok": true, "raw": "AQI="}));
+    }
+}
+"#;
