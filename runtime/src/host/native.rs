@@ -13,9 +13,10 @@
 //! application still sees which connector asked.
 //!
 //! A handle can only be made from a [`Grant`], which has no public
-//! constructor: only [`Grants::handle`] makes one, and only for a capability
-//! the node's spec lists. A hand-written caps struct cannot smuggle an
-//! undeclared handle in either.
+//! constructor: only [`Grants::handle`] makes one, only for a capability
+//! the node's spec lists, and every call through it goes to that one
+//! capability. [`Handle`] is sealed, so no other type can receive a grant.
+//! A hand-written caps struct cannot smuggle an undeclared handle in either.
 //!
 //! [`typed_node`] turns the author's typed function into a [`NativeNode`]
 //! with the same contract as a WASM node: inputs are checked against the spec
@@ -81,16 +82,24 @@ impl From<HostError> for Failure {
     }
 }
 
-/// The right to build one handle: the application's capabilities and the
-/// calling connector. Only [`Grants::handle`] makes one.
+/// The right to build one handle: the application's capabilities, the
+/// calling connector and the one capability granted. Only
+/// [`Grants::handle`] makes one, and every call through it goes to that
+/// capability, whatever handle holds it.
 pub struct Grant {
     caps: Arc<dyn Capabilities>,
     connector: ConnectorId,
+    capability: Capability,
 }
 
 impl Grant {
-    fn call(&self, capability: Capability, request: &Value) -> Result<Value, HostError> {
-        dispatch(self.caps.as_ref(), capability, &self.connector, request)
+    fn call(&self, request: &Value) -> Result<Value, HostError> {
+        dispatch(
+            self.caps.as_ref(),
+            self.capability,
+            &self.connector,
+            request,
+        )
     }
 }
 
@@ -98,15 +107,38 @@ impl fmt::Debug for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Grant")
             .field("connector", &self.connector)
+            .field("capability", &self.capability)
             .finish_non_exhaustive()
     }
 }
 
-/// A typed handle for one capability.
-pub trait Handle: Sized {
+mod sealed {
+    /// Only this module's handles are [`Handle`](super::Handle)s.
+    pub trait Sealed {}
+}
+
+/// A typed handle for one capability: [`KvRead`], [`KvWrite`], … and no
+/// others (the trait is sealed, so no other crate can add a handle that
+/// would receive a [`Grant`]):
+///
+/// ```compile_fail
+/// use lf_runtime::host::native::{Grant, Handle};
+/// use lf_runtime::spec::Capability;
+///
+/// struct Smuggler(Grant);
+///
+/// impl Handle for Smuggler {
+///     const CAPABILITY: Capability = Capability::KvRead;
+///     fn from_grant(grant: Grant) -> Self {
+///         Smuggler(grant)
+///     }
+/// }
+/// ```
+pub trait Handle: sealed::Sealed + Sized {
     /// The capability it reaches.
     const CAPABILITY: Capability;
     /// The handle, from a grant for [`Self::CAPABILITY`].
+    #[doc(hidden)]
     fn from_grant(grant: Grant) -> Self;
 }
 
@@ -129,6 +161,7 @@ impl Grants<'_> {
             Ok(H::from_grant(Grant {
                 caps: Arc::clone(self.caps),
                 connector: self.spec.id.clone(),
+                capability: H::CAPABILITY,
             }))
         } else {
             Err(NodeError::Native {
@@ -215,6 +248,8 @@ macro_rules! handle {
             grant: Grant,
         }
 
+        impl sealed::Sealed for $name {}
+
         impl Handle for $name {
             const CAPABILITY: Capability = Capability::$capability;
             fn from_grant(grant: Grant) -> Self {
@@ -286,9 +321,7 @@ impl KvRead {
     /// What the application's store reports, or `bad_host_reply` when its
     /// reply is not `{"value": string | null}`.
     pub fn get(&self, key: &str) -> Result<Option<String>, HostError> {
-        let reply = self
-            .grant
-            .call(Capability::KvRead, &json!({ "key": key }))?;
+        let reply = self.grant.call(&json!({ "key": key }))?;
         match reply.get("value") {
             Some(Value::Null) => Ok(None),
             Some(Value::String(value)) => Ok(Some(value.clone())),
@@ -305,7 +338,7 @@ impl KvWrite {
     /// What the application's store reports.
     pub fn set(&self, key: &str, value: &str) -> Result<(), HostError> {
         self.grant
-            .call(Capability::KvWrite, &json!({ "key": key, "value": value }))
+            .call(&json!({ "key": key, "value": value }))
             .map(drop)
     }
 
@@ -316,7 +349,7 @@ impl KvWrite {
     /// What the application's store reports.
     pub fn delete(&self, key: &str) -> Result<(), HostError> {
         self.grant
-            .call(Capability::KvWrite, &json!({ "op": "delete", "key": key }))
+            .call(&json!({ "op": "delete", "key": key }))
             .map(drop)
     }
 }
@@ -329,7 +362,7 @@ impl HttpRead {
     ///
     /// What the application reports.
     pub fn request(&self, request: &Value) -> Result<Value, HostError> {
-        self.grant.call(Capability::HttpRead, request)
+        self.grant.call(request)
     }
 }
 
@@ -340,7 +373,7 @@ impl HttpWrite {
     ///
     /// What the application reports.
     pub fn request(&self, request: &Value) -> Result<Value, HostError> {
-        self.grant.call(Capability::HttpWrite, request)
+        self.grant.call(request)
     }
 }
 
@@ -351,7 +384,7 @@ impl DbRead {
     ///
     /// What the application reports.
     pub fn query(&self, request: &Value) -> Result<Value, HostError> {
-        self.grant.call(Capability::DbRead, request)
+        self.grant.call(request)
     }
 }
 
@@ -362,7 +395,7 @@ impl DbWrite {
     ///
     /// What the application reports.
     pub fn execute(&self, request: &Value) -> Result<Value, HostError> {
-        self.grant.call(Capability::DbWrite, request)
+        self.grant.call(request)
     }
 }
 
@@ -373,7 +406,7 @@ impl Clock {
     ///
     /// What the application reports.
     pub fn now(&self) -> Result<Value, HostError> {
-        self.grant.call(Capability::Clock, &json!({}))
+        self.grant.call(&json!({}))
     }
 }
 
@@ -384,8 +417,7 @@ impl Random {
     ///
     /// What the application reports.
     pub fn bytes(&self, len: u32) -> Result<Value, HostError> {
-        self.grant
-            .call(Capability::Random, &json!({ "bytes": len }))
+        self.grant.call(&json!({ "bytes": len }))
     }
 }
 
@@ -397,10 +429,7 @@ impl Log {
     /// What the application reports.
     pub fn log(&self, level: &str, message: &str) -> Result<(), HostError> {
         self.grant
-            .call(
-                Capability::Log,
-                &json!({ "level": level, "message": message }),
-            )
+            .call(&json!({ "level": level, "message": message }))
             .map(drop)
     }
 }
