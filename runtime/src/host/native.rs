@@ -19,10 +19,10 @@
 //! A hand-written caps struct cannot smuggle an undeclared handle in either.
 //!
 //! [`typed_node`] turns the author's typed function into a [`NativeNode`]
-//! with the same contract as a WASM node: inputs are checked against the spec
-//! before the call, outputs after it (the same checker, in
-//! [`NativeNode::invoke`]), and a [`Failure`] with a declared code becomes
-//! [`NodeError::Connector`] with the *declared* `retryable`, while an
+//! with the same contract as a WASM node: inputs are checked against the
+//! spec before the call, outputs after it (the same checker, in `NativeNode`'s
+//! [`Node::invoke`](super::Node::invoke)), and a [`Failure`] with a declared
+//! code becomes [`NodeError::Connector`] with the *declared* `retryable`, while an
 //! undeclared code is [`NodeError::UndeclaredErrorCode`], as for modules.
 //!
 //! What native nodes do not get: fuel, memory caps and deadlines. They are
