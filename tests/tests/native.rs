@@ -254,7 +254,7 @@ fn new_native_refuses_a_runtime_path_that_is_not_a_source_tree() {
 }
 
 /// Generated code is clean under `cargo clippy -D warnings` with
-/// `missing_docs`, in both fixtures. Ignored by default: the first run
+/// `missing_docs`, and its docs build without warnings, in both fixtures. Ignored by default: the first run
 /// checks every dependency (about a minute); run with `--ignored`.
 #[test]
 #[ignore = "slow: cargo clippy of the fixtures and their dependencies"]
@@ -274,6 +274,16 @@ fn fixtures_and_generated_code_are_clippy_clean() {
                 "missing_docs",
             ],
         );
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        // The generated docs' links resolve, and none is redundant.
+        let out = Command::new(env!("CARGO"))
+            .args(["doc", "--no-deps", "--offline"])
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", workspace().join("target"))
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{name}: {}", text(&out));
     }
 }

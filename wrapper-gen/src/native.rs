@@ -139,8 +139,7 @@ pub fn generate_native(manifest: &ConnectorManifest) -> Result<String, GenError>
     // The declared error codes.
     let errors_mod = format_ident!("{node}_errors");
     let errors_doc = doc_lines(&format!(
-        " The error codes `{id_str}` declares, for [`Failure::new`]({}).\n\n A code not listed here fails the call as an undeclared error code.",
-        "::lf_runtime::host::native::Failure::new"
+        " The error codes `{id_str}` declares, for\n [`lf_runtime::host::native::Failure::new`].\n\n A code not listed here fails the call as an undeclared error code."
     ));
     let codes = manifest.errors().iter().map(|e| {
         let name = Ident::new(&e.code.to_ascii_uppercase(), Span::call_site());
@@ -170,7 +169,7 @@ pub fn generate_native(manifest: &ConnectorManifest) -> Result<String, GenError>
         names.register_fn, names.register_fn
     ));
     let run_doc = doc_lines(
-        " Runs the node once. `caps` holds the declared capabilities only.\n\n # Errors\n\n A [`Failure`](::lf_runtime::host::native::Failure) with one of the\n declared codes; its `retryable` comes from the manifest.",
+        " Runs the node once. `caps` holds the declared capabilities only.\n\n # Errors\n\n A [`lf_runtime::host::native::Failure`] with one of the\n declared codes; its `retryable` comes from the manifest.",
     );
     items.extend(quote! {
         #(#[doc = #trait_doc])*
