@@ -263,6 +263,7 @@ fn scaffold(
 
 /// The dependency lines of a native scaffold: lf-runtime, lf-wrapper-gen
 /// (build) and lf-certify (dev).
+#[derive(Debug)]
 struct NativeDeps {
     runtime: String,
     wrapper_gen: String,
@@ -556,6 +557,48 @@ mod tests {
         for bad in ["", "Greet", "1x", "x-", "a/b", "../x", "a.b"] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn native_depends_by_version_unless_given_a_source_tree() {
+        let files = scaffold_native(
+            "greet",
+            "connector.acme.text.greet",
+            &[Capability::KvRead],
+            &native_deps(None).unwrap(),
+        )
+        .unwrap();
+        let get = |path: &str| &files.iter().find(|f| f.path == path).unwrap().content;
+        let version = env!("CARGO_PKG_VERSION");
+        let cargo = get("Cargo.toml");
+        for dep in ["lf-runtime", "lf-wrapper-gen", "lf-certify"] {
+            assert!(
+                cargo.contains(&format!("{dep} = {{ version = \"{version}\" }}")),
+                "{cargo}"
+            );
+        }
+        assert!(get("src/lib.rs").contains("impl GreetNode for Greet"));
+        assert!(get("tests/certify.rs").contains("greet::greet_register(&mut registry)"));
+        assert!(get("connector.yaml").contains("capabilities: [kv.read]"));
+        assert!(files.iter().all(|f| !f.content.contains("{{")));
+
+        let tmp = tempfile::tempdir().unwrap();
+        let err = native_deps(Some(tmp.path())).unwrap_err();
+        assert!(
+            err.to_string().contains("not an lf-resolve source tree"),
+            "{err}"
+        );
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let deps = native_deps(Some(root)).unwrap();
+        assert!(deps.certify.contains("certify\" }"), "{}", deps.certify);
+    }
+
+    #[test]
+    fn native_refuses_a_node_that_cannot_name_a_type() {
+        let err = scaffold_native("x", "connector.acme.self", &[], &native_deps(None).unwrap())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("cannot name a Rust type"), "{err}");
     }
 
     #[test]
