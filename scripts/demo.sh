@@ -71,6 +71,17 @@ cat "$work/greet-js/app.js" >&2
 "$lf" push "$work/greet-js" "$registry/latticeflow/greet-js:0.1.0" >/dev/null
 "$lf" sign "$registry/latticeflow/greet-js:0.1.0" --key "$work/cosign.key"
 
+step "lf-resolve certify: run each connector's contract vectors through the host, sign the evidence, attach it"
+# Contract, idempotency, determinism and capability-usage checks; the result
+# is two in-toto statements signed as sigstore bundles and attached to the
+# manifest as OCI referrers. kv-counter is WARNED (a declared error code no
+# case exercises); the lock below allows that with `allow-warned`.
+for name in text-upper json-reshape kv-counter hash http-fetch; do
+    "$lf" certify "$registry/latticeflow/$name:1.0" \
+        --contract "$root/registry-fixtures/connectors/$name/tests/contract.yaml" --key "$work/cosign.key"
+done
+"$lf" certify "$registry/latticeflow/greet-js:0.1.0" --contract "$work/greet-js/tests/contract.yaml" --key "$work/cosign.key"
+
 step "lf-resolve inspect: what the registry holds for one connector"
 "$lf" inspect "$registry/latticeflow/kv-counter:1.0"
 
@@ -78,6 +89,9 @@ step "lf-resolve init, then add five connectors with the capabilities they need"
 "$lf" init --name demo-flow
 # Trust the key we signed with (signatures are required by default).
 sed -i "s|^keys = \[\]|keys = [\"$work/cosign.pub\"]|" latticeflow.toml
+# And require certification evidence signed by that key for every connector.
+sed -i "/^keys = /a certification = \"required\"\nallow-warned = true" latticeflow.toml
+cat latticeflow.toml >&2
 "$lf" add text_upper "$registry/latticeflow/text-upper:1.0"
 "$lf" add reshape "$registry/latticeflow/json-reshape:1.0"
 "$lf" add counter "$registry/latticeflow/kv-counter:1.0" -c kv.read -c kv.write

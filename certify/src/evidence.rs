@@ -260,15 +260,18 @@ impl Evidence {
     pub fn human_report(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
+        let runs = match self.determinism_runs {
+            0 => "determinism not declared".to_owned(),
+            1 => "1 determinism run per case".to_owned(),
+            n => format!("{n} determinism runs per case"),
+        };
         let _ = writeln!(
             out,
-            "\ncertifying {} ({}): {} case{}, {} determinism run{} per case",
+            "\ncertifying {} ({}): {} case{}, {runs}",
             self.connector,
             self.node.label(),
             self.cases.len(),
             if self.cases.len() == 1 { "" } else { "s" },
-            self.determinism_runs,
-            if self.determinism_runs == 1 { "" } else { "s" },
         );
         for check in &self.checks {
             let status = match check.result {

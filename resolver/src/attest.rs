@@ -361,7 +361,7 @@ pub fn apply(
         return Outcome::Accepted(CertificationEntry::default(), Vec::new());
     }
     let certify_hint = format!(
-        "certify it with `lf-resolve certify {} --key <cosign.key>`, signed by a key that latticeflow.toml trusts for `{name}`, or relax `certification` for this connector",
+        "certify it with `lf-resolve certify {} --contract <its tests/contract.yaml> --key <cosign.key>`, signed by a key that latticeflow.toml trusts for `{name}`, or relax `certification` for this connector",
         reference.without_digest()
     );
     let mut reasons: Vec<String> = Vec::new();
@@ -417,7 +417,7 @@ pub fn apply(
             ),
             reasons: Vec::new(),
             help: format!(
-                "fix the connector so that its contract tests pass, publish it and certify the new digest (`lf-resolve certify {} --key <cosign.key>`)",
+                "fix the connector so that its contract tests pass, publish it and certify the new digest (`lf-resolve certify {} --contract <its tests/contract.yaml> --key <cosign.key>`)",
                 reference.without_digest()
             ),
         };

@@ -218,7 +218,7 @@ pub enum Command {
         after_help = "Examples:\n  lf-resolve test connectors/greet\n  lf-resolve test connectors/greet empty      only the cases whose name contains `empty`"
     )]
     Test(TestArgs),
-    /// Certify a connector directory against its contract (tests/contract.yaml)
+    /// Certify a connector (a directory, or a pushed artifact) against its contract
     ///
     /// Runs every case through the real host with recording capabilities and
     /// checks the contract (outputs, declared error codes and `retryable`),
@@ -226,9 +226,15 @@ pub enum Command {
     /// seeds give equal outputs) and capability usage (used against
     /// declared). Prints one line per check and `certification result:
     /// PASSED|WARNED|FAILED`; exits 0 for PASSED or WARNED, 1 for FAILED.
-    /// docs/certification.md describes the checks and the evidence.
+    ///
+    /// A REF is certified as published: the module and the connector.yaml
+    /// embedded in it are pulled, and the evidence is about the manifest
+    /// digest. With `--key`, both statements are signed (sigstore v0.3
+    /// bundles) and attached to the manifest as OCI referrers, where `lock`
+    /// finds them under `[policy] certification`. docs/certification.md
+    /// describes the checks and the evidence.
     #[command(
-        after_help = "Examples:\n  lf-resolve certify connectors/greet\n  lf-resolve certify connectors/greet --runs 10 --output attestations/"
+        after_help = "Examples:\n  lf-resolve certify connectors/greet\n  lf-resolve certify connectors/greet --runs 10 --output attestations/\n  lf-resolve certify ghcr.io/acme/greet:1.0 --contract connectors/greet/tests/contract.yaml --key cosign.key"
     )]
     Certify(CertifyArgs),
 }
@@ -236,15 +242,24 @@ pub enum Command {
 /// Arguments of `certify`.
 #[derive(Debug, Args)]
 pub struct CertifyArgs {
-    /// The connector directory (connector.yaml, module.wasm or module.wat, tests/contract.yaml)
-    pub dir: std::path::PathBuf,
-    /// The contract file [default: DIR/tests/contract.yaml]
+    /// A connector directory (connector.yaml, module.wasm or module.wat,
+    /// tests/contract.yaml), or a pushed connector: `registry/repository:tag` or `…@sha256:<hex>`
+    #[arg(value_name = "DIR|REF")]
+    pub target: String,
+    /// The contract file [default: DIR/tests/contract.yaml; required with a REF]
     #[arg(long, value_name = "FILE")]
     pub contract: Option<std::path::PathBuf>,
+    /// Sign the statements with this cosign private key and attach them to REF
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<std::path::PathBuf>,
+    /// With --key, sign and attach a FAILED result too (by default it is only reported)
+    #[arg(long, requires = "key")]
+    pub attach_failed: bool,
     /// Runs per case for the determinism check (2 to 100)
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=100))]
     pub runs: u32,
-    /// Write the in-toto statements (statement-test-result.json, statement-certification.json) to DIR
+    /// Write the in-toto statements (statement-test-result.json, statement-certification.json) to DIR,
+    /// and with --key the signed bundles (test-result.sigstore.json, certification.sigstore.json)
     #[arg(long, value_name = "DIR")]
     pub output: Option<std::path::PathBuf>,
 }

@@ -113,7 +113,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Wit(args) => commands::wit::run(args, printer),
         Command::New(args) => commands::new::run(args, printer),
         Command::Test(args) => commands::test::run(args, printer),
-        Command::Certify(args) => commands::certify::run(args, printer),
+        Command::Certify(args) => commands::certify::run(args, settings, printer),
     }
 }
 

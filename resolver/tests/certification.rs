@@ -714,3 +714,134 @@ fn huge_and_endless_referrers_are_refused_with_a_clear_error() {
     );
     assert_eq!(snapshot(p), before);
 }
+
+/// `certify REF --key` end to end: the real harness certifies the pushed
+/// artifact, signs and attaches both statements, and `lock` with
+/// `certification = "required"` accepts what it attached; sigstore-js
+/// verifies the bundle it wrote. A FAILED result is reported but not
+/// attached, so the lock still finds no certification.
+#[test]
+fn certify_ref_attaches_evidence_that_lock_and_sigstore_js_accept() {
+    let s = setup();
+    let p = &s.project;
+    let contract = fixture_dir("hash").join("tests/contract.yaml");
+    let contract = contract.to_str().unwrap();
+
+    // Refused before anything runs: a REF without its contract, and --key on
+    // a directory.
+    let no_contract = run_with_password(p, &["certify", &s.first, "--key", "keys/good.key"]);
+    assert_eq!(no_contract.code, 2, "{no_contract:?}");
+    assert!(
+        no_contract.stderr.contains("needs its contract vectors"),
+        "{}",
+        no_contract.stderr
+    );
+    let dir = fixture_dir("hash");
+    let dir_key = run_with_password(
+        p,
+        &["certify", dir.to_str().unwrap(), "--key", "keys/good.key"],
+    );
+    assert_eq!(dir_key.code, 2, "{dir_key:?}");
+    assert!(
+        dir_key.stderr.contains("a directory is not one"),
+        "{}",
+        dir_key.stderr
+    );
+
+    let run = run_with_password(
+        p,
+        &[
+            "certify",
+            &s.first,
+            "--contract",
+            contract,
+            "--key",
+            "keys/good.key",
+            "--output",
+            "evidence",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("certification result: PASSED"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stderr.matches("Attached").count(), 2, "{}", run.stderr);
+    let (subject, _) = s.subject(&s.first);
+    // The statements written are about the manifest, named by repository.
+    let statement: Value =
+        serde_json::from_str(&p.read("evidence/statement-test-result.json")).unwrap();
+    assert_eq!(
+        statement["subject"][0]["digest"]["sha256"],
+        subject.hex(),
+        "{statement}"
+    );
+    assert_eq!(statement["predicate"]["result"], "PASSED");
+
+    s.project_file(&s.first, "certification = \"required\"");
+    let lock = p.run(&["lock"]);
+    assert_eq!(lock.code, 0, "{lock:?}");
+    let text = p.read("latticeflow.lock");
+    assert!(
+        text.contains(&format!(
+            "certification = {{ policy = \"required\", result = \"PASSED\", key = \"{}\"",
+            s.good.fingerprint()
+        )),
+        "{text}"
+    );
+
+    // The bundle certify signed verifies with sigstore-js and the public key.
+    if let Some(prefix) = common::sigstore_js() {
+        let verified = common::node_verify(
+            &prefix,
+            &p.path().join("evidence/test-result.sigstore.json"),
+            &p.path().join("keys/good.pub"),
+            &subject,
+        );
+        assert_eq!(verified, Ok("verified PASSED\n".to_owned()));
+    }
+
+    // A connector that fails its contract: reported, exit 1, nothing attached.
+    let failing = format!("{}/cert/failing:1.0", s.registry.host());
+    let failing_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../certify/tests/fixtures/undeclared-error");
+    assert_eq!(
+        p.run(&["push", failing_dir.to_str().unwrap(), &failing])
+            .code,
+        0
+    );
+    let failing_contract = failing_dir.join("tests/contract.yaml");
+    let run = run_with_password(
+        p,
+        &[
+            "certify",
+            &failing,
+            "--contract",
+            failing_contract.to_str().unwrap(),
+            "--key",
+            "keys/good.key",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("certification result: FAILED"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("not signed or attached"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Attached"), "{}", run.stderr);
+    p.write(
+        "latticeflow.toml",
+        &format!(
+            "[policy]\nsignatures = \"none\"\nkeys = [\"keys/good.pub\"]\ncertification = \"required\"\n\n[connectors.failing]\nref = \"{failing}\"\n"
+        ),
+    );
+    let lock = p.run(&["lock"]);
+    assert_eq!(lock.code, 1, "{lock:?}");
+    assert!(lock.stderr.contains("missing"), "{}", lock.stderr);
+}

@@ -13,8 +13,7 @@
     reason = "tests: a skip says why"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 use base64::Engine as _;
 use lf_lockfile::Digest;
@@ -22,55 +21,7 @@ use lf_resolve::attest::TEST_RESULT_PREDICATE_TYPE;
 use lf_resolve::sign::{SigningKey, dsse_bundle_v03_for, in_toto_statement_for};
 use serde_json::json;
 
-/// The install prefix, or `None` (after saying why) when the test may skip.
-fn sigstore_js() -> Option<PathBuf> {
-    match std::env::var_os("LF_SIGSTORE_JS") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.join("node_modules/@sigstore/verify/package.json")
-                    .is_file(),
-                "LF_SIGSTORE_JS={} has no @sigstore/verify: run scripts/install-sigstore-js.sh",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "LF_SIGSTORE_JS is unset under CI: run `eval \"$(scripts/install-sigstore-js.sh)\"` (scripts/test.sh does)"
-        ),
-        None => {
-            eprintln!(
-                "skipping: LF_SIGSTORE_JS is unset; run `eval \"$(scripts/install-sigstore-js.sh)\"` to check sigstore-js interoperability"
-            );
-            None
-        }
-    }
-}
-
-/// Runs the verifier script; `Ok(stdout)` or `Err(stderr)`.
-fn node_verify(
-    prefix: &Path,
-    bundle: &Path,
-    key: &Path,
-    subject: &Digest,
-) -> Result<String, String> {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigstore-js/verify-attestation.cjs");
-    let out = Command::new("node")
-        .arg(script)
-        .arg(bundle)
-        .arg(key)
-        .arg(subject.to_string())
-        .arg(TEST_RESULT_PREDICATE_TYPE)
-        .env("NODE_PATH", prefix.join("node_modules"))
-        .output()
-        .expect("node runs (scripts/install-sigstore-js.sh installs it)");
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
+use common::{node_verify, sigstore_js};
 
 #[test]
 fn sigstore_js_verifies_our_test_result_attestation_and_refuses_a_tampered_one() {

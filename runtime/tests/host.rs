@@ -164,6 +164,50 @@ fn capabilities_not_implemented_answer_unsupported() {
     );
 }
 
+/// Records what each capability method receives.
+#[derive(Default)]
+struct Recorder {
+    calls: std::sync::Mutex<Vec<(&'static str, String, Value)>>,
+}
+
+impl Capabilities for Recorder {
+    fn kv_read(&self, connector: &ConnectorId, request: &Value) -> HostResult {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(("kv.read", connector.to_string(), request.clone()));
+        Ok(json!({"value": "41"}))
+    }
+
+    fn kv_write(&self, connector: &ConnectorId, request: &Value) -> HostResult {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(("kv.write", connector.to_string(), request.clone()));
+        Ok(json!({}))
+    }
+}
+
+#[test]
+fn capabilities_receive_the_calling_connector_and_the_exact_request() {
+    // The application scopes keys and policy by the connector id it is
+    // given, so the host must pass the caller's own id, and the module's
+    // request document as sent.
+    let node = fixture("kv-counter").node();
+    let recorder = Arc::new(Recorder::default());
+    let caps: Arc<dyn Capabilities> = recorder.clone();
+    let out = node.invoke(json!({ "key": "k \"q\"" }), &caps).unwrap();
+    assert_eq!(out, json!({"count": 42}));
+    let id = "connector.latticeflow.kv.counter".to_owned();
+    assert_eq!(
+        *recorder.calls.lock().unwrap(),
+        [
+            ("kv.read", id.clone(), json!({"key": "k \"q\""})),
+            ("kv.write", id, json!({"key": "k \"q\"", "value": "42"})),
+        ]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Registry
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ pub mod lock;
 pub mod login;
 pub mod new;
 pub mod push;
+pub mod remote;
 pub mod remove;
 pub mod sign;
 pub mod tag;

@@ -30,7 +30,7 @@ pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The media type of a sigstore bundle v0.3.
 pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-fn read_key(path: &Path) -> Result<SigningKey, CliError> {
+pub(crate) fn read_key(path: &Path) -> Result<SigningKey, CliError> {
     let pem = std::fs::read(path).map_err(|source| CliError::Io {
         context: "cannot read the key",
         path: path.to_owned(),

@@ -55,18 +55,9 @@ pub(crate) fn load_dir(dir: &Path, contract: Option<&Path>) -> Result<LoadedDir,
 
     let contract_path =
         contract.map_or_else(|| dir.join("tests").join("contract.yaml"), Path::to_owned);
-    let contract_text = read_bounded(&contract_path, MAX_CONTRACT_BYTES)?;
-    let contract_text = String::from_utf8(contract_text).map_err(|_| {
-        CliError::input(format!("`{}` is not UTF-8", contract_path.display()), None)
-    })?;
     let (module_path, bytes) = module_bytes(dir)?;
     let spec = NodeSpec::from_manifest(&manifest, lf_certify::module_digest(&bytes));
-    let contract = Contract::from_yaml(&contract_text, &spec).map_err(|e| {
-        CliError::input(
-            e.located(&contract_path),
-            Some("docs/certification.md describes tests/contract.yaml".to_owned()),
-        )
-    })?;
+    let contract = load_contract(&contract_path, &spec)?;
     Ok(LoadedDir {
         manifest,
         spec,
@@ -78,6 +69,19 @@ pub(crate) fn load_dir(dir: &Path, contract: Option<&Path>) -> Result<LoadedDir,
 }
 
 /// The error of a module the host cannot load.
+/// Reads, validates and checks `path` against the connector `spec`.
+pub(crate) fn load_contract(path: &Path, spec: &NodeSpec) -> Result<Contract, CliError> {
+    let text = read_bounded(path, MAX_CONTRACT_BYTES)?;
+    let text = String::from_utf8(text)
+        .map_err(|_| CliError::input(format!("`{}` is not UTF-8", path.display()), None))?;
+    Contract::from_yaml(&text, spec).map_err(|e| {
+        CliError::input(
+            e.located(path),
+            Some("docs/certification.md describes tests/contract.yaml".to_owned()),
+        )
+    })
+}
+
 pub(crate) fn load_failed(module_path: &Path, e: &lf_runtime::host::NodeError) -> CliError {
     CliError::Failed {
         message: format!("`{}` cannot be loaded", module_path.display()),

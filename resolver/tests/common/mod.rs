@@ -2,7 +2,12 @@
 //! to run the real `lf-resolve` binary in it.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 #![allow(unreachable_pub, reason = "shared by test binaries")]
-#![allow(clippy::unwrap_used, clippy::panic, reason = "test support")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "test support; a skip says why"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,5 +132,57 @@ impl Project {
         let mut out = BTreeMap::new();
         walk(&self.path().join(dir), &mut out);
         out
+    }
+}
+
+/// sigstore-js for interoperability checks: the install prefix of
+/// `scripts/install-sigstore-js.sh` (`LF_SIGSTORE_JS`), or `None` (after
+/// saying why) when the test may skip; under CI its absence is a failure.
+pub fn sigstore_js() -> Option<PathBuf> {
+    match std::env::var_os("LF_SIGSTORE_JS") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("node_modules/@sigstore/verify/package.json")
+                    .is_file(),
+                "LF_SIGSTORE_JS={} has no @sigstore/verify: run scripts/install-sigstore-js.sh",
+                dir.display()
+            );
+            Some(dir)
+        }
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "LF_SIGSTORE_JS is unset under CI: run `eval \"$(scripts/install-sigstore-js.sh)\"` (scripts/test.sh does)"
+        ),
+        None => {
+            eprintln!(
+                "skipping: LF_SIGSTORE_JS is unset; run `eval \"$(scripts/install-sigstore-js.sh)\"` to check sigstore-js interoperability"
+            );
+            None
+        }
+    }
+}
+
+/// Runs the verifier script; `Ok(stdout)` or `Err(stderr)`.
+pub fn node_verify(
+    prefix: &Path,
+    bundle: &Path,
+    key: &Path,
+    subject: &lf_lockfile::Digest,
+) -> Result<String, String> {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigstore-js/verify-attestation.cjs");
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .arg(bundle)
+        .arg(key)
+        .arg(subject.to_string())
+        .arg(lf_resolve::attest::TEST_RESULT_PREDICATE_TYPE)
+        .env("NODE_PATH", prefix.join("node_modules"))
+        .output()
+        .expect("node runs (scripts/install-sigstore-js.sh installs it)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
