@@ -55,9 +55,12 @@ pub(crate) fn load_dir(dir: &Path, contract: Option<&Path>) -> Result<LoadedDir,
 
     let contract_path =
         contract.map_or_else(|| dir.join("tests").join("contract.yaml"), Path::to_owned);
+    // The contract is read before the module is looked for: an author who
+    // has not written it yet hears about that first.
+    let contract_text = read_contract(&contract_path)?;
     let (module_path, bytes) = module_bytes(dir)?;
     let spec = NodeSpec::from_manifest(&manifest, lf_certify::module_digest(&bytes));
-    let contract = load_contract(&contract_path, &spec)?;
+    let contract = parse_contract(&contract_text, &contract_path, &spec)?;
     Ok(LoadedDir {
         manifest,
         spec,
@@ -71,10 +74,19 @@ pub(crate) fn load_dir(dir: &Path, contract: Option<&Path>) -> Result<LoadedDir,
 /// The error of a module the host cannot load.
 /// Reads, validates and checks `path` against the connector `spec`.
 pub(crate) fn load_contract(path: &Path, spec: &NodeSpec) -> Result<Contract, CliError> {
+    parse_contract(&read_contract(path)?, path, spec)
+}
+
+/// The contract file's text (bounded, UTF-8).
+fn read_contract(path: &Path) -> Result<String, CliError> {
     let text = read_bounded(path, MAX_CONTRACT_BYTES)?;
-    let text = String::from_utf8(text)
-        .map_err(|_| CliError::input(format!("`{}` is not UTF-8", path.display()), None))?;
-    Contract::from_yaml(&text, spec).map_err(|e| {
+    String::from_utf8(text)
+        .map_err(|_| CliError::input(format!("`{}` is not UTF-8", path.display()), None))
+}
+
+/// Validates and checks the contract `text` of `path` against `spec`.
+fn parse_contract(text: &str, path: &Path, spec: &NodeSpec) -> Result<Contract, CliError> {
+    Contract::from_yaml(text, spec).map_err(|e| {
         CliError::input(
             e.located(path),
             Some("docs/certification.md describes tests/contract.yaml".to_owned()),
