@@ -211,6 +211,19 @@ impl CrateRegistry {
         self.dir.path().join("data")
     }
 
+    /// The index file of crate `name` as the server answers it (one JSON
+    /// object per version), or `None` when it has none (404).
+    pub fn index_file(&self, name: &str) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        let path = match name.len() {
+            1 | 2 => format!("/{}/{name}", name.len()),
+            3 => format!("/3/{}/{name}", &name[..1]),
+            _ => format!("/{}/{}/{name}", &name[..2], &name[2..4]),
+        };
+        let (status, body) = http_get(self.addr, &path)?;
+        (status == 200).then_some(body)
+    }
+
     /// Kills the server; the data stays until drop.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -242,18 +255,43 @@ fn free_port() -> Result<SocketAddr, CrateRegistryError> {
 /// The status of `GET path` on `addr`, with short timeouts; `None` when
 /// nothing answers.
 fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    http_get(addr, path).map(|(status, _)| status)
+}
+
+/// `GET path` on `addr` (HTTP/1.1, `Connection: close`, bounded in time and
+/// size): the status and the body (de-chunked when needed).
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
-        .set_write_timeout(Some(Duration::from_secs(2)))
+        .set_write_timeout(Some(Duration::from_secs(5)))
         .ok()?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
-    let mut head = [0u8; 64];
-    let n = stream.read(&mut head).ok()?;
-    let text = std::str::from_utf8(&head[..n]).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
+    let mut raw = Vec::new();
+    stream.take(16 * 1024 * 1024).read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    if !chunked {
+        return Some((status, body.to_owned()));
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.trim(), 16).ok()?;
+        if size == 0 {
+            return Some((status, out));
+        }
+        out.push_str(after.get(..size)?);
+        rest = after.get(size + 2..)?;
+    }
 }

@@ -93,25 +93,15 @@ fn locked_project(registry: &Registry, crates: &str) -> tempfile::TempDir {
     project
 }
 
-/// The index entries of `name` in the registry's data, as the server
-/// answers them (empty when it has none).
+/// The index entries of `name` as the registry serves them (empty when it
+/// has none).
 fn index(crates: &CrateRegistry, name: &str) -> Vec<serde_json::Value> {
-    let path = match name.len() {
-        1 | 2 => format!("{}/{name}", name.len()),
-        3 => format!("3/{}/{name}", &name[..1]),
-        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
-    };
-    let url = format!("http://{}/{path}", crates.addr());
-    let out = Command::new("curl")
-        .args(["-s", "-f", "--max-time", "10", &url])
-        .output();
-    match out {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-        _ => Vec::new(),
-    }
+    crates
+        .index_file(name)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]

@@ -544,8 +544,9 @@ fn rewrite_manifest(
     registries.push(registry);
     package["publish"] = toml_edit::value(registries);
     if let Some(version) = version {
+        // No `license`: the modules are their authors', and the lock does
+        // not say under which terms.
         package["version"] = toml_edit::value(version);
-        package["license"] = toml_edit::value("Apache-2.0");
     }
     if let Some(modules) = modules {
         let mut list = toml_edit::Array::new();
@@ -834,6 +835,9 @@ mod tests {
         assert!(WORKSPACE_LOCK.contains("name = \"lf-runtime\""));
         assert!(same_version("1.0.0+a", "1.0.0"));
         assert!(!same_version("1.0.1", "1.0.0"));
-        assert_eq!(toml_string("a\"b"), "\"a\\\"b\"");
+        for text in ["a\"b", "/tmp/x y", "it's"] {
+            let value: toml_edit::Value = toml_string(text).parse().unwrap();
+            assert_eq!(value.as_str(), Some(text));
+        }
     }
 }
