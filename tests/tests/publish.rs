@@ -160,6 +160,12 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
         cksum.as_str()
     );
 
+    // A native connector crate (plain Rust, on lf-runtime from the same
+    // registry), published with plain `cargo publish`.
+    let native = tempfile::tempdir().unwrap();
+    publish_native(native.path(), &crates);
+    assert_eq!(index(&crates, "connector_wordstat")[0]["vers"], "0.2.0");
+
     // A fresh bundle outside this checkout, depending on the crates by
     // version from the registry.
     let bundle = tempfile::tempdir().unwrap();
@@ -176,11 +182,13 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     assert_eq!(lines[0]["output"]["text"], "HELLO, REGISTRY");
     assert_eq!(lines[1]["output"]["count"], 1);
     assert_eq!(lines[2]["output"]["count"], 2);
     assert_eq!(lines[3]["output"]["length"], 15);
+    assert_eq!(lines[4]["node"], "connector.wordstat.text.count");
+    assert_eq!(lines[4]["output"]["words"], 2);
     // The bundle got the crate from the registry, not from a path.
     let lock = std::fs::read_to_string(bundle.join("Cargo.lock")).unwrap();
     let entry = &lock[lock.find("name = \"connector_latticeflow\"").unwrap()..];
@@ -204,7 +212,7 @@ fn write_bundle(dir: &Path, crates: &CrateRegistry) {
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"lf-publish-bundle\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nconnector_latticeflow = {{ version = \"1.5.1\", registry = \"{NAME}\" }}\nlf-runtime = {{ version = \"=0.1.0\", registry = \"{NAME}\" }}\nserde_json = \"1\"\n\n[workspace]\n{}",
+            "[package]\nname = \"lf-publish-bundle\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nconnector_latticeflow = {{ version = \"1.5.1\", registry = \"{NAME}\" }}\nconnector_wordstat = {{ version = \"0.2\", registry = \"{NAME}\" }}\nlf-runtime = {{ version = \"=0.1.0\", registry = \"{NAME}\" }}\nserde_json = \"1\"\n\n[workspace]\n{}",
             workspace_profiles()
         ),
     )
@@ -241,12 +249,14 @@ fn main() {
     connector_latticeflow::text::upper_register(&mut registry).unwrap();
     connector_latticeflow::kv::counter_register(&mut registry).unwrap();
     connector_latticeflow::text::hash_register(&mut registry).unwrap();
+    connector_wordstat::register(&mut registry).unwrap();
     let caps: Arc<dyn Capabilities> = Arc::new(Kv::default());
     for (id, input) in [
         ("connector.latticeflow.text.upper", json!({ "text": "hello, registry" })),
         ("connector.latticeflow.kv.counter", json!({ "key": "runs" })),
         ("connector.latticeflow.kv.counter", json!({ "key": "runs" })),
         ("connector.latticeflow.text.hash", json!({ "text": "HELLO, REGISTRY" })),
+        ("connector.wordstat.text.count", json!({ "text": "hello, registry" })),
     ] {
         let output = registry.invoke(id, input, &caps).unwrap();
         println!("{}", json!({ "node": id, "output": output }));
@@ -258,6 +268,70 @@ fn main() {
     // This workspace's lock: crates.io dependencies at versions already
     // downloaded and built in the shared target directory.
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+}
+
+/// Writes a native connector crate (`connector.wordstat.text.count`, plain
+/// Rust registered as a `NativeNode`) into `dir` and publishes it to the
+/// test registry with `cargo publish`. `--no-verify`: verifying would build
+/// it and lf-runtime again in a target directory of its own (minutes on two
+/// cores); the bundle builds it anyway.
+fn publish_native(dir: &Path, crates: &CrateRegistry) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"connector_wordstat\"\nversion = \"0.2.0\"\nedition = \"2024\"\nlicense = \"Apache-2.0\"\ndescription = \"A native latticeflow connector: counts words.\"\npublish = [\"{NAME}\"]\n\n[dependencies]\nlf-runtime = {{ version = \"=0.1.0\", registry = \"{NAME}\", default-features = false, features = [\"host\"] }}\nserde_json = \"1\"\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        r#"//! A native connector: `connector.wordstat.text.count` counts the words of a text.
+
+use lf_runtime::host::{NativeNode, NodeError, NodeRegistry, RegistryError};
+use lf_runtime::spec::{FieldSpec, NodeSpec, ValueType};
+
+/// Registers `connector.wordstat.text.count`.
+///
+/// # Errors
+///
+/// The id is already registered.
+pub fn register(registry: &mut NodeRegistry) -> Result<(), RegistryError> {
+    let spec = NodeSpec {
+        id: "connector.wordstat.text.count".parse().expect("a valid id"),
+        inputs: vec![FieldSpec::new("text", ValueType::String)],
+        outputs: vec![FieldSpec::new("words", ValueType::Int)],
+        effects: Vec::new(),
+        capabilities: Vec::new(),
+        deterministic: true,
+        idempotent: true,
+        errors: Vec::new(),
+        module_digest: String::new(),
+    };
+    registry.register(NativeNode::new(spec, |input, _| {
+        let text = input["text"].as_str().unwrap_or_default();
+        Ok::<_, NodeError>(serde_json::json!({ "words": text.split_whitespace().count() }))
+    }))
+}
+"#,
+    )
+    .unwrap();
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let var = format!("CARGO_REGISTRIES_{}_TOKEN", NAME.to_uppercase());
+    let out = Command::new(env!("CARGO"))
+        .args(["publish", "--no-verify", "--quiet", "--registry", NAME])
+        .arg("--config")
+        .arg(format!(
+            "registries.{NAME}.index=\"{}\"",
+            crates.index_url()
+        ))
+        .current_dir(dir)
+        .env(var, TOKEN)
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// Runs cargo in the bundle with the shared target directory; the path of
