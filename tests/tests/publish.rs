@@ -126,9 +126,17 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
     assert!(index(&crates, "lf-runtime").is_empty());
     assert!(index(&crates, "connector_latticeflow").is_empty());
 
+    let lock = std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap();
     let publish = lf_token(dir, &["publish", "--registry", NAME]);
     let text = stderr(&publish);
     assert!(publish.status.success(), "{text}");
+    // Staged elsewhere: nothing written into the project.
+    assert!(!dir.join("vendor").exists());
+    assert!(!dir.join("target").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap(),
+        lock
+    );
     assert!(!text.contains(TOKEN), "the token is never printed: {text}");
     assert!(text.contains("Published lf-runtime 0.1.0"), "{text}");
     let entries = index(&crates, "connector_latticeflow");
@@ -386,6 +394,38 @@ fn a_stale_lock_or_a_down_registry_publishes_nothing() {
     assert_eq!(down.status.code(), Some(3), "{text}");
     assert!(text.contains("registry `lftest`: cannot read"), "{text}");
     assert!(text.contains("nothing was published"), "{text}");
+}
+
+#[test]
+fn a_damaged_vendored_module_publishes_nothing() {
+    let Some(crates) = crate_registry() else {
+        return;
+    };
+    let registry = Registry::start().unwrap();
+    let project = locked_project(&registry, &crates.cargo_config(NAME));
+    let dir = project.path();
+    ok(lf_with(dir, &["vendor"], &[]), "vendor");
+    // Same size, one byte changed, in every vendored module.
+    let blobs = dir.join("vendor/oci/blobs/sha256");
+    let mut damaged = 0;
+    for entry in std::fs::read_dir(&blobs).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if bytes.starts_with(b"\0asm") {
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xff;
+            std::fs::write(&path, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert_eq!(damaged, 3);
+    let out = lf_token(dir, &["publish", "--registry", NAME]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("nothing was published"), "{text}");
+    assert!(text.contains("connector `text_upper`"), "{text}");
+    assert!(index(&crates, "lf-runtime").is_empty());
+    assert!(index(&crates, "connector_latticeflow").is_empty());
 }
 
 #[test]

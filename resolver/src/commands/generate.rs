@@ -29,7 +29,67 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
     let config = load_config(settings)?;
     let (_, lock) = existing_lock(&config)?;
     let vendor_dir = crate::commands::vendor::default_dir(&config);
-    let (_, connectors) = locked_manifests(&config, &lock, args.check, settings, printer)?;
+    let vendor = match crate::commands::vendor::existing(&config) {
+        Some(v)
+            if lock
+                .connectors()
+                .iter()
+                .all(|c| v.get(&c.module.digest, c.module.size).is_some()) =>
+        {
+            v
+        }
+        _ if args.check => {
+            return Err(CliError::CheckFailed {
+                message: format!(
+                    "`{}` does not hold the locked modules",
+                    vendor_dir.display()
+                ),
+                reasons: Vec::new(),
+                help: Some("run `lf-resolve vendor` and `lf-resolve generate`".to_owned()),
+            });
+        }
+        _ => {
+            crate::commands::vendor::run(
+                &VendorArgs {
+                    dir: None,
+                    offline: false,
+                },
+                settings,
+                printer,
+            )?;
+            crate::commands::vendor::existing(&config).ok_or_else(|| {
+                CliError::input(
+                    format!("`{}` could not be created", vendor_dir.display()),
+                    None,
+                )
+            })?
+        }
+    };
+
+    // What the crates embed and declare comes from the vendored bytes, each
+    // re-hashed and re-derived here; a lock entry that disagrees with its
+    // bytes (or with the grants in latticeflow.toml) generates nothing.
+    let mut connectors = Vec::with_capacity(lock.connectors().len());
+    let mut problems = Vec::new();
+    for entry in lock.connectors() {
+        match crate::locked::rederive(&config, &vendor, entry, crate::locked::Hashing::Full) {
+            Ok(derived) => connectors.push((entry, derived.manifest)),
+            Err(found) => problems.extend(found),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CliError::CheckFailed {
+            message: format!(
+                "`{}` and the vendored artifacts in `{}` disagree",
+                crate::settings::Settings::lock_path(config.path()).display(),
+                vendor_dir.display()
+            ),
+            reasons: problems,
+            help: Some(
+                "run `lf-resolve vendor` to restore damaged files; if the lock was edited by hand, run `lf-resolve lock` to derive it again, and review the change".to_owned(),
+            ),
+        });
+    }
 
     let out = match &args.out {
         Some(dir) => dir.clone(),
@@ -129,88 +189,6 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
         &json!({"type": "generate", "status": "written", "out": out, "files": files.len(), "written": written}),
     );
     Ok(())
-}
-
-/// Lock entries with the manifests re-derived from their vendored bytes.
-pub(crate) type LockedManifests<'l> = Vec<(
-    &'l lf_lockfile::LockedConnector,
-    lf_runtime::spec::ConnectorManifest,
-)>;
-
-/// The vendor directory holding the locked artifacts (vendored first unless
-/// `check_only`), and every lock entry with the manifest re-derived from its
-/// vendored bytes. A lock entry that disagrees with its bytes (or with the
-/// grants in latticeflow.toml) is an error listing every problem.
-pub(crate) fn locked_manifests<'l>(
-    config: &lf_lockfile::Config,
-    lock: &'l lf_lockfile::Lockfile,
-    check_only: bool,
-    settings: &Settings,
-    printer: &Printer,
-) -> Result<(crate::store::Store, LockedManifests<'l>), CliError> {
-    let vendor_dir = crate::commands::vendor::default_dir(config);
-    let vendor = match crate::commands::vendor::existing(config) {
-        Some(v)
-            if lock
-                .connectors()
-                .iter()
-                .all(|c| v.get(&c.module.digest, c.module.size).is_some()) =>
-        {
-            v
-        }
-        _ if check_only => {
-            return Err(CliError::CheckFailed {
-                message: format!(
-                    "`{}` does not hold the locked modules",
-                    vendor_dir.display()
-                ),
-                reasons: Vec::new(),
-                help: Some("run `lf-resolve vendor` and `lf-resolve generate`".to_owned()),
-            });
-        }
-        _ => {
-            crate::commands::vendor::run(
-                &VendorArgs {
-                    dir: None,
-                    offline: false,
-                },
-                settings,
-                printer,
-            )?;
-            crate::commands::vendor::existing(config).ok_or_else(|| {
-                CliError::input(
-                    format!("`{}` could not be created", vendor_dir.display()),
-                    None,
-                )
-            })?
-        }
-    };
-
-    // What the crates embed and declare comes from the vendored bytes, each
-    // re-hashed and re-derived here; a lock entry that disagrees with its
-    // bytes (or with the grants in latticeflow.toml) generates nothing.
-    let mut connectors = Vec::with_capacity(lock.connectors().len());
-    let mut problems = Vec::new();
-    for entry in lock.connectors() {
-        match crate::locked::rederive(config, &vendor, entry, crate::locked::Hashing::Full) {
-            Ok(derived) => connectors.push((entry, derived.manifest)),
-            Err(found) => problems.extend(found),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(CliError::CheckFailed {
-            message: format!(
-                "`{}` and the vendored artifacts in `{}` disagree",
-                crate::settings::Settings::lock_path(config.path()).display(),
-                vendor_dir.display()
-            ),
-            reasons: problems,
-            help: Some(
-                "run `lf-resolve vendor` to restore damaged files; if the lock was edited by hand, run `lf-resolve lock` to derive it again, and review the change".to_owned(),
-            ),
-        });
-    }
-    Ok((vendor, connectors))
 }
 
 /// Files that are missing or differ.

@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
-use lf_lockfile::RuntimeDependency;
-use lf_runtime::spec::ConnectorId;
+use lf_lockfile::{LockedConnector, RuntimeDependency};
+use lf_runtime::spec::{ConnectorId, ConnectorManifest};
 use lf_wrapper_gen::{GeneratedFile, Input, RUNTIME_CRATE_DIR, UMBRELLA_CRATE};
 
 use crate::cli::PublishArgs;
@@ -41,6 +41,7 @@ use crate::crate_index::{IndexEntry, IndexError, SparseIndex};
 use crate::error::{CliError, EXIT_CHECK_FAILED, EXIT_UNAVAILABLE};
 use crate::output::Printer;
 use crate::settings::Settings;
+use crate::store::Store;
 
 /// The `Cargo.lock` of the workspace this binary was built in: staged beside
 /// every package so that `cargo package` pins the same dependency versions
@@ -139,8 +140,7 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
     rt.block_on(index.ping()).map_err(|e| unavailable(&e))?;
 
     // The locked connectors with the manifests re-derived from their bytes.
-    let (vendor, connectors) =
-        crate::commands::generate::locked_manifests(&config, &lock, false, settings, printer)?;
+    let (vendor, connectors) = locked_manifests(&config, &lock, settings, printer)?;
 
     // Versions by vendor crate, from the connectors' versions.
     let mut members: BTreeMap<String, Vec<(ConnectorId, Option<String>)>> = BTreeMap::new();
@@ -394,6 +394,69 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
     Ok(())
 }
 
+/// Lock entries with the manifests re-derived from their bytes.
+type Rederived<'l> = Vec<(&'l LockedConnector, ConnectorManifest)>;
+
+/// Where the locked artifacts are read from, and every lock entry with the
+/// manifest re-derived from those bytes (fully re-hashed). The project's
+/// `vendor/oci` when it holds every locked module; otherwise the content
+/// store, brought up to the lock first (by digest). `publish` never writes
+/// into the project: no vendoring here.
+fn locked_manifests<'l>(
+    config: &lf_lockfile::Config,
+    lock: &'l lf_lockfile::Lockfile,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<(Store, Rederived<'l>), CliError> {
+    let store = match crate::commands::vendor::existing(config) {
+        Some(vendor)
+            if lock
+                .connectors()
+                .iter()
+                .all(|c| vendor.get(&c.module.digest, c.module.size).is_some()) =>
+        {
+            vendor
+        }
+        _ => {
+            let cache = Store::open(&settings.cache_dir).map_err(|e| {
+                CliError::input(format!("cannot open the content store: {e}"), None)
+            })?;
+            crate::commands::lock::ensure_locked(
+                config,
+                lock,
+                &cache,
+                crate::commands::lock::Mode { offline: false },
+                crate::commands::lock::Presence::Verified,
+                None,
+                printer,
+            )?;
+            cache
+        }
+    };
+    let mut connectors = Vec::with_capacity(lock.connectors().len());
+    let mut problems = Vec::new();
+    for entry in lock.connectors() {
+        match crate::locked::rederive(config, &store, entry, crate::locked::Hashing::Full) {
+            Ok(derived) => connectors.push((entry, derived.manifest)),
+            Err(found) => problems.extend(found),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CliError::CheckFailed {
+            message: format!(
+                "`{}` and the artifacts in `{}` disagree; nothing was published",
+                Settings::lock_path(config.path()).display(),
+                store.root().display()
+            ),
+            reasons: problems,
+            help: Some(
+                "run `lf-resolve vendor` (or `lf-resolve fetch`) to restore damaged files; if the lock was edited by hand, run `lf-resolve lock` to derive it again, and review the change".to_owned(),
+            ),
+        });
+    }
+    Ok((store, connectors))
+}
+
 /// The version rule (docs/publishing.md): a vendor crate's version is the
 /// component-wise sum of its connectors' `version`s read as
 /// `MAJOR[.MINOR[.PATCH]]` (build metadata after `+` ignored; a connector
@@ -569,11 +632,7 @@ fn rewrite_manifest(
 
 /// Copies a connector's module from the vendor directory into
 /// `crate_dir/modules/<hex>.wasm`, hashing it on the way.
-fn copy_module(
-    vendor: &crate::store::Store,
-    entry: &lf_lockfile::LockedConnector,
-    crate_dir: &Path,
-) -> Result<(), CliError> {
+fn copy_module(vendor: &Store, entry: &LockedConnector, crate_dir: &Path) -> Result<(), CliError> {
     let digest = &entry.module.digest;
     let blob = vendor.get(digest, entry.module.size).ok_or_else(|| {
         CliError::input(
