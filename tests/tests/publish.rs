@@ -127,9 +127,26 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
     assert!(index(&crates, "connector_latticeflow").is_empty());
 
     let lock = std::fs::read_to_string(dir.join("latticeflow.lock")).unwrap();
-    let publish = lf_token(dir, &["publish", "--registry", NAME]);
+    let publish = lf_token(
+        dir,
+        &["publish", "--registry", NAME, "--message-format", "json"],
+    );
     let text = stderr(&publish);
     assert!(publish.status.success(), "{text}");
+    let stdout = String::from_utf8(publish.stdout).unwrap();
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let published = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["status"] == "published" && e["crate"] == name)
+            .unwrap_or_else(|| panic!("{name} not published: {stdout}"))["cksum"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     // Staged elsewhere: nothing written into the project.
     assert!(!dir.join("vendor").exists());
     assert!(!dir.join("target").exists());
@@ -138,8 +155,20 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
         lock
     );
     assert!(!text.contains(TOKEN), "the token is never printed: {text}");
-    assert!(text.contains("Published lf-runtime 0.1.0"), "{text}");
+    assert!(
+        !stdout.contains(TOKEN),
+        "the token is never printed: {stdout}"
+    );
+    // What lf-resolve packaged is byte for byte what cargo published.
+    assert_eq!(
+        index(&crates, "lf-runtime")[0]["cksum"],
+        published("lf-runtime").as_str()
+    );
     let entries = index(&crates, "connector_latticeflow");
+    assert_eq!(
+        entries[0]["cksum"],
+        published("connector_latticeflow").as_str()
+    );
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["vers"], "1.5.1");
     let cksum = entries[0]["cksum"].as_str().unwrap().to_owned();

@@ -343,8 +343,9 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
     }
 
     let mut published: Vec<String> = Vec::new();
-    for (i, package) in packages.iter().enumerate() {
-        if package.action == Action::Unchanged {
+    for i in 0..packages.len() {
+        if packages[i].action == Action::Unchanged {
+            let package = &packages[i];
             printer.status(
                 "Unchanged",
                 describe(package),
@@ -352,7 +353,18 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
             );
             continue;
         }
-        if let Err(detail) = cargo.publish(package) {
+        // Packaged against the staged lf-runtime above; now that the
+        // registry has it, packaged again as cargo will publish it.
+        let mut outcome = Ok(());
+        if i > 0 && runtime_missing {
+            outcome = cargo
+                .package(&packages[i], None)
+                .map_err(|e| e.to_string())
+                .and_then(|file| sha256_file(&file).map_err(|e| e.to_string()))
+                .map(|cksum| packages[i].cksum = cksum);
+        }
+        let package = &packages[i];
+        if let Err(detail) = outcome.and_then(|()| cargo.publish(package)) {
             let rest: Vec<String> = packages[i + 1..]
                 .iter()
                 .filter(|p| p.action == Action::Publish)
