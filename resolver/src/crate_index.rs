@@ -323,6 +323,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -332,6 +333,43 @@ mod tests {
         assert_eq!(index_path("abc"), "3/a/abc");
         assert_eq!(index_path("Connector_Acme"), "co/nn/connector_acme");
         assert_eq!(index_path("lf-runtime"), "lf/-r/lf-runtime");
+    }
+
+    #[test]
+    fn the_nearest_cargo_config_names_the_index() {
+        let root = tempfile::tempdir().unwrap();
+        let project = root.path().join("a/b");
+        std::fs::create_dir_all(project.join(".cargo")).unwrap();
+        std::fs::create_dir_all(root.path().join(".cargo")).unwrap();
+        std::fs::write(
+            root.path().join(".cargo/config.toml"),
+            "[registries.lf-unit-outer]\nindex = \"sparse+https://outer.example/\"\n[registries.lf-unit-both]\nindex = \"sparse+https://far.example/\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            project.join(".cargo/config.toml"),
+            "[registries.lf-unit-both]\nindex = \"sparse+https://near.example/\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            configured_index("lf-unit-both", &project).unwrap(),
+            "sparse+https://near.example/"
+        );
+        assert_eq!(
+            configured_index("lf-unit-outer", &project).unwrap(),
+            "sparse+https://outer.example/"
+        );
+        let missing = configured_index("lf-unit-none", &project).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("CARGO_REGISTRIES_LF_UNIT_NONE_INDEX"),
+            "{missing}"
+        );
+        assert!(matches!(
+            configured_index("bad name", &project),
+            Err(IndexError::BadName(_))
+        ));
     }
 
     #[test]
