@@ -243,10 +243,14 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
         let entries = rt
             .block_on(index.versions(&package.name))
             .map_err(|e| unavailable(&e))?;
-        let folded = package.name.replace('_', "-");
-        if folded != package.name {
+        let mut folded = vec![
+            package.name.replace('_', "-"),
+            package.name.replace('-', "_"),
+        ];
+        folded.dedup();
+        for spelling in folded.iter().filter(|f| **f != package.name) {
             let others = rt
-                .block_on(index.versions(&folded))
+                .block_on(index.versions(spelling))
                 .map_err(|e| unavailable(&e))?;
             // A server that folds names itself answers with our own crate.
             if let Some(other) = others.iter().find(|e| e.name != package.name) {
@@ -258,12 +262,13 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
         }
         if let Some(other) = entries.iter().find(|e| e.name != package.name) {
             conflicts.push(format!(
-                "crate `{}` would collide with `{}`, already in registry `{registry}`",
+                "crate `{}` would collide with `{}`, already in registry `{registry}` (cargo treats `-` and `_` as the same)",
                 package.name, other.name
             ));
         }
         existing.push(entries);
     }
+    conflicts.dedup();
     if !conflicts.is_empty() {
         return Err(refused(
             conflicts,
