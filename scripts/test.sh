@@ -17,6 +17,10 @@ eval "$componentize_env"
 # certification bundles lf-resolve writes verify with it.
 sigstore_js_env="$(bash scripts/install-sigstore-js.sh)"
 eval "$sigstore_js_env"
+# A cargo registry server (crates.io, pinned): tests/tests/publish.rs
+# publishes wrapper crates to it on 127.0.0.1.
+crate_registry_env="$(bash scripts/install-crate-registry.sh)"
+eval "$crate_registry_env"
 # The Rust template is built too where the wasm32-wasip2 target is installed
 # (this script does not download toolchains); otherwise that one test says why
 # it skipped.

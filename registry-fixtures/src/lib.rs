@@ -54,6 +54,7 @@
 pub mod artifact;
 pub mod components;
 pub mod connectors;
+pub mod crate_registry;
 pub mod proxy;
 pub mod push;
 pub mod tls;
@@ -62,6 +63,10 @@ pub mod token;
 pub use connectors::{
     Defect, Fixture, HostCall, MalformedFixture, SECTION_NAME, SectionError, Vector,
     embed_manifest, fixture, fixtures, malformed, manifest_section,
+};
+pub use crate_registry::{
+    CRATE_REGISTRY_ENV, CRATE_REGISTRY_VERSION, CrateRegistry, CrateRegistryError,
+    crate_registry_binary,
 };
 pub use proxy::{Fault, FaultProxy, Listener, Rule, Seen};
 pub use push::{

@@ -130,6 +130,20 @@ pub enum Command {
     /// cargo feature per connector. `--check` exits 1 when the files on disk
     /// differ (for CI).
     Generate(GenerateArgs),
+    /// Publish the wrapper crates of the locked connectors to a cargo registry
+    ///
+    /// Each vendor crate is packaged with its modules inside (the locked
+    /// digest is still checked before a module is first instantiated), at a
+    /// version derived from its connectors' versions, and published with
+    /// `cargo publish --registry NAME` after the `lf-runtime` it depends on
+    /// (when the registry lacks that version). The registry is the one cargo
+    /// knows as NAME (`[registries.NAME]` in `.cargo/config.toml`, sparse
+    /// index); its token is cargo's business. A version already published
+    /// with the same content is skipped; with other content, refused.
+    #[command(
+        after_help = "Examples:\n  lf-resolve publish --registry acme --dry-run   package and show what would be published\n  lf-resolve publish --registry acme"
+    )]
+    Publish(PublishArgs),
     /// Copy exactly the locked artifacts into an OCI layout (default `vendor/oci`)
     ///
     /// Manifests, configs, modules and signature artifacts, each re-hashed as
@@ -339,6 +353,17 @@ pub struct GenerateArgs {
     /// Write nothing; exit 1 when the files on disk differ from what would be written
     #[arg(long)]
     pub check: bool,
+}
+
+/// Arguments of `publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The cargo registry, as named in `[registries.NAME]` of `.cargo/config.toml`
+    #[arg(long, value_name = "NAME")]
+    pub registry: String,
+    /// Package and check everything, print what would be published, publish nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `vendor`.

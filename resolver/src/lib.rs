@@ -12,6 +12,7 @@ pub mod artifact;
 pub mod attest;
 pub mod cli;
 pub mod commands;
+pub mod crate_index;
 pub mod error;
 pub(crate) mod locked;
 pub mod output;
@@ -103,6 +104,8 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Verify(args) => commands::lock::verify(args, settings, printer),
         Command::Generate(args) => commands::generate::run(args, settings, printer),
         Command::Vendor(args) => commands::vendor::run(args, settings, printer),
+        Command::Publish(args) => commands::publish::run(args, settings, printer),
+
         Command::Push(args) => commands::push::run(args, settings, printer),
         Command::Tag(args) => commands::tag::run(args, settings, printer),
         Command::Sign(args) => commands::sign::run(args, settings, printer),

@@ -10,6 +10,8 @@ pub mod inspect;
 pub mod lock;
 pub mod login;
 pub mod new;
+pub mod publish;
+
 pub mod push;
 pub mod remote;
 pub mod remove;
