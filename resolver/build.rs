@@ -1,17 +1,42 @@
 //! Embeds the `lf-runtime` crate this binary is built with, so that
 //! `generate` can write it beside the generated crates and they build with no
-//! registry holding `lf-runtime` (see `src/runtime_copy.rs`).
+//! registry holding `lf-runtime` (see `src/runtime_copy.rs`); and with it the
+//! connector SDK crates a native connector crate builds against
+//! (`lf-lockfile`, `lf-wrapper-gen`, `lf-certify`), so that `publish` can put
+//! all of them in a cargo registry. One mechanism for every embedded crate.
 //!
-//! Writes `$OUT_DIR/runtime_copy.rs`: the runtime's `src/**` by
-//! `include_str!` (so cargo and rustc track every file), and a standalone
-//! `Cargo.toml` with everything it inherited from the workspace written out,
-//! and without what only building the runtime here needs (dev-dependencies,
-//! benches, lints).
+//! Writes `$OUT_DIR/runtime_copy.rs`: each crate's `src/**` by `include_str!`
+//! (so cargo and rustc track every file), and a standalone `Cargo.toml` with
+//! everything it inherited from the workspace written out, workspace crates
+//! as exact versions, and without what only building it here needs
+//! (dev-dependencies, benches, lints).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
+
+/// The crates embedded, in dependency order: `(name, directory)`. The first
+/// is the runtime `generate` writes; all of them are what `publish` puts in a
+/// registry for native connector crates (`lf-wrapper-gen` builds their node
+/// from `connector.yaml`, `lf-certify` runs their certification test).
+const CRATES: &[(&str, &str)] = &[
+    ("lf-runtime", "runtime"),
+    ("lf-lockfile", "lockfile"),
+    ("lf-wrapper-gen", "wrapper-gen"),
+    ("lf-certify", "certify"),
+];
+
+/// Files a crate reads from outside its directory, by a literal
+/// `include_str!` path in one of its sources: `(crate, source, literal,
+/// file in the workspace)`. The copy carries the file at its crate root and
+/// the source says `../<file name>` instead.
+const OUTSIDE: &[(&str, &str, &str, &str)] = &[(
+    "lf-certify",
+    "src/contract.rs",
+    "\"../../docs/contract.schema.json\"",
+    "docs/contract.schema.json",
+)];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
@@ -19,59 +44,87 @@ fn main() {
         .parent()
         .expect("the resolver crate sits in the workspace")
         .to_owned();
-    let runtime = workspace.join("runtime");
-    println!("cargo::rerun-if-changed={}", runtime.join("src").display());
-    println!(
-        "cargo::rerun-if-changed={}",
-        runtime.join("Cargo.toml").display()
-    );
     println!(
         "cargo::rerun-if-changed={}",
         workspace.join("Cargo.toml").display()
     );
-
-    // The copy is `src/**` and a manifest: a build script or files outside
-    // `src/` would not travel with it.
-    assert!(
-        !runtime.join("build.rs").exists(),
-        "runtime/build.rs would not be part of the lf-runtime copy that `generate` writes; teach resolver/build.rs to embed it"
-    );
-    let manifest = standalone_manifest(
-        &read(&runtime.join("Cargo.toml")),
-        &read(&workspace.join("Cargo.toml")),
-    );
+    let workspace_manifest = read(&workspace.join("Cargo.toml"));
     let out = PathBuf::from(env("OUT_DIR"));
-    let manifest_path = out.join("lf-runtime.Cargo.toml");
-    std::fs::write(&manifest_path, manifest).expect("write the runtime manifest");
-
-    let mut sources = Vec::new();
-    collect(&runtime.join("src"), &mut sources);
-    sources.sort();
-
     let mut code = String::from(
-        "/// The files of the embedded `lf-runtime`, relative to its directory, sorted.\n\
-         pub(crate) const FILES: &[(&str, &str)] = &[\n",
+        "/// The embedded crates in dependency order: name, and its files relative\n\
+         /// to its directory (`Cargo.toml` first, then sorted).\n\
+         pub(crate) const CRATES: &[(&str, &[(&str, &str)])] = &[\n",
     );
-    writeln!(
-        code,
-        "    (\"Cargo.toml\", include_str!({:?})),",
-        path_str(&manifest_path)
-    )
-    .expect("write to a String");
-    for source in &sources {
-        let relative = source
-            .strip_prefix(&runtime)
-            .expect("below the runtime directory")
-            .components()
-            .map(|c| c.as_os_str().to_str().expect("UTF-8 source paths"))
-            .collect::<Vec<_>>()
-            .join("/");
+    for (name, dir) in CRATES {
+        let root = workspace.join(dir);
+        println!("cargo::rerun-if-changed={}", root.join("src").display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            root.join("Cargo.toml").display()
+        );
+        // The copy is `src/**` and a manifest: a build script or files
+        // outside `src/` would not travel with it.
+        assert!(
+            !root.join("build.rs").exists(),
+            "{dir}/build.rs would not be part of the {name} copy; teach resolver/build.rs to embed it"
+        );
+        let manifest =
+            standalone_manifest(name, &read(&root.join("Cargo.toml")), &workspace_manifest);
+        let manifest_path = out.join(format!("{name}.Cargo.toml"));
+        std::fs::write(&manifest_path, manifest).expect("write a standalone manifest");
+        writeln!(code, "    ({name:?}, &[").expect("write to a String");
         writeln!(
             code,
-            "    ({relative:?}, include_str!({:?})),",
-            path_str(source)
+            "        (\"Cargo.toml\", include_str!({:?})),",
+            path_str(&manifest_path)
         )
         .expect("write to a String");
+
+        let mut sources = Vec::new();
+        collect(&root.join("src"), &mut sources);
+        sources.sort();
+        for source in &sources {
+            let relative = source
+                .strip_prefix(&root)
+                .expect("below the crate directory")
+                .components()
+                .map(|c| c.as_os_str().to_str().expect("UTF-8 source paths"))
+                .collect::<Vec<_>>()
+                .join("/");
+            let mut path = source.clone();
+            for (krate, file, literal, outside) in OUTSIDE {
+                if krate != name || *file != relative {
+                    continue;
+                }
+                let text = read(source);
+                assert!(
+                    text.contains(literal),
+                    "{dir}/{file} no longer says include_str!({literal}); update OUTSIDE in resolver/build.rs"
+                );
+                let outside = workspace.join(outside);
+                println!("cargo::rerun-if-changed={}", outside.display());
+                let base = outside
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .expect("a UTF-8 file name");
+                path = out.join(format!("{name}.{}", relative.replace('/', ".")));
+                std::fs::write(&path, text.replace(literal, &format!("\"../{base}\"")))
+                    .expect("write a rewritten source");
+                writeln!(
+                    code,
+                    "        ({base:?}, include_str!({:?})),",
+                    path_str(&outside)
+                )
+                .expect("write to a String");
+            }
+            writeln!(
+                code,
+                "        ({relative:?}, include_str!({:?})),",
+                path_str(&path)
+            )
+            .expect("write to a String");
+        }
+        code.push_str("    ]),\n");
     }
     code.push_str("];\n");
     std::fs::write(out.join("runtime_copy.rs"), code).expect("write runtime_copy.rs");
@@ -109,9 +162,15 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// `runtime/Cargo.toml` with its `workspace = true` keys resolved against
 /// the workspace manifest.
-fn standalone_manifest(runtime: &str, workspace: &str) -> String {
-    let runtime: DocumentMut = runtime.parse().expect("runtime/Cargo.toml parses");
+fn standalone_manifest(krate: &str, runtime: &str, workspace: &str) -> String {
+    let runtime: DocumentMut = runtime
+        .parse()
+        .unwrap_or_else(|e| panic!("the manifest of {krate} parses: {e}"));
     let workspace: DocumentMut = workspace.parse().expect("Cargo.toml parses");
+    let ws_version = workspace["workspace"]["package"]["version"]
+        .as_str()
+        .expect("workspace.package.version")
+        .to_owned();
     let ws_package = workspace["workspace"]["package"]
         .as_table_like()
         .expect("[workspace.package]");
@@ -169,18 +228,38 @@ fn standalone_manifest(runtime: &str, workspace: &str) -> String {
                 other => {
                     let table = other.as_table_like().expect("a dependency table");
                     assert!(
-                        table.get("path").is_none() && table.get("git").is_none(),
-                        "lf-runtime's dependency {name} must come from crates.io to be copied"
+                        table.get("git").is_none(),
+                        "{krate}'s dependency {name} must not come from git to be copied"
                     );
-                    for (key, value) in table.iter() {
+                    // A workspace crate: the same version, which `publish`
+                    // takes from the registry it publishes to.
+                    if table.get("path").is_some() {
+                        assert!(
+                            CRATES.iter().any(|(n, _)| *n == name),
+                            "{krate}'s dependency {name} is a workspace crate that is not embedded"
+                        );
+                        dep.insert("version", Value::from(format!("={ws_version}")));
+                    }
+                    for (key, value) in table.iter().filter(|(k, _)| *k != "path") {
                         dep.insert(key, plain(value.as_value().expect("a value").clone()));
                     }
                 }
             }
         } else {
-            let table = own.unwrap_or_else(|| panic!("dependency {name} as a table"));
-            for (key, value) in table.iter() {
-                dep.insert(key, plain(value.as_value().expect("a value").clone()));
+            match item {
+                Item::Value(Value::String(version)) => {
+                    dep.insert("version", Value::from(version.value().as_str()));
+                }
+                _ => {
+                    let table = own.unwrap_or_else(|| panic!("dependency {name} as a table"));
+                    assert!(
+                        table.get("path").is_none() && table.get("git").is_none(),
+                        "{krate}'s dependency {name} must come from crates.io to be copied"
+                    );
+                    for (key, value) in table.iter() {
+                        dep.insert(key, plain(value.as_value().expect("a value").clone()));
+                    }
+                }
             }
         }
         if let Some(own) = own {
@@ -211,7 +290,7 @@ fn standalone_manifest(runtime: &str, workspace: &str) -> String {
     doc.insert("dependencies", Item::Table(deps));
 
     format!(
-        "# Written by `lf-resolve generate`: the lf-runtime that lf-resolve was built\n\
+        "# Written by `lf-resolve generate`: the {krate} that lf-resolve was built\n\
          # with, so that the generated crates beside it build with no registry.\n\
          # Set `[generate] runtime` in latticeflow.toml to use another one. Do not edit.\n\
          {doc}"

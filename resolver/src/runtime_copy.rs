@@ -14,6 +14,26 @@ use lf_wrapper_gen::{GeneratedFile, RUNTIME_CRATE_DIR};
 
 include!(concat!(env!("OUT_DIR"), "/runtime_copy.rs"));
 
+/// The files of the embedded `lf-runtime`, relative to its directory.
+const FILES: &[(&str, &str)] = CRATES[0].1;
+
+/// One embedded crate `publish` can put in a registry.
+pub struct EmbeddedCrate {
+    /// The crate name.
+    pub name: &'static str,
+    /// Its files, relative to its directory, `Cargo.toml` first.
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// Every embedded crate in dependency order, `lf-runtime` first: the runtime
+/// and the SDK a native connector crate builds with (`lf-lockfile`,
+/// `lf-wrapper-gen`, `lf-certify`).
+pub fn crates() -> impl Iterator<Item = EmbeddedCrate> {
+    CRATES
+        .iter()
+        .map(|(name, files)| EmbeddedCrate { name, files })
+}
+
 /// The files of the copy, below the output directory (`lf-runtime/...`).
 pub fn files() -> impl Iterator<Item = GeneratedFile> {
     FILES.iter().map(|(path, contents)| GeneratedFile {
@@ -78,6 +98,45 @@ mod tests {
             Some(false)
         );
         assert!(manifest["features"]["host"].as_array().is_some());
+    }
+
+    #[test]
+    fn the_sdk_crates_are_standalone_and_depend_on_each_other_by_exact_version() {
+        let names: Vec<&str> = crates().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            ["lf-runtime", "lf-lockfile", "lf-wrapper-gen", "lf-certify"]
+        );
+        let version = format!("={}", env!("CARGO_PKG_VERSION"));
+        for embedded in crates() {
+            assert_eq!(embedded.files[0].0, "Cargo.toml");
+            let manifest: toml_edit::DocumentMut = embedded.files[0].1.parse().unwrap();
+            assert_eq!(manifest["package"]["name"].as_str(), Some(embedded.name));
+            let deps = manifest["dependencies"].as_table().unwrap();
+            for (name, dep) in deps.iter() {
+                let dep = dep.as_inline_table().unwrap();
+                assert!(dep.get("path").is_none(), "{}: {name}", embedded.name);
+                if name.starts_with("lf-") {
+                    assert!(names.contains(&name), "{name}");
+                    assert_eq!(
+                        dep.get("version").and_then(|v| v.as_str()),
+                        Some(version.as_str())
+                    );
+                }
+            }
+            for absent in ["dev-dependencies", "bench", "lints", "workspace"] {
+                assert!(manifest.get(absent).is_none(), "{absent}");
+            }
+        }
+        // lf-certify's contract schema travels inside the crate.
+        let certify = crates().find(|c| c.name == "lf-certify").unwrap();
+        let file = |path: &str| certify.files.iter().find(|f| f.0 == path).unwrap().1;
+        assert!(file("src/contract.rs").contains("include_str!(\"../contract.schema.json\")"));
+        let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/contract.schema.json");
+        assert_eq!(
+            file("contract.schema.json"),
+            std::fs::read_to_string(schema).unwrap()
+        );
     }
 
     fn walk(dir: &Path) -> usize {

@@ -15,9 +15,11 @@
 //! so connector.yaml is turned into Rust on every `cargo build` (the module
 //! docs there say why build time rather than a checked-in file). Its
 //! `Cargo.toml` depends on `lf-runtime`, `lf-wrapper-gen` and (for its
-//! certification test) `lf-certify` by version — the crate registry will
-//! serve them — or, with `--runtime-path`, by path to a source tree of this
-//! repository, which is how it builds today.
+//! certification test) `lf-certify` by version; with `--registry NAME` at
+//! exactly this binary's version from that cargo registry (where `lf-resolve
+//! publish --registry NAME` puts them, so the generated code and the runtime
+//! agree), or, with `--runtime-path`, by path to a source tree of this
+//! repository.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -82,13 +84,16 @@ pub fn run(args: &NewArgs, printer: &Printer) -> Result<(), CliError> {
     capabilities.dedup();
 
     let files = if args.lang == Lang::Native {
-        let deps = native_deps(args.runtime_path.as_deref())?;
+        let deps = native_deps(args.runtime_path.as_deref(), args.registry.as_deref())?;
         scaffold_native(&args.name, &id, &capabilities, &deps)?
     } else {
-        if args.runtime_path.is_some() {
+        if args.runtime_path.is_some() || args.registry.is_some() {
             return Err(CliError::input(
-                "`--runtime-path` is only for `--lang native`",
-                Some("a component does not depend on lf-runtime; drop `--runtime-path`".to_owned()),
+                "`--runtime-path` and `--registry` are only for `--lang native`",
+                Some(
+                    "a component does not depend on lf-runtime; drop `--runtime-path` or `--registry`"
+                        .to_owned(),
+                ),
             ));
         }
         scaffold(&args.name, &id, args.lang, &capabilities)?
@@ -222,7 +227,7 @@ fn scaffold(
             "/target/\n",
             "cargo, target wasm32-wasip2",
         ),
-        Lang::Native => return scaffold_native(name, id, capabilities, &native_deps(None)?),
+        Lang::Native => return scaffold_native(name, id, capabilities, &native_deps(None, None)?),
     };
     let readme = render(README)
         .replace("{{language}}", language(lang))
@@ -268,17 +273,38 @@ struct NativeDeps {
     runtime: String,
     wrapper_gen: String,
     certify: String,
+    /// The manifest's `publish` value.
+    publish: String,
 }
 
-/// By version (what the crate registry will serve), or by absolute path into
-/// the lf-resolve source tree `source`, which must hold both crates.
-fn native_deps(source: Option<&Path>) -> Result<NativeDeps, CliError> {
+/// By version, at exactly this binary's version from cargo registry
+/// `registry` when given (and published only there), or by absolute path
+/// into the lf-resolve source tree `source`, which must hold the crates.
+fn native_deps(source: Option<&Path>, registry: Option<&str>) -> Result<NativeDeps, CliError> {
+    if let Some(registry) = registry {
+        crate::crate_index::check_name(registry).map_err(|e| {
+            CliError::input(
+                e.to_string(),
+                Some("`--registry` takes the name of a registry in `.cargo/config.toml` (`[registries.NAME]`)".to_owned()),
+            )
+        })?;
+        let version = toml_str(&format!("={}", env!("CARGO_PKG_VERSION")));
+        let registry = toml_str(registry);
+        let dep = |name: &str| format!("{name} = {{ version = {version}, registry = {registry} }}");
+        return Ok(NativeDeps {
+            runtime: dep("lf-runtime"),
+            wrapper_gen: dep("lf-wrapper-gen"),
+            certify: dep("lf-certify"),
+            publish: format!("[{registry}]"),
+        });
+    }
     let Some(source) = source else {
         let version = toml_str(env!("CARGO_PKG_VERSION"));
         return Ok(NativeDeps {
             runtime: format!("lf-runtime = {{ version = {version} }}"),
             wrapper_gen: format!("lf-wrapper-gen = {{ version = {version} }}"),
             certify: format!("lf-certify = {{ version = {version} }}"),
+            publish: "false".to_owned(),
         });
     };
     let source = std::fs::canonicalize(source).map_err(|source_err| CliError::Io {
@@ -319,6 +345,7 @@ fn native_deps(source: Option<&Path>) -> Result<NativeDeps, CliError> {
         runtime: format!("lf-runtime = {{ path = {} }}", paths[0]),
         wrapper_gen: format!("lf-wrapper-gen = {{ path = {} }}", paths[1]),
         certify: format!("lf-certify = {{ path = {} }}", paths[2]),
+        publish: "false".to_owned(),
     })
 }
 
@@ -368,6 +395,7 @@ fn scaffold_native(
             .replace("{{runtime}}", &deps.runtime)
             .replace("{{wrapper_gen}}", &deps.wrapper_gen)
             .replace("{{certify}}", &deps.certify)
+            .replace("{{publish}}", &deps.publish)
     };
     if lf_wrapper_gen::RUST_KEYWORDS.contains(&camel.as_str()) || camel.is_empty() {
         return Err(CliError::input(
@@ -565,7 +593,7 @@ mod tests {
             "greet",
             "connector.acme.text.greet",
             &[Capability::KvRead],
-            &native_deps(None).unwrap(),
+            &native_deps(None, None).unwrap(),
         )
         .unwrap();
         let get = |path: &str| &files.iter().find(|f| f.path == path).unwrap().content;
@@ -583,21 +611,58 @@ mod tests {
         assert!(files.iter().all(|f| !f.content.contains("{{")));
 
         let tmp = tempfile::tempdir().unwrap();
-        let err = native_deps(Some(tmp.path())).unwrap_err();
+        let err = native_deps(Some(tmp.path()), None).unwrap_err();
         assert!(
             err.to_string().contains("not an lf-resolve source tree"),
             "{err}"
         );
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let deps = native_deps(Some(root)).unwrap();
+        let deps = native_deps(Some(root), None).unwrap();
         assert!(deps.certify.contains("certify\" }"), "{}", deps.certify);
     }
 
     #[test]
+    fn native_with_a_registry_depends_on_the_exact_version_there() {
+        let files = scaffold_native(
+            "greet",
+            "connector.acme.text.greet",
+            &[],
+            &native_deps(None, Some("lftest")).unwrap(),
+        )
+        .unwrap();
+        let cargo = &files
+            .iter()
+            .find(|f| f.path == "Cargo.toml")
+            .unwrap()
+            .content;
+        let manifest: toml_edit::DocumentMut = cargo.parse().unwrap();
+        let version = format!("={}", env!("CARGO_PKG_VERSION"));
+        for (table, dep) in [
+            ("dependencies", "lf-runtime"),
+            ("build-dependencies", "lf-wrapper-gen"),
+            ("dev-dependencies", "lf-certify"),
+        ] {
+            let dep = &manifest[table][dep];
+            assert_eq!(dep["version"].as_str(), Some(version.as_str()), "{cargo}");
+            assert_eq!(dep["registry"].as_str(), Some("lftest"), "{cargo}");
+        }
+        let publish = manifest["package"]["publish"].as_array().unwrap();
+        assert_eq!(publish.get(0).and_then(|v| v.as_str()), Some("lftest"));
+
+        let err = native_deps(None, Some("not a name")).unwrap_err();
+        assert!(err.to_string().contains("not a name"), "{err}");
+    }
+
+    #[test]
     fn native_refuses_a_node_that_cannot_name_a_type() {
-        let err = scaffold_native("x", "connector.acme.self", &[], &native_deps(None).unwrap())
-            .err()
-            .unwrap();
+        let err = scaffold_native(
+            "x",
+            "connector.acme.self",
+            &[],
+            &native_deps(None, None).unwrap(),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("cannot name a Rust type"), "{err}");
     }
 

@@ -33,7 +33,7 @@ use sha2::{Digest as _, Sha256};
 
 use lf_lockfile::{LockedConnector, RuntimeDependency};
 use lf_runtime::spec::{ConnectorId, ConnectorManifest};
-use lf_wrapper_gen::{GeneratedFile, Input, RUNTIME_CRATE_DIR, UMBRELLA_CRATE};
+use lf_wrapper_gen::{GeneratedFile, Input, UMBRELLA_CRATE};
 
 use crate::cli::PublishArgs;
 use crate::commands::{check_named_files, existing_lock, load_config};
@@ -71,6 +71,11 @@ struct Package {
     cksum: String,
     /// What the registry does with it.
     action: Action,
+    /// One of the embedded crates (lf-runtime or the SDK).
+    sdk: bool,
+    /// The embedded crates it was packaged against from their staged copies,
+    /// because the registry lacks them: `(name, dir)`.
+    patches: Vec<(String, PathBuf)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,19 +189,32 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
     let stage = staging.path();
     let target_dir = stage.join("target");
 
-    // lf-runtime first: the connector crates depend on it.
+    // The embedded crates first, in dependency order (lf-runtime, then the
+    // SDK native connector crates build with): the connector crates depend
+    // on lf-runtime.
     let mut packages = Vec::new();
-    let runtime_dir = stage.join(RUNTIME_CRATE_DIR);
-    write_files(stage, crate::runtime_copy::files())?;
-    rewrite_manifest(&runtime_dir.join("Cargo.toml"), registry, None, None)?;
-    packages.push(Package {
-        name: "lf-runtime".to_owned(),
-        version: RUNTIME_VERSION.to_owned(),
-        dir: runtime_dir,
-        ids: Vec::new(),
-        cksum: String::new(),
-        action: Action::Publish,
-    });
+    let sdk_dir = stage.join("sdk");
+    for embedded in crate::runtime_copy::crates() {
+        let dir = sdk_dir.join(embedded.name);
+        write_files(
+            &dir,
+            embedded.files.iter().map(|(path, contents)| GeneratedFile {
+                path: PathBuf::from(path),
+                contents: (*contents).to_owned(),
+            }),
+        )?;
+        rewrite_manifest(&dir.join("Cargo.toml"), registry, None, None)?;
+        packages.push(Package {
+            name: embedded.name.to_owned(),
+            version: RUNTIME_VERSION.to_owned(),
+            dir,
+            ids: Vec::new(),
+            cksum: String::new(),
+            action: Action::Publish,
+            sdk: true,
+            patches: Vec::new(),
+        });
+    }
     for (name, version) in &versions {
         let dir = stage.join(name);
         write_files(
@@ -216,6 +234,8 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
             ids: members[name].iter().map(|(id, _)| id.to_string()).collect(),
             cksum: String::new(),
             action: Action::Publish,
+            sdk: false,
+            patches: Vec::new(),
         });
     }
     debug_assert!(files.iter().all(|f| {
@@ -276,20 +296,32 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
         ));
     }
 
-    // Package everything; lf-runtime is needed by the others' resolution, so
-    // when the registry lacks it (always in a dry run) it is patched in from
-    // the staged copy for packaging only.
-    let runtime_missing = !existing[0]
+    // Package everything. The embedded crates the registry lacks (all of
+    // them in a dry run) are needed by the resolution of the crates after
+    // them, so they are patched in from the staged copies for packaging only.
+    let missing: Vec<(usize, String, PathBuf)> = packages
         .iter()
-        .any(|e| same_version(&e.vers, RUNTIME_VERSION));
+        .zip(&existing)
+        .enumerate()
+        .filter(|(_, (p, entries))| {
+            p.sdk && !entries.iter().any(|e| same_version(&e.vers, &p.version))
+        })
+        .map(|(i, (p, _))| (i, p.name.clone(), p.dir.clone()))
+        .collect();
     let cargo = Cargo {
         registry,
         index_url: &index_url,
         target_dir: &target_dir,
     };
     for (i, package) in packages.iter_mut().enumerate() {
-        let patch = (i > 0 && runtime_missing).then_some(stage.join(RUNTIME_CRATE_DIR));
-        let crate_file = cargo.package(package, patch.as_deref())?;
+        // Only what comes before it: the embedded crates depend on earlier
+        // ones, the connector crates on lf-runtime.
+        package.patches = missing
+            .iter()
+            .filter(|(j, _, _)| *j < i)
+            .map(|(_, name, dir)| (name.clone(), dir.clone()))
+            .collect();
+        let crate_file = cargo.package(package, &package.patches)?;
         package.cksum = sha256_file(&crate_file)?;
         printer.status(
             "Packaged",
@@ -307,15 +339,15 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
         {
             if entry.cksum.eq_ignore_ascii_case(&package.cksum) {
                 package.action = Action::Unchanged;
-            } else if !(runtime_missing && package.name != "lf-runtime") {
+            } else if package.patches.is_empty() {
                 refusals.push(format!(
                     "crate `{}` {} is already in registry `{registry}` with other content: the registry has sha256 {}, this lock packages sha256 {}",
                     package.name, entry.vers, entry.cksum, package.cksum
                 ));
             } else {
                 refusals.push(format!(
-                    "crate `{}` {} is already in registry `{registry}` (sha256 {}), built against another lf-runtime",
-                    package.name, entry.vers, entry.cksum
+                    "crate `{}` {} is already in registry `{registry}` (sha256 {}), built against another {}",
+                    package.name, entry.vers, entry.cksum, package.patches.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
                 ));
             }
         }
@@ -358,12 +390,12 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
             );
             continue;
         }
-        // Packaged against the staged lf-runtime above; now that the
-        // registry has it, packaged again as cargo will publish it.
+        // Packaged against staged embedded crates above; now that the
+        // registry has them, packaged again as cargo will publish it.
         let mut outcome = Ok(());
-        if i > 0 && runtime_missing {
+        if !packages[i].patches.is_empty() {
             outcome = cargo
-                .package(&packages[i], None)
+                .package(&packages[i], &[])
                 .map_err(|e| e.to_string())
                 .and_then(|file| sha256_file(&file).map_err(|e| e.to_string()))
                 .map(|cksum| packages[i].cksum = cksum);
@@ -623,6 +655,29 @@ fn rewrite_manifest(
     let mut registries = toml_edit::Array::new();
     registries.push(registry);
     package["publish"] = toml_edit::value(registries);
+    // The embedded crates' dependencies on each other: from this registry.
+    for table in ["dependencies", "build-dependencies", "dev-dependencies"] {
+        let Some(deps) = doc
+            .get_mut(table)
+            .and_then(toml_edit::Item::as_table_like_mut)
+        else {
+            continue;
+        };
+        for embedded in crate::runtime_copy::crates() {
+            if let Some(dep) = deps
+                .get_mut(embedded.name)
+                .and_then(toml_edit::Item::as_table_like_mut)
+            {
+                dep.insert("registry", toml_edit::value(registry));
+            }
+        }
+    }
+    let package = doc["package"].as_table_mut().ok_or_else(|| {
+        CliError::input(
+            format!("internal error: `{}` has no [package]", path.display()),
+            None,
+        )
+    })?;
     if let Some(version) = version {
         // No `license`: the modules are their authors', and the lock does
         // not say under which terms.
@@ -751,12 +806,12 @@ impl Cargo<'_> {
     fn package(
         &self,
         package: &Package,
-        runtime_patch: Option<&Path>,
+        patches: &[(String, PathBuf)],
     ) -> Result<PathBuf, CliError> {
         let mut cmd = self.command("package", package);
-        if let Some(dir) = runtime_patch {
+        for (name, dir) in patches {
             cmd.arg("--config").arg(format!(
-                "patch.{}.lf-runtime.path={}",
+                "patch.{}.{name}.path={}",
                 self.registry,
                 toml_string(&dir.to_string_lossy())
             ));
