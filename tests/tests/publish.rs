@@ -17,6 +17,8 @@ use lf_registry_fixtures::{CrateRegistry, Fault, FaultProxy, Registry, Rule};
 
 /// The registry name the tests configure in `.cargo/config.toml`.
 const NAME: &str = "lftest";
+/// The connector SDK crates `publish` puts beside lf-runtime, in order.
+const SDK: [&str; 3] = ["lf-lockfile", "lf-wrapper-gen", "lf-certify"];
 /// The token cargo sends (ferro accepts any; the proxy test refuses it).
 const TOKEN: &str = "lftest-secret-token-0xC0FFEE";
 
@@ -118,6 +120,14 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
     let text = stderr(&dry);
     assert!(dry.status.success(), "{text}");
     assert!(text.contains("Would publish lf-runtime 0.1.0"), "{text}");
+    // The SDK a native connector crate builds against, from the same binary.
+    for sdk in SDK {
+        assert!(
+            text.contains(&format!("Would publish {sdk} 0.1.0")),
+            "{text}"
+        );
+        assert!(index(&crates, sdk).is_empty());
+    }
     // 1.2.0 + 0.3.1 + (none) = 1.5.1
     assert!(
         text.contains("Would publish connector_latticeflow 1.5.1"),
@@ -164,6 +174,23 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
         index(&crates, "lf-runtime")[0]["cksum"],
         published("lf-runtime").as_str()
     );
+    for sdk in SDK {
+        let entries = index(&crates, sdk);
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0]["cksum"], published(sdk).as_str());
+    }
+    // Their dependencies on each other: exact versions from this registry.
+    let wrapper_gen = &index(&crates, "lf-wrapper-gen")[0];
+    for dep in ["lf-lockfile", "lf-runtime"] {
+        assert!(
+            wrapper_gen["deps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["name"] == dep && d["req"] == "=0.1.0" && d["registry"].is_null()),
+            "{wrapper_gen}"
+        );
+    }
     let entries = index(&crates, "connector_latticeflow");
     assert_eq!(
         entries[0]["cksum"],
@@ -190,6 +217,7 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
         "{text}"
     );
     assert!(text.contains("Unchanged lf-runtime 0.1.0"), "{text}");
+    assert!(text.contains("Unchanged lf-certify 0.1.0"), "{text}");
     assert!(!text.contains("Published"), "{text}");
     assert_eq!(index(&crates, "connector_latticeflow").len(), 1);
     assert_eq!(
@@ -197,11 +225,12 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
         cksum.as_str()
     );
 
-    // A native connector crate (plain Rust, on lf-runtime from the same
-    // registry), published with plain `cargo publish`.
+    // A native connector crate as `lf-resolve new --lang native --registry`
+    // scaffolds it (build.rs codegen with lf-wrapper-gen, lf-certify for its
+    // test, all from the same registry), published with plain `cargo publish`.
     let native = tempfile::tempdir().unwrap();
     publish_native(native.path(), &crates);
-    assert_eq!(index(&crates, "connector_wordstat")[0]["vers"], "0.2.0");
+    assert_eq!(index(&crates, "connector_wordstat")[0]["vers"], "0.1.0");
 
     // A fresh bundle outside this checkout, depending on the crates by
     // version from the registry.
@@ -224,8 +253,8 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
     assert_eq!(lines[1]["output"]["count"], 1);
     assert_eq!(lines[2]["output"]["count"], 2);
     assert_eq!(lines[3]["output"]["length"], 15);
-    assert_eq!(lines[4]["node"], "connector.wordstat.text.count");
-    assert_eq!(lines[4]["output"]["words"], 2);
+    assert_eq!(lines[4]["node"], "connector.wordstat.text.greet");
+    assert_eq!(lines[4]["output"]["greeting"], "Hello, registry!");
     // The bundle got the crate from the registry, not from a path.
     let lock = std::fs::read_to_string(bundle.join("Cargo.lock")).unwrap();
     let entry = &lock[lock.find("name = \"connector_latticeflow\"").unwrap()..];
@@ -238,6 +267,14 @@ fn published_crates_build_a_bundle_offline_and_every_node_runs() {
         entry.contains(&format!("checksum = \"{cksum}\"")),
         "{entry}"
     );
+    // So did the native crate's build-time codegen.
+    for name in ["connector_wordstat", "lf-wrapper-gen", "lf-lockfile"] {
+        let entry = &lock[lock.find(&format!("name = \"{name}\"")).unwrap()..];
+        assert!(
+            entry.contains("source = \"sparse+http://127.0.0.1:"),
+            "{name}: {entry}"
+        );
+    }
 }
 
 /// A binary crate in `dir` that registers every published node and invokes
@@ -249,7 +286,7 @@ fn write_bundle(dir: &Path, crates: &CrateRegistry) {
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"lf-publish-bundle\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nconnector_latticeflow = {{ version = \"1.5.1\", registry = \"{NAME}\" }}\nconnector_wordstat = {{ version = \"0.2\", registry = \"{NAME}\" }}\nlf-runtime = {{ version = \"=0.1.0\", registry = \"{NAME}\" }}\nserde_json = \"1\"\n\n[workspace]\n{}",
+            "[package]\nname = \"lf-publish-bundle\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nconnector_latticeflow = {{ version = \"1.5.1\", registry = \"{NAME}\" }}\nconnector_wordstat = {{ version = \"0.1\", registry = \"{NAME}\" }}\nlf-runtime = {{ version = \"=0.1.0\", registry = \"{NAME}\" }}\nserde_json = \"1\"\n\n[workspace]\n{}",
             workspace_profiles()
         ),
     )
@@ -286,14 +323,14 @@ fn main() {
     connector_latticeflow::text::upper_register(&mut registry).unwrap();
     connector_latticeflow::kv::counter_register(&mut registry).unwrap();
     connector_latticeflow::text::hash_register(&mut registry).unwrap();
-    connector_wordstat::register(&mut registry).unwrap();
+    connector_wordstat::greet_register(&mut registry).unwrap();
     let caps: Arc<dyn Capabilities> = Arc::new(Kv::default());
     for (id, input) in [
         ("connector.latticeflow.text.upper", json!({ "text": "hello, registry" })),
         ("connector.latticeflow.kv.counter", json!({ "key": "runs" })),
         ("connector.latticeflow.kv.counter", json!({ "key": "runs" })),
         ("connector.latticeflow.text.hash", json!({ "text": "HELLO, REGISTRY" })),
-        ("connector.wordstat.text.count", json!({ "text": "hello, registry" })),
+        ("connector.wordstat.text.greet", json!({ "name": "registry" })),
     ] {
         let output = registry.invoke(id, input, &caps).unwrap();
         println!("{}", json!({ "node": id, "output": output }));
@@ -307,53 +344,45 @@ fn main() {
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 }
 
-/// Writes a native connector crate (`connector.wordstat.text.count`, plain
-/// Rust registered as a `NativeNode`) into `dir` and publishes it to the
-/// test registry with `cargo publish`. `--no-verify`: verifying would build
-/// it and lf-runtime again in a target directory of its own (minutes on two
-/// cores); the bundle builds it anyway.
+/// Scaffolds the native connector crate `connector_wordstat`
+/// (`connector.wordstat.text.greet`) with `lf-resolve new --lang native
+/// --registry`, and publishes it to the test registry with `cargo publish`,
+/// which resolves its SDK dependencies there. `--no-verify`: verifying would
+/// build it and lf-runtime again in a target directory of its own (minutes
+/// on two cores); the bundle builds it anyway.
 fn publish_native(dir: &Path, crates: &CrateRegistry) {
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"connector_wordstat\"\nversion = \"0.2.0\"\nedition = \"2024\"\nlicense = \"Apache-2.0\"\ndescription = \"A native latticeflow connector: counts words.\"\npublish = [\"{NAME}\"]\n\n[dependencies]\nlf-runtime = {{ version = \"=0.1.0\", registry = \"{NAME}\", default-features = false, features = [\"host\"] }}\nserde_json = \"1\"\n\n[workspace]\n"
+    let krate = dir.join("connector_wordstat");
+    ok(
+        lf_with(
+            dir,
+            &[
+                "new",
+                "connector_wordstat",
+                "--lang",
+                "native",
+                "--id",
+                "connector.wordstat.text.greet",
+                "--registry",
+                NAME,
+            ],
+            &[],
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("src/lib.rs"),
-        r#"//! A native connector: `connector.wordstat.text.count` counts the words of a text.
-
-use lf_runtime::host::{NativeNode, NodeError, NodeRegistry, RegistryError};
-use lf_runtime::spec::{FieldSpec, NodeSpec, ValueType};
-
-/// Registers `connector.wordstat.text.count`.
-///
-/// # Errors
-///
-/// The id is already registered.
-pub fn register(registry: &mut NodeRegistry) -> Result<(), RegistryError> {
-    let spec = NodeSpec {
-        id: "connector.wordstat.text.count".parse().expect("a valid id"),
-        inputs: vec![FieldSpec::new("text", ValueType::String)],
-        outputs: vec![FieldSpec::new("words", ValueType::Int)],
-        effects: Vec::new(),
-        capabilities: Vec::new(),
-        deterministic: true,
-        idempotent: true,
-        errors: Vec::new(),
-        module_digest: String::new(),
-    };
-    registry.register(NativeNode::new(spec, |input, _| {
-        let text = input["text"].as_str().unwrap_or_default();
-        Ok::<_, NodeError>(serde_json::json!({ "words": text.split_whitespace().count() }))
-    }))
-}
-"#,
-    )
-    .unwrap();
-    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        "new --lang native --registry",
+    );
+    let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+    for dep in ["lf-runtime", "lf-wrapper-gen", "lf-certify"] {
+        assert!(
+            manifest.contains(&format!(
+                "{dep} = {{ version = \"=0.1.0\", registry = \"{NAME}\" }}"
+            )),
+            "{manifest}"
+        );
+    }
+    assert!(
+        manifest.contains(&format!("publish = [\"{NAME}\"]")),
+        "{manifest}"
+    );
+    std::fs::copy(workspace().join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
     let var = format!("CARGO_REGISTRIES_{}_TOKEN", NAME.to_uppercase());
     let out = Command::new(env!("CARGO"))
         .args(["publish", "--no-verify", "--quiet", "--registry", NAME])
@@ -362,9 +391,9 @@ pub fn register(registry: &mut NodeRegistry) -> Result<(), RegistryError> {
             "registries.{NAME}.index=\"{}\"",
             crates.index_url()
         ))
-        .current_dir(dir)
+        .current_dir(&krate)
         .env(var, TOKEN)
-        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .env("CARGO_TARGET_DIR", krate.join("target"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
