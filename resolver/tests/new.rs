@@ -259,6 +259,26 @@ fn new_refuses_bad_names_ids_and_capabilities() {
     let run = p.run(&["new", "ok", "--lang", "js", "-c", "http-read"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("http.read"), "{}", run.stderr);
+    // `--registry` is for native crates, names a registry, and excludes
+    // `--runtime-path`.
+    let run = p.run(&["new", "ok", "--lang", "js", "--registry", "acme"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--registry"), "{}", run.stderr);
+    let run = p.run(&["new", "ok", "--lang", "native", "--registry", "no/such"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no/such"), "{}", run.stderr);
+    let run = p.run(&[
+        "new",
+        "ok",
+        "--lang",
+        "native",
+        "--registry",
+        "acme",
+        "--runtime-path",
+        ".",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
     assert!(!p.path().join("ok").exists());
 }
 

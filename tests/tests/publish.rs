@@ -511,8 +511,8 @@ fn a_registry_refusing_the_token_part_way_says_what_was_published() {
     };
     drop(plain);
     // ferro accepts any token: a proxy in front refuses the second upload,
-    // as a registry whose token may publish lf-runtime but not the
-    // connector crate would.
+    // as a registry whose token may publish lf-runtime but not the next
+    // crate would.
     let upstream = CrateRegistry::free_addr().unwrap();
     let proxy = FaultProxy::start(upstream).unwrap();
     let crates = CrateRegistry::start_behind(upstream, &proxy.url()).unwrap();
@@ -533,18 +533,20 @@ fn a_registry_refusing_the_token_part_way_says_what_was_published() {
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(!text.contains(TOKEN), "the token is never printed: {text}");
     assert!(
-        text.contains(
-            "`cargo publish` of `connector_latticeflow` 1.5.1 to registry `lftest` failed"
-        ),
+        text.contains("`cargo publish` of `lf-lockfile` 0.1.0 to registry `lftest` failed"),
         "{text}"
     );
     assert!(text.contains("published: lf-runtime 0.1.0"), "{text}");
+    assert!(text.contains("failed: lf-lockfile 0.1.0"), "{text}");
     assert!(
-        text.contains("failed: connector_latticeflow 1.5.1"),
+        text.contains(
+            "not attempted: lf-wrapper-gen 0.1.0, lf-certify 0.1.0, connector_latticeflow 1.5.1"
+        ),
         "{text}"
     );
     assert!(text.contains("403"), "cargo's reason: {text}");
     assert_eq!(index(&crates, "lf-runtime").len(), 1);
+    assert!(index(&crates, "lf-lockfile").is_empty());
     assert!(index(&crates, "connector_latticeflow").is_empty());
     assert!(
         proxy
@@ -561,6 +563,7 @@ fn a_registry_refusing_the_token_part_way_says_what_was_published() {
     let text = stderr(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Unchanged lf-runtime 0.1.0"), "{text}");
+    assert!(text.contains("Published lf-lockfile 0.1.0"), "{text}");
     assert!(
         text.contains("Published connector_latticeflow 1.5.1"),
         "{text}"
