@@ -672,3 +672,65 @@ fn a_crate_name_that_folds_onto_another_is_refused() {
     );
     assert!(index(&crates, "lf-runtime").is_empty(), "nothing published");
 }
+
+#[test]
+fn an_sdk_crate_already_in_the_registry_with_other_content_is_refused() {
+    let Some(crates) = crate_registry() else {
+        return;
+    };
+    // Someone published their own `lf-wrapper-gen` 0.1.0 first: native
+    // crates built against this registry would run its code at build time.
+    let squat = tempfile::tempdir().unwrap();
+    let dir = squat.path();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"lf-wrapper-gen\"\nversion = \"0.1.0\"\nedition = \"2024\"\nlicense = \"MIT\"\ndescription = \"not the real one\"\npublish = [\"{NAME}\"]\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "//! Not the real one.\n").unwrap();
+    let var = format!("CARGO_REGISTRIES_{}_TOKEN", NAME.to_uppercase());
+    let out = Command::new(env!("CARGO"))
+        .args(["publish", "--no-verify", "--quiet", "--registry", NAME])
+        .arg("--config")
+        .arg(format!(
+            "registries.{NAME}.index=\"{}\"",
+            crates.index_url()
+        ))
+        .current_dir(dir)
+        .env(var, TOKEN)
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let squatted = index(&crates, "lf-wrapper-gen")[0]["cksum"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let registry = Registry::start().unwrap();
+    let project = locked_project(&registry, &crates.cargo_config(NAME));
+    let out = lf_token(project.path(), &["publish", "--registry", NAME]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("refusing to publish"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "crate `lf-wrapper-gen` 0.1.0 is already in registry `{NAME}` with other content (sha256 {squatted}"
+        )),
+        "{text}"
+    );
+    // Checked before the first upload: not even lf-runtime went out.
+    for name in [
+        "lf-runtime",
+        "lf-lockfile",
+        "lf-certify",
+        "connector_latticeflow",
+    ] {
+        assert!(index(&crates, name).is_empty(), "{name}");
+    }
+    assert_eq!(index(&crates, "lf-wrapper-gen").len(), 1);
+}

@@ -16,9 +16,12 @@
 //!   republish a no-op and refuses other content under an existing version.
 //! - Everything is checked before the first upload (the lock is fresh, the
 //!   registry answers, no version conflicts, no name folds onto another
-//!   crate), and then `cargo publish` runs in dependency order: `lf-runtime`
-//!   first when the registry lacks it. A failure part-way says which crates
-//!   were published.
+//!   crate), and then `cargo publish` runs in dependency order: first the
+//!   crates embedded in this binary that the registry lacks (`lf-runtime`,
+//!   then the SDK a native connector crate builds with: `lf-lockfile`,
+//!   `lf-wrapper-gen`, `lf-certify`; see `runtime_copy`), each depending on
+//!   the others at their exact version from the same registry, then the
+//!   connector crates. A failure part-way says which crates were published.
 //! - The registry token is cargo's: `lf-resolve` never reads or prints it.
 //!   It reads the index anonymously and leaves uploads to `cargo publish`.
 
@@ -65,7 +68,7 @@ struct Package {
     version: String,
     /// Its staged directory.
     dir: PathBuf,
-    /// The connector ids it holds (none for `lf-runtime`).
+    /// The connector ids it holds (none for the embedded crates).
     ids: Vec<String>,
     /// The sha256 of the `.crate` file `cargo package` made, in hex.
     cksum: String,
@@ -314,11 +317,12 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
         target_dir: &target_dir,
     };
     for (i, package) in packages.iter_mut().enumerate() {
-        // Only what comes before it: the embedded crates depend on earlier
-        // ones, the connector crates on lf-runtime.
+        // Only what it depends on: the embedded crates on earlier ones, the
+        // connector crates on lf-runtime.
+        let sdk = package.sdk;
         package.patches = missing
             .iter()
-            .filter(|(j, _, _)| *j < i)
+            .filter(|(j, name, _)| *j < i && (sdk || name == "lf-runtime"))
             .map(|(_, name, dir)| (name.clone(), dir.clone()))
             .collect();
         let crate_file = cargo.package(package, &package.patches)?;
@@ -346,8 +350,18 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
                 ));
             } else {
                 refusals.push(format!(
-                    "crate `{}` {} is already in registry `{registry}` (sha256 {}), built against another {}",
-                    package.name, entry.vers, entry.cksum, package.patches.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                    "crate `{}` {} is already in registry `{registry}` with other content (sha256 {}, this lf-resolve packages sha256 {}), while {} that it depends on {} not",
+                    package.name,
+                    entry.vers,
+                    entry.cksum,
+                    package.cksum,
+                    package
+                        .patches
+                        .iter()
+                        .map(|(n, _)| format!("`{n}` {}", package.version))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if package.patches.len() == 1 { "is" } else { "are" }
                 ));
             }
         }
