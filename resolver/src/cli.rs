@@ -308,7 +308,7 @@ pub struct NewArgs {
     /// A capability to declare (repeatable); docs/capabilities.md says what each allows
     #[arg(short, long = "capability", value_name = "CAP", value_parser = capability_names())]
     pub capabilities: Vec<String>,
-    /// `--lang native`: depend on lf-runtime, lf-wrapper-gen and lf-certify in this lf-resolve source tree (the folder holding runtime/, wrapper-gen/ and certify/) instead of by version
+    /// `--lang native`: depend on lf-runtime, lf-wrapper-gen and lf-certify in this lf-resolve source tree (the folder holding runtime/, wrapper-gen/ and certify/); native needs this or --registry
     #[arg(long, value_name = "DIR", conflicts_with = "registry")]
     pub runtime_path: Option<std::path::PathBuf>,
     /// `--lang native`: depend on lf-runtime, lf-wrapper-gen and lf-certify at this lf-resolve's exact version from the cargo registry NAME (`lf-resolve publish --registry NAME` puts them there), and publish only there

@@ -15,11 +15,12 @@
 //! so connector.yaml is turned into Rust on every `cargo build` (the module
 //! docs there say why build time rather than a checked-in file). Its
 //! `Cargo.toml` depends on `lf-runtime`, `lf-wrapper-gen` and (for its
-//! certification test) `lf-certify` by version; with `--registry NAME` at
-//! exactly this binary's version from that cargo registry (where `lf-resolve
-//! publish --registry NAME` puts them, so the generated code and the runtime
-//! agree), or, with `--runtime-path`, by path to a source tree of this
-//! repository.
+//! certification test) `lf-certify`, from a source the author names: with
+//! `--registry NAME` at exactly this binary's version from that cargo
+//! registry (where `lf-resolve publish --registry NAME` puts them, so the
+//! generated code and the runtime agree), or, with `--runtime-path`, by path
+//! to a source tree of this repository. Never plain crates.io versions: the
+//! crates are not published there, and a same-named crate would be built in.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -227,7 +228,12 @@ fn scaffold(
             "/target/\n",
             "cargo, target wasm32-wasip2",
         ),
-        Lang::Native => return scaffold_native(name, id, capabilities, &native_deps(None, None)?),
+        Lang::Native => {
+            return Err(CliError::input(
+                "a native connector is scaffolded by `scaffold_native`".to_owned(),
+                None,
+            ));
+        }
     };
     let readme = render(README)
         .replace("{{language}}", language(lang))
@@ -298,14 +304,14 @@ fn native_deps(source: Option<&Path>, registry: Option<&str>) -> Result<NativeDe
             publish: format!("[{registry}]"),
         });
     }
+    // Never plain crates.io versions: these crates are not published there,
+    // and a crate of the same name published by someone else would be built
+    // into the connector (dependency confusion). The source must be named.
     let Some(source) = source else {
-        let version = toml_str(env!("CARGO_PKG_VERSION"));
-        return Ok(NativeDeps {
-            runtime: format!("lf-runtime = {{ version = {version} }}"),
-            wrapper_gen: format!("lf-wrapper-gen = {{ version = {version} }}"),
-            certify: format!("lf-certify = {{ version = {version} }}"),
-            publish: "false".to_owned(),
-        });
+        return Err(CliError::input(
+            "a native connector builds against lf-runtime, lf-wrapper-gen and lf-certify, which are not on crates.io: say where they come from".to_owned(),
+            Some("`--registry NAME` takes them from a cargo registry that `lf-resolve publish --registry NAME` filled; `--runtime-path DIR` from a checkout of lf-resolve".to_owned()),
+        ));
     };
     let source = std::fs::canonicalize(source).map_err(|source_err| CliError::Io {
         context: "cannot find",
@@ -588,23 +594,19 @@ mod tests {
     }
 
     #[test]
-    fn native_depends_by_version_unless_given_a_source_tree() {
+    fn native_needs_a_named_source_and_checks_a_source_tree() {
+        // No plain crates.io versions: a crate of the same name there would
+        // be built into the connector.
+        let err = native_deps(None, None).err().unwrap();
+        assert!(err.to_string().contains("not on crates.io"), "{err}");
         let files = scaffold_native(
             "greet",
             "connector.acme.text.greet",
             &[Capability::KvRead],
-            &native_deps(None, None).unwrap(),
+            &native_deps(None, Some("lftest")).unwrap(),
         )
         .unwrap();
         let get = |path: &str| &files.iter().find(|f| f.path == path).unwrap().content;
-        let version = env!("CARGO_PKG_VERSION");
-        let cargo = get("Cargo.toml");
-        for dep in ["lf-runtime", "lf-wrapper-gen", "lf-certify"] {
-            assert!(
-                cargo.contains(&format!("{dep} = {{ version = \"{version}\" }}")),
-                "{cargo}"
-            );
-        }
         assert!(get("src/lib.rs").contains("impl GreetNode for Greet"));
         assert!(get("tests/certify.rs").contains("greet::greet_register(&mut registry)"));
         assert!(get("connector.yaml").contains("capabilities: [kv.read]"));
@@ -659,7 +661,7 @@ mod tests {
             "x",
             "connector.acme.self",
             &[],
-            &native_deps(None, None).unwrap(),
+            &native_deps(None, Some("lftest")).unwrap(),
         )
         .err()
         .unwrap();
@@ -668,7 +670,7 @@ mod tests {
 
     #[test]
     fn every_language_scaffolds_a_valid_manifest() {
-        for lang in [Lang::Python, Lang::Js, Lang::Rust, Lang::Native] {
+        for lang in [Lang::Python, Lang::Js, Lang::Rust] {
             let files = scaffold("greet", "connector.example.greet", lang, &[]).unwrap();
             assert!(files.iter().all(|f| !f.content.contains("{{")));
         }
