@@ -627,6 +627,26 @@ fn a_changed_module_under_a_published_version_is_refused() {
     );
     assert!(text.contains("Unchanged lf-runtime 0.1.0"), "{text}");
     assert_eq!(index(&crates, "connector_latticeflow").len(), 2);
+
+    // Going back to an older connector version gives a lower crate version
+    // with new content: cargo would take it, but bundles would keep 1.6.1.
+    push_fixture(dir, &registry, "text-upper", |y| {
+        format!("version: 1.1.0\n{y}  - code: too_long\n    retryable: false\n")
+    });
+    ok(
+        lf_with(dir, &["lock", "--update", "text_upper"], &[]),
+        "lock --update",
+    );
+    let out = lf_token(dir, &["publish", "--registry", NAME]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "this lock gives version 1.4.1, lower than 1.6.1 already in registry `lftest`"
+        ),
+        "{text}"
+    );
+    assert_eq!(index(&crates, "connector_latticeflow").len(), 2);
 }
 
 #[test]

@@ -364,6 +364,19 @@ pub fn run(args: &PublishArgs, settings: &Settings, printer: &Printer) -> Result
                     if package.patches.len() == 1 { "is" } else { "are" }
                 ));
             }
+        } else if !package.ids.is_empty()
+            && let Some(newer) = entries
+                .iter()
+                .filter(|e| !e.yanked)
+                .filter(|e| version_key(&e.vers) > version_key(&package.version))
+                .max_by_key(|e| version_key(&e.vers))
+        {
+            // Cargo would accept a lower version, but consumers asking for
+            // `^x` would keep the higher, older crate: never go backwards.
+            refusals.push(format!(
+                "crate `{}`: this lock gives version {}, lower than {} already in registry `{registry}`; a bundle depending on it would keep the older, higher version",
+                package.name, package.version, newer.vers
+            ));
         }
     }
     if !refusals.is_empty() {
@@ -559,6 +572,17 @@ pub(crate) fn crate_version(members: &[(ConnectorId, Option<String>)]) -> Result
         }
     }
     Ok(format!("{}.{}.{}", sum[0], sum[1], sum[2]))
+}
+
+/// `MAJOR.MINOR.PATCH` as numbers, for ordering (build metadata and a
+/// pre-release part ignored; what does not parse sorts lowest).
+fn version_key(version: &str) -> [u64; 3] {
+    let core = version.split(['+', '-']).next().unwrap_or("");
+    let mut key = [0; 3];
+    for (slot, part) in key.iter_mut().zip(core.split('.')) {
+        *slot = part.parse().unwrap_or(0);
+    }
+    key
 }
 
 /// Equal semver versions (build metadata is not part of the identity).
@@ -930,6 +954,14 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn versions_order_by_their_numbers() {
+        assert!(version_key("1.10.0") > version_key("1.9.3"));
+        assert!(version_key("2.0.0+build") == version_key("2.0.0"));
+        assert!(version_key("0.3.0-rc.1") < version_key("0.3.1"));
+        assert_eq!(version_key("nonsense"), [0, 0, 0]);
     }
 
     #[test]
