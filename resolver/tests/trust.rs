@@ -209,3 +209,24 @@ fn which(program: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// A key outside the project is recorded by its absolute path; one inside
+/// it, given by an absolute path, relative to latticeflow.toml's directory.
+#[test]
+fn paths_are_recorded_relative_to_the_project_when_inside_it() {
+    let p = project(NO_POLICY);
+    let outside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/cosign/cosign2.pub");
+    assert_ok(&p.run(&["trust", "add", outside.to_str().unwrap()]));
+    let inside = p.path().join("keys/a.pub");
+    assert_ok(&p.run(&["trust", "add", inside.to_str().unwrap()]));
+    let config = p.read("latticeflow.toml");
+    let expected = format!(
+        "keys = [{}, \"keys/a.pub\"]",
+        toml_edit::Value::from(outside.to_str().unwrap())
+    );
+    assert!(config.contains(&expected), "{config}");
+    // `check` finds both files (and then only the missing lock).
+    let check = p.run(&["check"]);
+    assert!(check.stderr.contains("latticeflow.lock"), "{}", check.stderr);
+    assert!(!check.stderr.contains("key file"), "{}", check.stderr);
+}
