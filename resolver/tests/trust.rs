@@ -227,6 +227,10 @@ fn paths_are_recorded_relative_to_the_project_when_inside_it() {
     assert!(config.contains(&expected), "{config}");
     // `check` finds both files (and then only the missing lock).
     let check = p.run(&["check"]);
-    assert!(check.stderr.contains("latticeflow.lock"), "{}", check.stderr);
+    assert!(
+        check.stderr.contains("latticeflow.lock"),
+        "{}",
+        check.stderr
+    );
     assert!(!check.stderr.contains("key file"), "{}", check.stderr);
 }
