@@ -251,6 +251,91 @@ pub enum Command {
         after_help = "Examples:\n  lf-resolve certify connectors/greet\n  lf-resolve certify connectors/greet --runs 10 --output attestations/\n  lf-resolve certify ghcr.io/acme/greet:1.0 --contract connectors/greet/tests/contract.yaml --key cosign.key"
     )]
     Certify(CertifyArgs),
+    /// Write a CycloneDX 1.6 SBOM of the locked connectors (offline, deterministic)
+    ///
+    /// One component per connector with its purl (`pkg:oci/...@sha256%3A...`),
+    /// the manifest and module hashes, and its signer, capabilities and
+    /// certification as `latticeflow:` properties. Read from latticeflow.toml
+    /// and latticeflow.lock only. No timestamp unless SOURCE_DATE_EPOCH is set.
+    #[command(
+        after_help = "Examples:\n  lf-resolve sbom > bundle.cdx.json\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) lf-resolve sbom -o bundle.cdx.json"
+    )]
+    Sbom(SbomArgs),
+    /// Add or remove a cosign public key in `[policy] keys` of latticeflow.toml
+    ///
+    /// The file is edited in place: comments and layout are kept. Run
+    /// `lf-resolve lock` afterwards to re-verify the signatures.
+    #[command(
+        after_help = "Examples:\n  lf-resolve trust add keys/acme.pub\n  lf-resolve trust remove keys/old.pub"
+    )]
+    Trust(TrustArgs),
+    /// Print a shell completion script to stdout
+    #[command(
+        after_help = "Examples:\n  lf-resolve completions bash > ~/.local/share/bash-completion/completions/lf-resolve\n  lf-resolve completions zsh > \"${fpath[1]}/_lf-resolve\"\n  lf-resolve completions fish > ~/.config/fish/completions/lf-resolve.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `sbom`.
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The document format
+    #[arg(long, value_enum, default_value_t = SbomFormat::CyclonedxJson, value_name = "FMT")]
+    pub format: SbomFormat,
+    /// Write the SBOM to FILE (its directory must exist) instead of stdout; `-` is stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The SBOM formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    /// CycloneDX 1.6, JSON
+    CyclonedxJson,
+}
+
+/// Arguments of `trust`.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TrustAction,
+}
+
+/// `trust add` and `trust remove`.
+#[derive(Debug, Subcommand)]
+pub enum TrustAction {
+    /// Trust a cosign public key (a PEM `PUBLIC KEY` file, as in `cosign.pub`)
+    Add {
+        /// The key file; recorded relative to latticeflow.toml's directory when inside it
+        #[arg(value_name = "KEY")]
+        key: PathBuf,
+    },
+    /// Stop trusting a key: KEY as listed in `[policy] keys`, or a file holding the same key
+    Remove {
+        /// The key file
+        #[arg(value_name = "KEY")]
+        key: PathBuf,
+    },
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// bash (with the bash-completion package)
+    Bash,
+    /// zsh
+    Zsh,
+    /// fish
+    Fish,
 }
 
 /// Arguments of `certify`.

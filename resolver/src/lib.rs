@@ -117,6 +117,9 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::New(args) => commands::new::run(args, printer),
         Command::Test(args) => commands::test::run(args, printer),
         Command::Certify(args) => commands::certify::run(args, settings, printer),
+        Command::Sbom(args) => commands::sbom::run(args, settings, printer),
+        Command::Trust(args) => commands::trust::run(args, settings, printer),
+        Command::Completions(args) => commands::completions::run(args),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod add;
 pub mod certify;
 pub mod check;
+pub mod completions;
 pub mod generate;
 pub mod init;
 pub mod inspect;
@@ -15,9 +16,11 @@ pub mod publish;
 pub mod push;
 pub mod remote;
 pub mod remove;
+pub mod sbom;
 pub mod sign;
 pub mod tag;
 pub mod test;
+pub mod trust;
 pub mod vendor;
 pub mod wit;
 

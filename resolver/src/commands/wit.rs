@@ -135,7 +135,7 @@ fn manifest_path(path: &Path) -> Result<PathBuf, CliError> {
 
 /// Refuses an output path that is a symlink or a directory, or whose
 /// directory does not exist.
-fn check_target(out: &Path) -> Result<(), CliError> {
+pub(crate) fn check_target(out: &Path) -> Result<(), CliError> {
     match std::fs::symlink_metadata(out) {
         Ok(meta) if meta.file_type().is_symlink() => {
             return Err(CliError::input(
