@@ -1031,6 +1031,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_blob_damaged_in_the_store_is_not_archived() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let bytes = b"module bytes";
+        let digest = sha256(bytes);
+        store.put(&digest, bytes).unwrap();
+        let stored = store.get(&digest, bytes.len() as u64).unwrap();
+        // Changed from outside, at the same size: `get` cannot see it.
+        fs::write(stored.path(), b"MODULE BYTES").unwrap();
+        let out = dir.path().join("out.tar");
+        let blobs = BTreeSet::from([(digest.clone(), bytes.len() as u64)]);
+        let err = write(&out, &store, &[], &blobs, &digest).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ArchiveError::Source {
+                    source: StoreError::Corrupted { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(!out.exists());
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with(".lf-archive-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
     fn names_outside_the_layout_are_refused() {
         for (name, dir) in [
             ("/etc/passwd", false),

@@ -105,21 +105,21 @@ fn headers(bytes: &[u8]) -> Vec<(String, u8, u32, u64, u64, u64, String)> {
         .collect()
 }
 
-/// The same tar with `index.json` replaced.
-fn with_index(bytes: &[u8], index: &[u8]) -> Vec<u8> {
+/// The same tar with the entry `name` holding `data` instead.
+fn with_entry(bytes: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
     let mut out = tar::Builder::new(Vec::new());
     let mut archive = tar::Archive::new(bytes);
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let mut header = entry.header().clone();
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).unwrap();
-        if entry.path_bytes().as_ref() == b"index.json" {
-            data = index.to_vec();
-            header.set_size(data.len() as u64);
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        if entry.path_bytes().as_ref() == name.as_bytes() {
+            content = data.to_vec();
+            header.set_size(content.len() as u64);
         }
         header.set_cksum();
-        out.append(&header, data.as_slice()).unwrap();
+        out.append(&header, content.as_slice()).unwrap();
     }
     out.into_inner().unwrap()
 }
@@ -277,6 +277,36 @@ fn round_trip_through_an_archive_with_the_registry_gone() {
         nothing_lost(&before, &store_files(&other));
     }
 
+    // The largest blob (a module) with other bytes of another size: refused
+    // on the lock's size before any of it is read.
+    let largest = {
+        let mut archive = tar::Archive::new(bundle.as_slice());
+        let mut sized: Vec<(u64, String)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.size(),
+                    String::from_utf8(e.path_bytes().into_owned()).unwrap(),
+                )
+            })
+            .collect();
+        sized.sort();
+        sized.pop().unwrap().1
+    };
+    let resized = other.path().join("resized.tar");
+    std::fs::write(&resized, with_entry(&bundle, &largest, b"other bytes")).unwrap();
+    let before = store_files(&other);
+    let run = other.run(&["fetch", "--from-archive", resized.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("but latticeflow.lock records"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains(&largest), "{run:?}");
+    nothing_lost(&before, &store_files(&other));
+
     // An index that swaps the two repositories' names (tags and signature
     // tags alike): the signatures, bound to their repositories, refuse it.
     let index = String::from_utf8(serde_json::to_vec_pretty(&index_of(&bundle)).unwrap())
@@ -285,7 +315,11 @@ fn round_trip_through_an_archive_with_the_registry_gone() {
         .replace("lf/http-fetch", "lf/text-upper")
         .replace("lf/SWAP", "lf/http-fetch");
     let swapped = other.path().join("swapped.tar");
-    std::fs::write(&swapped, with_index(&bundle, index.as_bytes())).unwrap();
+    std::fs::write(
+        &swapped,
+        with_entry(&bundle, "index.json", index.as_bytes()),
+    )
+    .unwrap();
     let liar = sibling(&online, &both);
     let run = liar.run(&[
         "lock",
@@ -294,6 +328,10 @@ fn round_trip_through_an_archive_with_the_registry_gone() {
         swapped.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("the signature was made for repository"),
+        "{run:?}"
+    );
     assert!(!liar.path().join("latticeflow.lock").exists());
 }
 
@@ -364,6 +402,15 @@ fn hostile_archives_are_refused() {
     let small_hex = sha256_hex(small);
     let small_name = format!("blobs/sha256/{small_hex}");
     let cases: Vec<(&str, Vec<u8>, i32, String)> = vec![
+        (
+            "a blob the store holds, with other bytes",
+            archive(|o| {
+                let name = format!("blobs/sha256/{kept_hex}");
+                raw_entry(o, &name, b'0', b"not kept in store", "");
+            }),
+            1,
+            "content does not match digest".to_owned(),
+        ),
         (
             "absolute path",
             archive(|o| raw_entry(o, "/etc/passwd", b'0', b"x", "")),
