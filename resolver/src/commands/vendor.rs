@@ -302,8 +302,9 @@ pub(crate) fn import_archive(
     printer.status(
         "Imported",
         format!(
-            "{} blobs from {} ({} new)",
+            "{} blob{} from {} ({} new)",
             imported.blobs.len(),
+            if imported.blobs.len() == 1 { "" } else { "s" },
             file.display(),
             human_size(imported.added)
         ),
