@@ -794,6 +794,21 @@ fn read_entries<R: Read>(
             ));
         }
         let size = entry.size();
+        // Checked from the header, before any of the entry is read.
+        let limit = match kind {
+            Kind::Dir => 0,
+            Kind::Layout => MAX_LAYOUT_BYTES,
+            Kind::Index => MAX_INDEX_BYTES,
+            Kind::Blob(_) => limits.blob,
+        };
+        if size > limit {
+            return Err(ArchiveError::TooLarge {
+                path: path.to_owned(),
+                what: format!("entry `{name}`"),
+                size,
+                limit,
+            });
+        }
         total = total.saturating_add(size);
         if total > limits.total {
             return Err(ArchiveError::TooLarge {
@@ -803,18 +818,9 @@ fn read_entries<R: Read>(
                 limit: limits.total,
             });
         }
-        let too_large = |limit: u64| ArchiveError::TooLarge {
-            path: path.to_owned(),
-            what: format!("entry `{name}`"),
-            size,
-            limit,
-        };
         match kind {
             Kind::Dir => {}
             Kind::Layout => {
-                if size > MAX_LAYOUT_BYTES {
-                    return Err(too_large(MAX_LAYOUT_BYTES));
-                }
                 let bytes = read_small(path, &name, &mut entry, size)?;
                 let layout: LayoutWire =
                     serde_json::from_slice(&bytes).map_err(|e| ArchiveError::Layout {
@@ -833,9 +839,6 @@ fn read_entries<R: Read>(
                 layout_seen = true;
             }
             Kind::Index => {
-                if size > MAX_INDEX_BYTES {
-                    return Err(too_large(MAX_INDEX_BYTES));
-                }
                 let bytes = read_small(path, &name, &mut entry, size)?;
                 let parsed: IndexWire =
                     serde_json::from_slice(&bytes).map_err(|e| ArchiveError::Layout {
@@ -854,9 +857,6 @@ fn read_entries<R: Read>(
                 index = Some(parsed);
             }
             Kind::Blob(digest) => {
-                if size > limits.blob {
-                    return Err(too_large(limits.blob));
-                }
                 if let Some(&want) = locked.get(&digest)
                     && want != size
                 {

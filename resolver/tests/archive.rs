@@ -484,6 +484,29 @@ fn hostile_archives_are_refused() {
             "(2048 bytes) is over the limit of 1024 bytes".to_owned(),
         ),
         (
+            "oci-layout over its limit",
+            {
+                let mut out = Vec::new();
+                raw_entry(&mut out, "oci-layout", b'0', &[b' '; 5000], "");
+                end(&mut out);
+                out
+            },
+            2,
+            "entry `oci-layout` (5000 bytes) is over the limit of 4096 bytes".to_owned(),
+        ),
+        (
+            "index.json over its limit",
+            {
+                let mut out = Vec::new();
+                raw_entry(&mut out, "oci-layout", b'0', LAYOUT, "");
+                raw_entry_sized(&mut out, "index.json", b'0', b"", 5 << 20, "");
+                end(&mut out);
+                out
+            },
+            2,
+            "entry `index.json` (5242880 bytes) is over the limit of 4194304 bytes".to_owned(),
+        ),
+        (
             "more than the total bound",
             archive(|o| {
                 for i in 0..300u32 {
