@@ -5,7 +5,7 @@
 //! the lock does not name are removed.
 //!
 //! `vendor --archive FILE` writes the same layout as one reproducible tar
-//! (see [`crate::archive`]); [`import_archive`] is the other half, used by
+//! (see [`crate::archive`]); `import_archive` is the other half, used by
 //! `lock --from-archive` and `fetch --from-archive`.
 
 use std::collections::BTreeSet;
