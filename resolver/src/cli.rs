@@ -149,6 +149,14 @@ pub enum Command {
     /// Manifests, configs, modules and signature artifacts, each re-hashed as
     /// it is copied; anything the lock does not name is removed. When
     /// `vendor/oci` exists, `lock --offline`/`--frozen` and `verify` use it.
+    ///
+    /// With `--archive FILE`, the same layout is written as one tar file
+    /// (the same lock gives the same bytes) to carry to a machine without
+    /// registry access, where `lock --from-archive FILE` or `fetch
+    /// --from-archive FILE` imports it, verifying every blob.
+    #[command(
+        after_help = "Examples:\n  lf-resolve vendor                          write vendor/oci\n  lf-resolve vendor --archive bundle.tar     one reproducible tar for an air-gapped machine"
+    )]
     Vendor(VendorArgs),
     /// Publish a connector directory (connector.yaml + module.wasm or module.wat)
     ///
@@ -462,6 +470,9 @@ pub struct VendorArgs {
     /// Copy from the store only; never download what is missing
     #[arg(long)]
     pub offline: bool,
+    /// Write the layout as one reproducible tar file instead (for air-gapped machines)
+    #[arg(long, value_name = "FILE", conflicts_with = "dir")]
+    pub archive: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `push`.
@@ -563,6 +574,9 @@ pub struct LockArgs {
     /// How many connectors to resolve at once [default: 16]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+    /// Import a `vendor --archive` tar into the store first (implies --offline); tags resolve through it
+    #[arg(long, value_name = "FILE")]
+    pub from_archive: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `fetch`.
@@ -571,6 +585,9 @@ pub struct FetchArgs {
     /// How many connectors to fetch at once [default: 16]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+    /// Fill the store from a `vendor --archive` tar instead of the registry
+    #[arg(long, value_name = "FILE")]
+    pub from_archive: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `verify`.

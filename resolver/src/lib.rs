@@ -8,6 +8,7 @@
 //! This crate must never know how Rust wrapper code is generated (that is
 //! `lf-wrapper-gen`).
 
+pub mod archive;
 pub mod artifact;
 pub mod attest;
 pub mod cli;

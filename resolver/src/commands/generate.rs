@@ -53,6 +53,7 @@ pub fn run(args: &GenerateArgs, settings: &Settings, printer: &Printer) -> Resul
                 &VendorArgs {
                     dir: None,
                     offline: false,
+                    archive: None,
                 },
                 settings,
                 printer,

@@ -114,7 +114,7 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
     let old = Lockfile::read(&lock_path)?;
     let locked = args.locked || args.frozen;
     let mode = Mode {
-        offline: args.offline || args.frozen,
+        offline: args.offline || args.frozen || args.from_archive.is_some(),
     };
 
     let mut update = BTreeSet::new();
@@ -148,10 +148,18 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         ));
     }
 
-    // Offline, a vendor directory (when the project has one) is the store.
+    // Offline, a vendor directory (when the project has one) is the store;
+    // an archive is imported into the cache, which is then the store.
     let store = match crate::commands::vendor::existing(&config) {
-        Some(vendor) if mode.offline => vendor,
+        Some(vendor) if mode.offline && args.from_archive.is_none() => vendor,
         _ => open_store(settings)?,
+    };
+    let archive = match &args.from_archive {
+        Some(file) => Some((
+            file,
+            crate::commands::vendor::import_archive(file, &config, &store, old.as_ref(), printer)?,
+        )),
+        None => None,
     };
     if locked {
         let Some(lock) = old else {
@@ -184,6 +192,9 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
                 reasons,
                 help: Some("run `lf-resolve lock` to update it".to_owned()),
             });
+        }
+        if let Some((file, imported)) = &archive {
+            crate::commands::vendor::archive_covers(file, imported, &lock_path, lock.connectors())?;
         }
         ensure_locked(
             &config,
@@ -239,37 +250,53 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         );
     }
     let mut jobs = Vec::new();
+    let mut kept = Vec::new();
     for (name, connector) in config.connectors() {
         let pinned = old
             .as_ref()
             .and_then(|lock| lock.get(name))
             .filter(|_| !stale.contains(name) && !update.contains(name));
-        let target = match pinned {
-            Some(entry) => connector.reference.with_digest(entry.digest.clone()),
-            None if mode.offline && connector.reference.digest().is_none() => {
+        kept.extend(pinned);
+        // Not pinned: an archive's index can say what the reference names.
+        let from_archive = archive
+            .as_ref()
+            .filter(|_| pinned.is_none())
+            .and_then(|(_, imported)| imported.pins(&connector.reference));
+        let target = match (pinned, &from_archive) {
+            (Some(entry), _) => connector.reference.with_digest(entry.digest.clone()),
+            (None, Some(pins)) => connector.reference.with_digest(pins.digest.clone()),
+            (None, None) if mode.offline && connector.reference.digest().is_none() => {
                 return Err(CliError::input(
                     format!(
                         "connector `{name}` is not pinned in {}, and --offline forbids resolving `{}`",
                         lock_path.display(),
                         connector.reference
                     ),
-                    "run `lf-resolve lock` once with network access".to_owned(),
+                    if args.from_archive.is_some() {
+                        "the archive's index.json does not name it either: make the archive from a lock that has it".to_owned()
+                    } else {
+                        "run `lf-resolve lock` once with network access".to_owned()
+                    },
                 ));
             }
-            None => connector.reference.clone(),
+            (None, _) => connector.reference.clone(),
         };
         let probe = old.as_ref().is_some_and(|lock| lock.get(name).is_some());
         let pinned_signature = pinned
             .and_then(|entry| entry.signature.verified.as_ref())
-            .map(|v| (v.format, v.digest.clone()));
+            .map(|v| (v.format, v.digest.clone()))
+            .or_else(|| from_archive.as_ref().and_then(|p| p.signature.clone()));
         let trust = Arc::new(load_trust(&config, connector)?);
         let pinned_certification = pinned
             .and_then(|entry| entry.certification.verified.as_ref())
-            .map(|v| v.digest.clone());
+            .map(|v| v.digest.clone())
+            .or_else(|| from_archive.as_ref().and_then(|p| p.certification.clone()));
         let certification_keys = Arc::new(load_certification_keys(&config, connector)?);
         let pinned_uncertified = pinned.is_some_and(|entry| {
             entry.certification.policy == CertificationMode::Optional
                 && entry.certification.verified.is_none()
+        }) || from_archive.as_ref().is_some_and(|p| {
+            connector.certification.mode == CertificationMode::Optional && p.certification.is_none()
         });
         jobs.push(Job {
             name: name.clone(),
@@ -285,6 +312,9 @@ pub fn run(args: &LockArgs, settings: &Settings, printer: &Printer) -> Result<()
         });
     }
 
+    if let Some((file, imported)) = &archive {
+        crate::commands::vendor::archive_covers(file, imported, &lock_path, kept)?;
+    }
     let client = RegistryClient::new(&config);
     let config = Arc::new(config);
     let progress = printer.progress(jobs.len());
@@ -390,7 +420,14 @@ pub fn fetch(args: &FetchArgs, settings: &Settings, printer: &Printer) -> Result
     let config = load_config(settings)?;
     let (lock_path, lock) = existing_lock(&config)?;
     let store = open_store(settings)?;
-    let mode = Mode { offline: false };
+    let mode = Mode {
+        offline: args.from_archive.is_some(),
+    };
+    if let Some(file) = &args.from_archive {
+        let imported =
+            crate::commands::vendor::import_archive(file, &config, &store, Some(&lock), printer)?;
+        crate::commands::vendor::archive_covers(file, &imported, &lock_path, lock.connectors())?;
+    }
     // A vendor directory, when there is one, fills the store without network.
     if let Some(vendor) = crate::commands::vendor::existing(&config) {
         // Anything the vendor directory lacks is downloaded below.

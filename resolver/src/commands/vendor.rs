@@ -3,6 +3,10 @@
 //! (default `vendor/oci` beside `latticeflow.toml`), for fully offline
 //! builds. Every blob is re-hashed as it is copied; blobs and index entries
 //! the lock does not name are removed.
+//!
+//! `vendor --archive FILE` writes the same layout as one reproducible tar
+//! (see [`crate::archive`]); `import_archive` is the other half, used by
+//! `lock --from-archive` and `fetch --from-archive`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -166,6 +170,9 @@ pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<
         None,
         printer,
     )?;
+    if let Some(file) = &args.archive {
+        return write_archive(file, &config, &cache, &lock, printer);
+    }
     let dir = args.dir.clone().unwrap_or_else(|| default_dir(&config));
     check_no_symlinks(&config, &dir).map_err(|e| {
         CliError::input(format!("cannot vendor into `{}`: {e}", dir.display()), None)
@@ -204,4 +211,134 @@ pub fn run(args: &VendorArgs, settings: &Settings, printer: &Printer) -> Result<
         &json!({"type": "vendor", "dir": dir, "connectors": lock.connectors().len(), "blobs": wanted.len(), "copied": copied, "removed": removed}),
     );
     Ok(())
+}
+
+/// `vendor --archive FILE`: the locked artifacts as one reproducible tar.
+fn write_archive(
+    file: &std::path::Path,
+    config: &Config,
+    cache: &Store,
+    lock: &lf_lockfile::Lockfile,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let mut blobs = BTreeSet::new();
+    for entry in lock.connectors() {
+        blobs.extend(blobs_of(cache, entry)?);
+    }
+    let lock_path = crate::settings::Settings::lock_path(config.path());
+    let lock_bytes = std::fs::read(&lock_path).map_err(|source| CliError::Io {
+        context: "cannot read",
+        path: lock_path.clone(),
+        source,
+    })?;
+    let size = crate::archive::write(
+        file,
+        cache,
+        &lock_index_entries(cache, lock),
+        &blobs,
+        &crate::archive::sha256(&lock_bytes),
+    )
+    .map_err(|e| {
+        archive_error(
+            &e,
+            "run `lf-resolve verify`, then `lf-resolve fetch` to repair the store",
+        )
+    })?;
+    let count = lock.connectors().len();
+    printer.status(
+        "Archived",
+        format!(
+            "{count} connector{} ({} blobs, {}) into {}",
+            if count == 1 { "" } else { "s" },
+            blobs.len(),
+            human_size(size),
+            file.display()
+        ),
+        &json!({"type": "vendor", "archive": file, "connectors": count, "blobs": blobs.len(), "bytes": size}),
+    );
+    Ok(())
+}
+
+/// An archive failure as the error a command ends with: exit 1 when bytes
+/// did not verify, 2 when the archive is unusable.
+fn archive_error(e: &crate::archive::ArchiveError, help: &str) -> CliError {
+    CliError::Failed {
+        message: e.to_string(),
+        reasons: Vec::new(),
+        help: Some(help.to_owned()),
+        code: if e.is_integrity_failure() {
+            crate::error::EXIT_CHECK_FAILED
+        } else {
+            crate::error::EXIT_ERROR
+        },
+    }
+}
+
+/// Imports the archive `file` into `store`, verifying every blob (against
+/// its name, and its size against `lock` where the lock names it). Nothing
+/// is removed from the store, whatever happens.
+pub(crate) fn import_archive(
+    file: &std::path::Path,
+    config: &Config,
+    store: &Store,
+    lock: Option<&lf_lockfile::Lockfile>,
+    printer: &Printer,
+) -> Result<crate::archive::Imported, CliError> {
+    let mut locked = std::collections::BTreeMap::new();
+    for entry in lock
+        .map(lf_lockfile::Lockfile::connectors)
+        .unwrap_or_default()
+    {
+        locked.insert(entry.config.digest.clone(), entry.config.size);
+        locked.insert(entry.module.digest.clone(), entry.module.size);
+    }
+    let limits = crate::archive::Limits::for_module_limit(config.network().max_module_bytes);
+    let imported = crate::archive::import(file, store, limits, &locked).map_err(|e| {
+        archive_error(
+            &e,
+            "make the archive again with `lf-resolve vendor --archive FILE` where the registry is reachable, and copy it whole; nothing was removed from the store and the lockfile was not changed",
+        )
+    })?;
+    printer.status(
+        "Imported",
+        format!(
+            "{} blob{} from {} ({} new)",
+            imported.blobs.len(),
+            if imported.blobs.len() == 1 { "" } else { "s" },
+            file.display(),
+            human_size(imported.added)
+        ),
+        &json!({"type": "import", "archive": file, "blobs": imported.blobs.len(), "added": imported.added}),
+    );
+    Ok(imported)
+}
+
+/// Fails, naming each connector and digest, when the archive lacks
+/// something `entries` pin.
+pub(crate) fn archive_covers<'a>(
+    file: &std::path::Path,
+    imported: &crate::archive::Imported,
+    lock_path: &std::path::Path,
+    entries: impl IntoIterator<Item = &'a LockedConnector>,
+) -> Result<(), CliError> {
+    let lacking = imported.lacking(entries);
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    let origin = match (&imported.lock, std::fs::read(lock_path)) {
+        (Some(made_from), Ok(bytes)) if *made_from != crate::archive::sha256(&bytes) => format!(
+            "it was made from another lock ({made_from}), not `{}` ({})",
+            lock_path.display(),
+            crate::archive::sha256(&bytes)
+        ),
+        _ => format!("it does not hold everything `{}` pins", lock_path.display()),
+    };
+    Err(CliError::Failed {
+        message: format!("cannot use `{}`: {origin}", file.display()),
+        reasons: lacking,
+        help: Some(
+            "make the archive from this lock with `lf-resolve vendor --archive FILE`; the lockfile was not changed and nothing was removed from the store".to_owned(),
+        ),
+        code: crate::error::EXIT_ERROR,
+    })
 }
