@@ -7,9 +7,11 @@ pub mod check;
 pub mod generate;
 pub mod init;
 pub mod inspect;
+pub mod list;
 pub mod lock;
 pub mod login;
 pub mod new;
+pub mod outdated;
 pub mod publish;
 
 pub mod push;
