@@ -66,6 +66,29 @@ fn state(p: &Project) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
+/// Tags `repository`'s manifest at `from` with each of `tags`, by `PUT`.
+fn put_tags(registry: &Registry, repository: &str, from: &str, tags: impl Iterator<Item = String>) {
+    const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    let client = reqwest::blocking::Client::new();
+    let url = |tag: &str| format!("{}/v2/{repository}/manifests/{tag}", registry.url());
+    let manifest = client
+        .get(url(from))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    for tag in tags {
+        let put = client
+            .put(url(&tag))
+            .header("Content-Type", OCI_MANIFEST)
+            .body(manifest.clone())
+            .send()
+            .unwrap();
+        assert!(put.status().is_success(), "{put:?}");
+    }
+}
+
 fn by_name<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["connectors"]
         .as_array()
@@ -89,7 +112,7 @@ fn outdated_reports_moved_signed_unsigned_unchanged_newer_and_pinned_and_writes_
     }
     let r = |repo: &str| format!("{host}/o/{repo}");
     let hash = push(&p, "hash", &format!("{}:1.0", r("signed")));
-    for repo in ["unsigned", "same"] {
+    for repo in ["unsigned", "same", "many"] {
         push(&p, "hash", &format!("{}:1.0", r(repo)));
     }
     for repo in ["signed", "unsigned", "same"] {
@@ -103,11 +126,13 @@ fn outdated_reports_moved_signed_unsigned_unchanged_newer_and_pinned_and_writes_
              [connectors.signed]\nref = \"{}:1.0\"\n\n\
              [connectors.unsigned]\nref = \"{}:1.0\"\n\n\
              [connectors.same]\nref = \"{}:1.0\"\n\n\
-             [connectors.pinned]\nref = \"{}@{hash}\"\n",
+             [connectors.pinned]\nref = \"{}@{hash}\"\n\n\
+             [connectors.many]\nref = \"{}:1.0\"\nsignature = {{ policy = \"none\" }}\n",
             r("signed"),
             r("unsigned"),
             r("same"),
             r("signed"),
+            r("many"),
         ),
     );
     ok(&p.run(&["lock"]));
@@ -128,6 +153,15 @@ fn outdated_reports_moved_signed_unsigned_unchanged_newer_and_pinned_and_writes_
     for tag in ["0.9", "1.1.0", "v2.0.0", "2.1.0-rc.1", "latest"] {
         ok(&p.run(&["tag", &format!("{}:1.0", r("same")), tag]));
     }
+
+    // More tags than one page of the tag list (distribution pages by
+    // `n`, with a `Link` header), put straight through the registry API.
+    put_tags(
+        &registry,
+        "o/many",
+        "1.0",
+        (1..=120).map(|i| format!("1.{i}.0")),
+    );
 
     let before = state(&p);
     let human = p.run(&["outdated"]);
@@ -163,6 +197,20 @@ fn outdated_reports_moved_signed_unsigned_unchanged_newer_and_pinned_and_writes_
         serde_json::json!(["1.1.0", "v2.0.0"]),
         "older versions, pre-releases and words are not newer: {same}"
     );
+    let many = by_name(report, "many");
+    let newer: Vec<&str> = many["newer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(newer.len(), 120, "every page was read: {many}");
+    assert_eq!(
+        (newer[0], newer[119]),
+        ("1.1.0", "1.120.0"),
+        "in version order"
+    );
+    assert_eq!(many["newer_truncated"], false);
     let pinned = by_name(report, "pinned");
     assert_eq!(pinned["status"], "pinned");
     assert!(pinned["newer"].is_null());
@@ -174,9 +222,13 @@ fn outdated_reports_moved_signed_unsigned_unchanged_newer_and_pinned_and_writes_
     assert!(out.contains("1.1.0, v2.0.0"), "{out}");
     assert!(out.contains("pinned by digest"), "{out}");
     assert!(
+        out.contains("1.1.0, 1.2.0, …, 1.119.0, 1.120.0 (120 newer)"),
+        "a long list is shortened for people: {out}"
+    );
+    assert!(
         failing
             .stderr
-            .contains("3 connectors drifted from the lock"),
+            .contains("4 connectors drifted from the lock"),
         "{}",
         failing.stderr
     );

@@ -152,7 +152,7 @@ fn finish(reports: &[Report], exit_code: bool) -> Result<(), CliError> {
                     r.name, r.reference
                 )),
                 (Status::Missing(_), _) => Some(format!("`{}`: `{}` is gone", r.name, r.reference)),
-                (_, Some(newer)) => Some(format!("`{}`: newer tags: {}", r.name, newer.join(", "))),
+                (_, Some(newer)) => Some(format!("`{}`: newer tags: {}", r.name, shortened(newer))),
                 _ => None,
             }
         })
@@ -334,6 +334,22 @@ fn report_json(report: &Report, labels: &std::collections::BTreeMap<Digest, Stri
     })
 }
 
+/// A list of tags for people: in full up to five, else the two oldest and
+/// the two newest with the count (JSON has them all).
+fn shortened(tags: &[String]) -> String {
+    if tags.len() <= 5 {
+        return tags.join(", ");
+    }
+    format!(
+        "{}, {}, …, {}, {} ({} newer)",
+        tags[0],
+        tags[1],
+        tags[tags.len() - 2],
+        tags[tags.len() - 1],
+        tags.len()
+    )
+}
+
 /// `sha256:` and the first 12 hex digits.
 fn short(digest: &Digest) -> String {
     digest.to_string().chars().take(19).collect()
@@ -394,7 +410,7 @@ fn render(reports: &[Report], labels: &std::collections::BTreeMap<Digest, String
             None => "-".to_owned(),
             Some(n) if n.is_empty() => "none".to_owned(),
             Some(n) => {
-                let mut text = n.join(", ");
+                let mut text = shortened(n);
                 if r.newer_truncated {
                     text.push_str(", … (list cut short)");
                 }
