@@ -262,7 +262,9 @@ fn inspect_offline_verifies_each_stored_signature_and_names_its_signer() {
         "{out}"
     );
     assert!(
-        signature_lines.iter().any(|l| l.contains("NOT verified")),
+        signature_lines.iter().any(|l| l.contains(
+            "NOT verified: signature does not verify with the trusted key: keys/good.pub"
+        )),
         "the other key's signature does not verify with the trusted key: {out}"
     );
     assert!(out.contains("id: connector.latticeflow.text.hash"), "{out}");

@@ -202,7 +202,21 @@ fn verify_layer(
                 }
             }
             Outcome::Unverified(_, reasons) | Outcome::Rejected(reasons) => {
-                verdict.problems.extend(reasons);
+                // Each reason starts by naming the artifact, which the
+                // line it is shown on already does.
+                let named = format!(
+                    "{} {}: ",
+                    match artifact.kind {
+                        SignatureKind::SimpleSigning => "simple-signing signature",
+                        SignatureKind::Referrer => "sigstore bundle",
+                    },
+                    artifact.manifest.digest
+                );
+                verdict.problems.extend(
+                    reasons
+                        .into_iter()
+                        .map(|r| r.strip_prefix(&named).map(str::to_owned).unwrap_or(r)),
+                );
             }
         }
     }
