@@ -324,6 +324,18 @@ fn inspect_offline_verifies_each_stored_signature_and_names_its_signer() {
         "{}",
         missing.stderr
     );
+    // vendor/oci is read too: with it, the empty store is no longer a problem.
+    ok(&p.run(&["vendor", "--offline"]));
+    let vendored = p.run_env(
+        &["inspect", "hash", "--offline"],
+        &[("LF_CACHE_DIR", empty.to_str().unwrap())],
+    );
+    ok(&vendored);
+    assert!(
+        vendored.stdout.contains("signed by key") && vendored.stdout.contains("NOT verified"),
+        "both signature layers are read from vendor/oci: {}",
+        vendored.stdout
+    );
     let unknown = p.run(&[
         "inspect",
         &format!("{}/lf/nope:1.0", registry.host()),
