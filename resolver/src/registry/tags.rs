@@ -79,12 +79,14 @@ impl RegistryClient {
     pub async fn resolve_digest(&self, reference: &Reference) -> Result<Digest, RegistryError> {
         let shown = reference.to_string();
         let hosts = self.candidates(reference.registry());
-        let mut first_error = None;
+        // The registry itself is asked last and has the last word: a
+        // mirror that lacks the tag does not make it missing.
+        let mut last_error = None;
         for host in &hosts {
             let transport = match self.transport(host, reference.registry()) {
                 Ok(t) => t,
                 Err(e) => {
-                    first_error.get_or_insert(e);
+                    last_error = Some(e);
                     continue;
                 }
             };
@@ -119,11 +121,11 @@ impl RegistryClient {
                             "mirror {host} failed for `{reference}`: {e}; trying the next source"
                         ));
                     }
-                    first_error.get_or_insert(e);
+                    last_error = Some(e);
                 }
             }
         }
-        Err(first_error.unwrap_or_else(|| RegistryError::Other {
+        Err(last_error.unwrap_or_else(|| RegistryError::Other {
             reference: shown,
             detail: "no registry to ask".to_owned(),
         }))
