@@ -94,8 +94,11 @@ pub enum Command {
     Init(InitArgs),
     /// Add a connector to `latticeflow.toml`, or update its reference and capabilities
     ///
-    /// The file is edited in place: comments and layout are kept. Run
-    /// `lf-resolve lock` afterwards to pin the new connector.
+    /// The file is edited in place: comments and layout are kept. REF is
+    /// looked up in its registry first (one HEAD request, through mirrors);
+    /// a missing tag or repository leaves the file untouched (exit 3).
+    /// `--offline` skips the check. Run `lf-resolve lock` afterwards to pin
+    /// the new connector.
     #[command(
         after_help = "Examples:\n  lf-resolve add drive_files ghcr.io/acme/drive-files:0.3 --capability http.read\n  lf-resolve add counter localhost:5000/lf/kv-counter@sha256:<hex> -c kv.read -c kv.write"
     )]
@@ -194,7 +197,28 @@ pub enum Command {
     /// Write a cosign-compatible key pair (`cosign.key`, `cosign.pub`)
     GenerateKey(GenerateKeyArgs),
     /// Show a connector artifact: digests, annotations, imports, connector.yaml and signatures
+    ///
+    /// Each signature and certification found is verified against the keys
+    /// (or keyless identity) the project trusts, and its signer is named.
+    /// With `--offline`, only the content store and `vendor/oci` are read.
+    #[command(
+        after_help = "Examples:\n  lf-resolve inspect ghcr.io/acme/text-upper:1.0\n  lf-resolve inspect drive_files --offline    a locked connector, from the store"
+    )]
     Inspect(InspectArgs),
+    /// Show what latticeflow.lock pins: per connector its ref, digest, ABI,
+    /// capabilities, hosts, signer and certification (no network)
+    #[command(visible_alias = "tree")]
+    List(ListArgs),
+    /// Report connectors whose tag moved to another digest, or that have newer
+    /// semver tags (HEAD and tag-list requests only; writes nothing)
+    ///
+    /// For a moved tag, the signatures of the new digest are checked against
+    /// the keys the project trusts. `--exit-code` exits 1 when anything
+    /// moved or is newer, for CI.
+    #[command(
+        after_help = "Examples:\n  lf-resolve outdated\n  lf-resolve outdated --exit-code     CI: exit 1 when a tag moved or a newer one exists"
+    )]
+    Outdated(OutdatedArgs),
     /// Store registry credentials in docker's config.json (password on stdin)
     ///
     /// The credentials are checked against the registry first (`GET /v2/`),
@@ -531,6 +555,21 @@ pub struct InspectArgs {
     /// locked digest)
     #[arg(value_name = "REF|NAME")]
     pub reference: String,
+    /// Read only the content store and `vendor/oci`: no network
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Arguments of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {}
+
+/// Arguments of `outdated`.
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// Exit 1 when a tag moved or a newer semver tag exists
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 /// Arguments of `login`.
@@ -617,6 +656,9 @@ pub struct AddArgs {
     /// A capability to grant (repeatable); docs/capabilities.md says what each allows
     #[arg(short, long = "capability", value_name = "CAP", value_parser = capability_names())]
     pub capabilities: Vec<String>,
+    /// Do not check that REF exists in its registry (no network)
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// The closed set of capability names, so that clap lists them in `--help`

@@ -112,6 +112,8 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Sign(args) => commands::sign::run(args, settings, printer),
         Command::GenerateKey(args) => commands::sign::generate_key(args, printer),
         Command::Inspect(args) => commands::inspect::run(args, settings, printer),
+        Command::List(_) => commands::list::run(settings, printer),
+        Command::Outdated(args) => commands::outdated::run(args, settings, printer),
         Command::Login(args) => commands::login::login(args, settings, printer),
         Command::Logout(args) => commands::login::logout(args, settings, printer),
         Command::Wit(args) => commands::wit::run(args, printer),

@@ -253,7 +253,7 @@ fn a_passed_certification_is_locked_verified_vendored_and_inspected() {
     assert_eq!(inspect.code, 0, "{inspect:?}");
     assert!(
         inspect.stdout.contains(&format!(
-            "certified   PASSED by key {} (verified with [policy] keys)",
+            "certified   PASSED by key {} (keys/good.pub): verified",
             s.good.fingerprint()
         )),
         "{}",

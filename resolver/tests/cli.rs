@@ -40,6 +40,7 @@ fn add_keeps_comments_and_layout() {
         "kv.write",
         "-c",
         "kv.read",
+        "--offline",
     ]);
     assert_eq!(run.code, 0, "{run:?}");
     insta::assert_snapshot!("add_after", p.read("latticeflow.toml"));
@@ -58,6 +59,7 @@ fn add_updates_an_existing_connector_in_place() {
         "http.read",
         "--capability",
         "log",
+        "--offline",
     ]);
     assert_eq!(run.code, 0, "{run:?}");
     let after = p.read("latticeflow.toml");
@@ -73,8 +75,13 @@ fn add_updates_an_existing_connector_in_place() {
 fn remove_keeps_the_rest_of_the_file() {
     let p = Project::with(&[("latticeflow.toml", COMMENTED)]);
     assert_eq!(
-        p.run(&["add", "counter", "localhost:5000/lf/kv-counter:1"])
-            .code,
+        p.run(&[
+            "add",
+            "counter",
+            "localhost:5000/lf/kv-counter:1",
+            "--offline"
+        ])
+        .code,
         0
     );
     let run = p.run(&["remove", "drive_files"]);
@@ -93,7 +100,10 @@ fn init_then_add_then_check() {
     assert_eq!(run.code, 0, "{run:?}");
     insta::assert_snapshot!("init", p.read("latticeflow.toml"));
     assert_eq!(p.run(&["init"]).code, 2, "init refuses to overwrite");
-    assert_eq!(p.run(&["add", "a", "localhost:5000/a:1"]).code, 0);
+    assert_eq!(
+        p.run(&["add", "a", "localhost:5000/a:1", "--offline"]).code,
+        0
+    );
     let check = p.run(&["check"]);
     assert_eq!(check.code, 1, "{check:?}");
     assert!(
@@ -112,7 +122,7 @@ fn init_then_add_then_check() {
 fn the_manifest_is_found_in_a_parent_directory() {
     let p = Project::with(&[("latticeflow.toml", COMMENTED), ("sub/dir/.keep", "")]);
     let out = Command::new(BIN)
-        .args(["add", "x", "localhost:5000/x:1"])
+        .args(["add", "x", "localhost:5000/x:1", "--offline"])
         .current_dir(p.path().join("sub/dir"))
         .env("NO_COLOR", "1")
         .output()

@@ -3,6 +3,10 @@
 //! Edits go through `toml_edit`, so comments, ordering and whitespace of the
 //! user's file survive; the result is checked by the same parser as every
 //! other command before it replaces the file.
+//!
+//! `add` asks the registry whether the reference exists first (a `HEAD`,
+//! unless `--offline`): a mistyped tag is cheaper to hear about now than at
+//! the next `lock`, possibly in CI.
 
 use std::collections::BTreeSet;
 
@@ -16,6 +20,7 @@ use crate::cli::AddArgs;
 use crate::commands::{load_config, write_file};
 use crate::error::CliError;
 use crate::output::Printer;
+use crate::registry::{RegistryClient, RegistryError};
 use crate::settings::Settings;
 
 /// Adds or updates a connector.
@@ -44,6 +49,11 @@ pub fn run(args: &AddArgs, settings: &Settings, printer: &Printer) -> Result<(),
     }
 
     let config = load_config(settings)?;
+    let resolved = if args.offline {
+        None
+    } else {
+        Some(check_resolves(&config, &reference, printer)?)
+    };
     let existed = config.connectors().contains_key(&name);
     let mut doc = parse_document(&config)?;
     let connectors = connectors_table(&mut doc, &config)?;
@@ -103,9 +113,45 @@ pub fn run(args: &AddArgs, settings: &Settings, printer: &Printer) -> Result<(),
             "ref": reference.to_string(),
             "capabilities": grants.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             "manifest": config.path(),
+            "digest": resolved.as_ref().map(ToString::to_string),
         }),
     );
     Ok(())
+}
+
+/// Asks REF's registry (mirrors first, as `lock` will) what REF names, so
+/// that a typo in a tag or repository is caught before the file changes.
+fn check_resolves(
+    config: &Config,
+    reference: &Reference,
+    printer: &Printer,
+) -> Result<lf_lockfile::Digest, CliError> {
+    let client = RegistryClient::new(config);
+    let result = crate::commands::runtime()?.block_on(client.resolve_digest(reference));
+    for warning in client.take_warnings() {
+        printer.warning(warning);
+    }
+    result.map_err(|e| {
+        let (message, help) = match &e {
+            RegistryError::NotFound { .. } => (
+                format!(
+                    "`{reference}` does not exist in its registry; latticeflow.toml was not changed"
+                ),
+                "check the repository and tag (`lf-resolve outdated` lists newer tags of locked \
+                 connectors), or pass `--offline` to add it without asking the registry",
+            ),
+            _ => (
+                format!("cannot check that `{reference}` exists; latticeflow.toml was not changed"),
+                "pass `--offline` to add it without asking the registry",
+            ),
+        };
+        CliError::Failed {
+            message,
+            reasons: vec![e.to_string()],
+            help: Some(help.to_owned()),
+            code: crate::error::registry_code(&e),
+        }
+    })
 }
 
 /// The editable document of a configuration that has already been checked.

@@ -862,7 +862,7 @@ fn reverify_signature(
 }
 
 /// The repositories a connector's signature may name.
-fn binding(connector: &ConnectorConfig) -> RepositoryBinding {
+pub(crate) fn binding(connector: &ConnectorConfig) -> RepositoryBinding {
     RepositoryBinding::new(&connector.reference, connector.signed_repository.as_ref())
 }
 
@@ -989,7 +989,10 @@ fn certification_key_staleness(
 }
 
 /// Loads the keys (or keyless identity) a connector's policy trusts.
-fn load_trust(config: &Config, connector: &ConnectorConfig) -> Result<LoadedTrust, CliError> {
+pub(crate) fn load_trust(
+    config: &Config,
+    connector: &ConnectorConfig,
+) -> Result<LoadedTrust, CliError> {
     if connector.signature.mode == SignatureMode::None {
         return Ok(LoadedTrust::Keys(Vec::new()));
     }

@@ -8,9 +8,11 @@ pub mod completions;
 pub mod generate;
 pub mod init;
 pub mod inspect;
+pub mod list;
 pub mod lock;
 pub mod login;
 pub mod new;
+pub mod outdated;
 pub mod publish;
 
 pub mod push;

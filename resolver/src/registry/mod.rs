@@ -16,6 +16,7 @@
 pub mod credentials;
 pub mod http;
 pub mod push;
+pub mod tags;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
