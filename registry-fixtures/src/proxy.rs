@@ -228,6 +228,9 @@ pub struct Rule {
     pub path_contains: String,
     /// How many requests the rule applies to; `None`: every matching request.
     pub times: Option<usize>,
+    /// How many matching requests pass untouched before the rule applies
+    /// (counting down as they pass): `after(2)` hits the third.
+    pub after: usize,
     /// What to do.
     pub fault: Fault,
     /// The listener whose requests the rule applies to (default: primary).
@@ -242,9 +245,19 @@ impl Rule {
             method: None,
             path_contains: path_contains.into(),
             times: None,
+            after: 0,
             fault,
             listener: Listener::Primary,
         }
+    }
+
+    /// Lets the first `n` matching requests through untouched; the rule
+    /// applies from the next one on (e.g. a registry that refuses pushes
+    /// midway).
+    #[must_use]
+    pub fn after(mut self, n: usize) -> Rule {
+        self.after = n;
+        self
     }
 
     /// Matches only requests with this method.
@@ -328,6 +341,11 @@ impl State {
         let rule = rules
             .iter_mut()
             .find(|rule| rule.matches(listener, method, path))?;
+        if rule.after > 0 {
+            // Passed through: no other rule applies to this request either.
+            rule.after -= 1;
+            return None;
+        }
         if let Some(times) = rule.times.as_mut() {
             *times -= 1;
         }

@@ -9,6 +9,7 @@ pub mod init;
 pub mod inspect;
 pub mod lock;
 pub mod login;
+pub mod mirror;
 pub mod new;
 pub mod publish;
 
