@@ -150,7 +150,7 @@ pub enum Command {
     /// it is copied; anything the lock does not name is removed. When
     /// `vendor/oci` exists, `lock --offline`/`--frozen` and `verify` use it.
     Vendor(VendorArgs),
-    /// Copy every locked artifact, with its signatures and attestations, to another registry
+    /// Copy the locked artifacts, signatures included, to another registry
     ///
     /// Manifests, configs, modules, `.sig` signatures, referrers and the
     /// referrers tag fallback are copied byte for byte (digests unchanged) to
