@@ -400,11 +400,30 @@ fn a_destination_refusing_pushes_midway_is_named_and_a_rerun_completes() {
     }
 }
 
+/// Also: DEST asks for credentials (docker's path: `LF_REGISTRY_*` here)
+/// and tokens are asked for with `pull,push`.
 #[test]
 fn a_store_blob_that_changed_is_not_sent() {
     let origin = origin();
-    let dest = Registry::start().unwrap();
+    let dest = Registry::builder()
+        .token_auth(&[("mirror-bot", "s3cret")])
+        .start()
+        .unwrap();
     let p = &origin.project;
+    let host = dest.host();
+    let env = [
+        ("LF_REGISTRY_HOST", host.as_str()),
+        ("LF_REGISTRY_USERNAME", "mirror-bot"),
+        ("LF_REGISTRY_PASSWORD", "s3cret"),
+    ];
+    let anonymous = run(p, &["mirror", &host]);
+    assert_eq!(anonymous.code, 3, "{anonymous:?}");
+    assert!(
+        anonymous.stderr.contains("lf-resolve login"),
+        "{}",
+        anonymous.stderr
+    );
+
     let lock = lf_lockfile::Lockfile::read(&p.path().join("latticeflow.lock"))
         .unwrap()
         .unwrap();
@@ -413,16 +432,50 @@ fn a_store_blob_that_changed_is_not_sent() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[20] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    let r = run(p, &["mirror", &dest.host()]);
+    let r = p.run_env(&["mirror", &host], &env);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains(&module.to_string()), "{}", r.stderr);
     assert!(r.stderr.contains("content store"), "{}", r.stderr);
-    for repository in ["lf/hash", "lf/text-upper"] {
-        assert!(!blob_exists(&format!(
-            "{}/v2/{repository}/blobs/{module}",
-            dest.url()
-        )));
-    }
+    // The signatures waiting for the manifest are named, with their digests.
+    assert!(
+        r.stderr.contains("connector `hash`: signature `sha256-"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Mirrored `text_upper`"),
+        "the other connector is copied: {}",
+        r.stderr
+    );
+    assert!(
+        dest.token_requests().iter().any(|t| t.authenticated
+            && t.scopes
+                .iter()
+                .any(|s| s == "repository:lf/text-upper:pull,push")),
+        "{:?}",
+        dest.token_requests()
+    );
+    // The registry requires auth: ask it with the same credentials.
+    let status = {
+        let c = reqwest::blocking::Client::new();
+        let token: Value = c
+            .get(format!(
+                "{}?service=lf-registry-fixtures&scope=repository:lf/hash:pull",
+                dest.token_realm().unwrap()
+            ))
+            .basic_auth("mirror-bot", Some("s3cret"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let response = c
+            .head(format!("{}/v2/lf/hash/blobs/{module}", dest.url()))
+            .bearer_auth(token["token"].as_str().unwrap())
+            .send()
+            .unwrap();
+        response.status().as_u16()
+    };
+    assert_eq!(status, 404, "the changed module never reached DEST");
 }
 
 #[test]

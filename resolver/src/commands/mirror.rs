@@ -475,22 +475,34 @@ impl Mirror<'_> {
                 return tally;
             }
         };
-        if !self.put(&repository, &subject, &mut tally, name).await {
-            // Referrers wait for their subject.
-            miss(
-                &mut tally,
-                "signatures and attestations".to_owned(),
-                None,
-                SourceError {
-                    reason: "not copied, since the manifest they refer to is missing".to_owned(),
-                    integrity: false,
-                },
-            );
+        let subject_complete = self.put(&repository, &subject, &mut tally, name).await;
+
+        // Everything attached to the subject, which waits for it.
+        let attached = self.attached(entry).await;
+        if !subject_complete {
+            let waiting = || SourceError {
+                reason: "not copied, since the manifest it refers to is missing".to_owned(),
+                integrity: false,
+            };
+            for item in attached.copies {
+                match item {
+                    Ok(copy) => miss(&mut tally, copy.what, Some(copy.digest), waiting()),
+                    Err((what, digest, e)) => miss(&mut tally, what, Some(digest), e),
+                }
+            }
+            for (what, e) in attached.failures {
+                miss(&mut tally, what, None, e);
+            }
+            if let Some(index) = attached.index {
+                miss(
+                    &mut tally,
+                    format!("referrers list `{}`", index.tags.join(", ")),
+                    Some(index.digest),
+                    waiting(),
+                );
+            }
             return tally;
         }
-
-        // Everything attached to the subject.
-        let attached = self.attached(entry).await;
         let mut referrers_ok = true;
         for item in attached.copies {
             let ok = match item {
