@@ -377,7 +377,12 @@ fn a_destination_refusing_pushes_midway_is_named_and_a_rerun_completes() {
         "{}",
         failed.stderr
     );
-    assert!(failed.stderr.contains("sha256:"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("config blob sha256:")
+            && failed.stderr.contains(" of the manifest: "),
+        "{}",
+        failed.stderr
+    );
     assert!(failed.stderr.contains("again"), "{}", failed.stderr);
     // Nothing was lost from the store.
     let store_after = files(&p.cache());

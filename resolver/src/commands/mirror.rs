@@ -108,6 +108,8 @@ impl std::fmt::Display for Target {
 /// A blob to copy: its digest, size and file in the store.
 #[derive(Debug, Clone)]
 struct BlobCopy {
+    /// `config`, `module` or `layer`, for messages.
+    role: &'static str,
     digest: Digest,
     size: u64,
     path: PathBuf,
@@ -132,6 +134,8 @@ struct Missing {
     connector: String,
     what: String,
     digest: Option<Digest>,
+    /// For a blob: the manifest that names it (`of the manifest`).
+    part_of: Option<String>,
     reason: String,
     integrity: bool,
 }
@@ -141,6 +145,9 @@ impl std::fmt::Display for Missing {
         write!(f, "connector `{}`: {}", self.connector, self.what)?;
         if let Some(digest) = &self.digest {
             write!(f, " {digest}")?;
+        }
+        if let Some(of) = &self.part_of {
+            write!(f, " of the {of}")?;
         }
         write!(f, ": {}", self.reason)
     }
@@ -298,7 +305,7 @@ pub fn run(args: &MirrorArgs, settings: &Settings, printer: &Printer) -> Result<
 
 /// The blobs an image manifest names (config and layers), or none for an
 /// index.
-fn descriptors(bytes: &[u8]) -> Result<Vec<(Digest, u64)>, String> {
+fn descriptors(bytes: &[u8]) -> Result<Vec<(Digest, u64, bool)>, String> {
     #[derive(serde::Deserialize)]
     struct Descriptor {
         digest: String,
@@ -314,11 +321,12 @@ fn descriptors(bytes: &[u8]) -> Result<Vec<(Digest, u64)>, String> {
         serde_json::from_slice(bytes).map_err(|e| format!("not a valid manifest: {e}"))?;
     wire.config
         .into_iter()
-        .chain(wire.layers)
-        .map(|d| {
+        .map(|d| (d, true))
+        .chain(wire.layers.into_iter().map(|d| (d, false)))
+        .map(|(d, config)| {
             d.digest
                 .parse::<Digest>()
-                .map(|digest| (digest, d.size))
+                .map(|digest| (digest, d.size, config))
                 .map_err(|e| format!("a descriptor has an invalid digest: {e}"))
         })
         .collect()
@@ -420,13 +428,18 @@ impl Mirror<'_> {
             })
         })?;
         let mut blobs = Vec::with_capacity(named.len());
-        for (digest, size) in named {
+        for (digest, size, config) in named {
             let (blob, _) = self
                 .client
                 .pull_blob(reference, &digest, size, self.store, &|_| {})
                 .await
                 .map_err(|e| fail(e.into()))?;
             blobs.push(BlobCopy {
+                role: match (config, what.as_str()) {
+                    (true, _) => "config",
+                    (false, "manifest") => "module",
+                    (false, _) => "layer",
+                },
                 digest,
                 size,
                 path: blob.path().to_owned(),
@@ -451,6 +464,7 @@ impl Mirror<'_> {
         let repository = self.target.repository(reference.repository());
         let miss = |tally: &mut Tally, what: String, digest: Option<Digest>, e: SourceError| {
             tally.missing.push(Missing {
+                part_of: None,
                 connector: name.to_owned(),
                 what,
                 digest,
@@ -708,6 +722,7 @@ impl Mirror<'_> {
         let mut complete = true;
         let miss = |tally: &mut Tally, what: String, digest: &Digest, e: RegistryError| {
             tally.missing.push(Missing {
+                part_of: None,
                 connector: connector.to_owned(),
                 what,
                 digest: Some(digest.clone()),
@@ -718,7 +733,7 @@ impl Mirror<'_> {
             });
         };
         for blob in &copy.blobs {
-            let what = format!("blob of the {}", copy.what);
+            let what = format!("{} blob", blob.role);
             match self.put_blob(repository, blob).await {
                 Ok(BlobOutcome::Present) => tally.present += 1,
                 Ok(BlobOutcome::Mounted) => tally.mounted += 1,
@@ -726,11 +741,15 @@ impl Mirror<'_> {
                 Err(e) => {
                     complete = false;
                     miss(tally, what, &blob.digest, e);
+                    if let Some(last) = tally.missing.last_mut() {
+                        last.part_of = Some(copy.what.clone());
+                    }
                 }
             }
         }
         if !complete {
             tally.missing.push(Missing {
+                part_of: None,
                 connector: connector.to_owned(),
                 what: copy.what.clone(),
                 digest: Some(copy.digest.clone()),
@@ -860,6 +879,7 @@ impl Mirror<'_> {
                 Ok(None) => {}
                 Err(e) => {
                     tally.missing.push(Missing {
+                        part_of: None,
                         connector: connector.to_owned(),
                         what: format!("referrers list `{tag}`"),
                         digest: Some(index.digest.clone()),
@@ -878,6 +898,7 @@ impl Mirror<'_> {
             Ok(true) => tally.pushed += 1,
             Ok(false) => tally.present += 1,
             Err(e) => tally.missing.push(Missing {
+                part_of: None,
                 connector: connector.to_owned(),
                 what: format!("referrers list `{tag}`"),
                 digest: Some(index.digest.clone()),
