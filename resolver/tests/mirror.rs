@@ -346,6 +346,19 @@ fn mirror_copies_everything_once_and_a_project_locks_from_it_with_the_origin_sto
         assert_eq!(lock.code, 0, "{mirror}: {lock:?}");
         assert_eq!(q.read("latticeflow.lock"), locked, "{mirror}");
     }
+
+    // A signature added at the origin later reaches DEST on the next run,
+    // also from a project that has DEST as a mirror (it is not read from).
+    origin.registry.restart().unwrap();
+    let (_, hash) = &origin.refs[0];
+    ok(p, &["sign", hash, "--key", "keys/good.key"]);
+    let q = mirrored_project(&origin, &dest.host());
+    ok(&q, &["lock"]);
+    ok(&q, &["mirror", &dest.host()]);
+    assert_eq!(
+        artifacts(&dest.url(), "lf/hash", "1.0"),
+        artifacts(&origin.registry.url(), "lf/hash", "1.0")
+    );
 }
 
 #[test]

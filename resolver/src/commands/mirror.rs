@@ -193,7 +193,9 @@ pub fn run(args: &MirrorArgs, settings: &Settings, printer: &Printer) -> Result<
     let (_, lock) = existing_lock(&config)?;
     let store = Store::open(&settings.cache_dir)
         .map_err(|e| CliError::input(format!("cannot open the content store: {e}"), None))?;
-    let client = RegistryClient::new(&config);
+    // DEST may be one of the project's mirrors already: the copy is read
+    // from the origin (and other mirrors), never from itself.
+    let client = RegistryClient::new(&config).without_mirror(&target.to_string());
     let dest = Destination::new(&client, &target.host).map_err(|e| {
         crate::commands::registry_failed(&format!("cannot write to `{target}`"), &e)
     })?;
@@ -429,11 +431,19 @@ impl Mirror<'_> {
         })?;
         let mut blobs = Vec::with_capacity(named.len());
         for (digest, size, config) in named {
-            let (blob, _) = self
-                .client
-                .pull_blob(reference, &digest, size, self.store, &|_| {})
-                .await
-                .map_err(|e| fail(e.into()))?;
+            // A dry run downloads no blob: it only needs to know the digests.
+            let path = match self.store.get(&digest, size) {
+                Some(blob) => blob.path().to_owned(),
+                None if self.dry_run => PathBuf::new(),
+                None => {
+                    let (blob, _) = self
+                        .client
+                        .pull_blob(reference, &digest, size, self.store, &|_| {})
+                        .await
+                        .map_err(|e| fail(e.into()))?;
+                    blob.path().to_owned()
+                }
+            };
             blobs.push(BlobCopy {
                 role: match (config, what.as_str()) {
                     (true, _) => "config",
@@ -442,7 +452,7 @@ impl Mirror<'_> {
                 },
                 digest,
                 size,
-                path: blob.path().to_owned(),
+                path,
             });
         }
         Ok(ManifestCopy {

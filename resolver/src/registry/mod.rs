@@ -334,6 +334,24 @@ impl RegistryClient {
         }
     }
 
+    /// This client without `mirror` (`host[:port]` or `host[:port]/prefix`)
+    /// among the mirrors of any registry: `mirror` must ask the origin what
+    /// it holds, not the copy it is updating.
+    pub fn without_mirror(&self, mirror: &str) -> RegistryClient {
+        let mut settings = self.inner.settings.clone();
+        for registry in settings.registries.values_mut() {
+            registry.mirrors.retain(|m| !m.eq_ignore_ascii_case(mirror));
+        }
+        RegistryClient {
+            inner: Arc::new(Inner {
+                transports: Mutex::new(HashMap::new()),
+                settings,
+                inflight: tokio::sync::Mutex::new(HashMap::new()),
+                warnings: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
     /// The size and time bounds in force.
     pub fn limits(&self) -> Limits {
         Limits::new(&self.inner.settings.network)
