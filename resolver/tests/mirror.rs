@@ -434,6 +434,16 @@ fn a_store_blob_that_changed_is_not_sent() {
         ("LF_REGISTRY_USERNAME", "mirror-bot"),
         ("LF_REGISTRY_PASSWORD", "s3cret"),
     ];
+    // A destination that does not answer fails at once.
+    let down = run(p, &["mirror", "127.0.0.1:1"]);
+    assert_eq!(down.code, 3, "{down:?}");
+    assert!(
+        down.stderr.contains("cannot mirror to `127.0.0.1:1`")
+            && down.stderr.contains("cannot reach"),
+        "{}",
+        down.stderr
+    );
+
     let anonymous = run(p, &["mirror", &host]);
     assert_eq!(anonymous.code, 3, "{anonymous:?}");
     assert!(

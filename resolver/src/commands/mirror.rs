@@ -209,6 +209,9 @@ pub fn run(args: &MirrorArgs, settings: &Settings, printer: &Printer) -> Result<
         warnings: Mutex::new(Vec::new()),
     };
     let runtime = crate::commands::runtime()?;
+    runtime.block_on(dest.check()).map_err(|e| {
+        crate::commands::registry_failed(&format!("cannot mirror to `{target}`"), &e)
+    })?;
     let connectors = lock.connectors();
     let results: Vec<(&LockedConnector, Tally)> = runtime.block_on(
         futures_util::stream::iter(connectors.iter())

@@ -233,6 +233,20 @@ impl Destination {
         })
     }
 
+    /// Checks that the registry answers at all (`GET /v2/`, following its
+    /// auth challenge), so that a destination that is down fails the run at
+    /// once instead of once per artifact.
+    pub async fn check(&self) -> Result<(), RegistryError> {
+        self.bounded(
+            0,
+            self.transport
+                .send(Method::GET, "", "", &super::http::RequestOptions::default()),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| at(&self.host, e))
+    }
+
     /// A failed write as a registry error; `405` gets its likely cause.
     fn refused(shown: &str, e: super::http::HttpError) -> RegistryError {
         match e {
