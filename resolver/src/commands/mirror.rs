@@ -262,7 +262,7 @@ pub fn run(args: &MirrorArgs, settings: &Settings, printer: &Printer) -> Result<
         "pushed": total.pushed,
         "mounted": total.mounted,
         "present": total.present,
-        "missing": total.missing.iter().map(|m| json!({"connector": m.connector, "what": m.what, "digest": m.digest.as_ref().map(ToString::to_string), "reason": m.reason})).collect::<Vec<_>>(),
+        "missing": total.missing.iter().map(|m| json!({"connector": m.connector, "what": m.what, "digest": m.digest.as_ref().map(ToString::to_string), "of": m.part_of, "reason": m.reason})).collect::<Vec<_>>(),
         "dry_run": args.dry_run,
     });
     if !total.missing.is_empty() {
@@ -282,10 +282,17 @@ pub fn run(args: &MirrorArgs, settings: &Settings, printer: &Printer) -> Result<
                 },
             ),
             reasons: total.missing.iter().map(ToString::to_string).collect(),
-            help: Some(format!(
-                "what was copied stays at `{target}` and the store is unchanged; run `lf-resolve mirror {target}` again to copy the rest ({} copied, {} mounted, {} already present this time)",
-                total.pushed, total.mounted, total.present
-            )),
+            help: Some(if integrity {
+                format!(
+                    "bytes that do not match their digest were not copied (see above); once the store or the origin has the right ones, run `lf-resolve mirror {target}` again: what was copied stays at `{target}` ({} copied, {} mounted, {} already present this time)",
+                    total.pushed, total.mounted, total.present
+                )
+            } else {
+                format!(
+                    "what was copied stays at `{target}` and nothing was removed from the store; run `lf-resolve mirror {target}` again to copy the rest ({} copied, {} mounted, {} already present this time)",
+                    total.pushed, total.mounted, total.present
+                )
+            }),
             code: if integrity {
                 EXIT_CHECK_FAILED
             } else {
