@@ -171,6 +171,11 @@ pub enum Fault {
     /// Drop the `Range` header before forwarding, so the upstream answers
     /// `200` with the whole body, as servers without range support do.
     RejectRange,
+    /// Forward without the query string: e.g. a cross-repository mount
+    /// (`POST …/blobs/uploads/?mount=…&from=…`) reaches the upstream as a
+    /// plain upload request, and gets `202` and an upload `Location`, as
+    /// from a registry that declines to mount.
+    DropQuery,
     /// Forward upstream and send the head at once, then the body one byte
     /// per `interval` (a slow-loris server): the connection is never idle
     /// for long, yet the body takes `interval` times its size.
@@ -680,6 +685,15 @@ async fn handle(
             proxy.forward(listener, request, false).await
         }
         Some(Fault::RejectRange) => proxy.forward(listener, request, true).await,
+        Some(Fault::DropQuery) => {
+            let (mut parts, body) = request.into_parts();
+            if let Ok(uri) = parts.uri.path().parse::<Uri>() {
+                parts.uri = uri;
+            }
+            proxy
+                .forward(listener, Request::from_parts(parts, body), false)
+                .await
+        }
         Some(Fault::ServeManifest(body)) => manifest_response(body, &method),
         Some(Fault::Challenge(value)) => challenge_response(value),
         Some(Fault::Trickle { interval }) => {

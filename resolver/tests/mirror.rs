@@ -403,11 +403,29 @@ fn a_destination_refusing_pushes_midway_is_named_and_a_rerun_completes() {
         assert_eq!(store_after.get(path), Some(bytes), "{}", path.display());
     }
 
+    // The rerun completes the copy. DEST now declines to mount (it answers
+    // the mount request with a plain upload): the blob is uploaded instead.
     proxy.clear();
-    let rerun = ok(p, &["mirror", &proxy.host(), "--message-format", "json"]);
+    proxy.add(Rule::new("mount=", Fault::DropQuery).method(Method::POST));
+    let rerun = ok(
+        p,
+        &[
+            "mirror",
+            &proxy.host(),
+            "-j",
+            "1",
+            "--message-format",
+            "json",
+        ],
+    );
     let s = summary(&rerun);
     assert!(s["present"].as_u64().unwrap() >= 3, "{s}");
     assert!(s["pushed"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["mounted"], 0, "{s}");
+    assert!(
+        proxy.count(&Method::POST, "mount=") >= 1,
+        "a mount was tried"
+    );
     for (name, _) in &origin.refs {
         let repository = format!("lf/{name}");
         assert_eq!(
