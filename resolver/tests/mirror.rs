@@ -42,9 +42,9 @@ fn ok(p: &Project, args: &[&str]) -> Run {
 }
 
 /// The origin's two connectors (`lf/hash:1.0`, `lf/text-upper:1.0`), both
-/// signed twice (a `.sig` signature and a bundle referrer), `hash` also
-/// with a test-result attestation; a project locking them with signatures
-/// required; `keys/good.*` in it.
+/// signed twice (a `.sig` signature and a bundle referrer) and certified (a
+/// test-result attestation); a project locking them with signatures and
+/// certification required; `keys/good.*` in it.
 struct Origin {
     registry: Registry,
     project: Project,
@@ -79,7 +79,9 @@ fn origin() -> Origin {
             &["sign", reference, "--key", "keys/good.key", "--bundle"],
         );
     }
-    attest(&project, &refs[0].1);
+    for (_, reference) in &refs {
+        attest(&project, reference);
+    }
     project.write("latticeflow.toml", &toml(&refs, ""));
     ok(&project, &["lock"]);
     Origin {
@@ -122,11 +124,11 @@ fn attest(p: &Project, reference: &str) {
         .unwrap();
 }
 
-/// `latticeflow.toml` for the connectors, signatures required, no retries
-/// (a stopped registry fails at once).
+/// `latticeflow.toml` for the connectors, signatures and certification
+/// required, no retries (a stopped registry fails at once).
 fn toml(refs: &[(String, String)], extra: &str) -> String {
     let mut text = format!(
-        "[policy]\nsignatures = \"required\"\nkeys = [\"keys/good.pub\"]\n\n[network]\nretries = 0\n{extra}\n"
+        "[policy]\nsignatures = \"required\"\nkeys = [\"keys/good.pub\"]\ncertification = \"required\"\n\n[network]\nretries = 0\n{extra}\n"
     );
     for (name, reference) in refs {
         text.push_str(&format!(
@@ -300,9 +302,8 @@ fn mirror_copies_everything_once_and_a_project_locks_from_it_with_the_origin_sto
             .filter(|k| k.starts_with("referrer"))
             .count();
         assert_eq!(
-            referrers,
-            if name == "hash" { 2 } else { 1 },
-            "{at_origin:?}"
+            referrers, 2,
+            "a signature and an attestation: {at_origin:?}"
         );
         assert!(!at_dest.values().any(|v| v == "false"), "{at_dest:?}");
     }
