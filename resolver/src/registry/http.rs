@@ -8,6 +8,8 @@
 //! hides response headers (so `Retry-After` cannot be honoured), and has no
 //! retry or resume hooks. Pulling is three GET shapes, so we speak HTTP
 //! ourselves on reqwest and keep full control of what is sent where.
+//! `mirror`'s writes (streamed uploads, mounts) go through the same
+//! transport ([`Transport::send_write`]) with a push scope.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -485,7 +487,7 @@ impl Transport {
             },
             // The scope is ours, whatever the challenge asks for: a registry
             // must not get our credentials used for another repository or
-            // for `push` (pushes go through `registry::push`).
+            // for `push` (only `send_write`, for `mirror`, asks for that).
             Some(Challenge::Bearer { realm, service, .. }) => {
                 let token = self.fetch_token(&realm, service.as_deref(), scope).await?;
                 self.tokens
