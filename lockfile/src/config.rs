@@ -178,12 +178,24 @@ pub enum Protocol {
 /// A `[registries."host"]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RegistrySettings {
-    /// Mirrors tried first, in order (`host[:port]`).
+    /// Mirrors tried first, in order: `host[:port]`, or
+    /// `host[:port]/prefix` for a mirror that keeps the origin's
+    /// repositories under `prefix/` (see [`split_mirror`]).
     pub mirrors: Vec<String>,
     /// `protocol`.
     pub protocol: Protocol,
     /// `ca-file`: extra trusted roots.
     pub ca_file: Option<ConfigPath>,
+}
+
+/// Splits a `mirrors` entry into its host and its repository prefix:
+/// `mirror.internal:5000/copies` is the host `mirror.internal:5000` with the
+/// prefix `copies`, under which the mirror keeps `<origin repository>`.
+pub fn split_mirror(entry: &str) -> (&str, Option<&str>) {
+    match entry.split_once('/') {
+        Some((host, prefix)) => (host, Some(prefix)),
+        None => (entry, None),
+    }
 }
 
 /// The `[network]` table.
@@ -466,6 +478,30 @@ impl Checker<'_> {
             .map_err(|e| self.error(s.span(), format!("invalid {what}: {e}")))
     }
 
+    /// A `mirrors` entry: `host[:port]`, optionally followed by
+    /// `/prefix`, a repository path under which the mirror keeps the
+    /// origin's repositories.
+    fn mirror(&self, s: &Spanned<String>) -> Result<String, Diagnostic> {
+        let (host, prefix) = split_mirror(s.get_ref());
+        // `https://…` is a scheme to remove, not a prefix.
+        if let Some(prefix) = prefix.filter(|_| !s.get_ref().contains("://")) {
+            validate_registry_host(host)
+                .map_err(|e| self.error(s.span(), format!("invalid mirror: {e}")))?;
+            // A prefix follows the repository grammar: check it as the path
+            // of a reference in that mirror.
+            if prefix.is_empty() || format!("{host}/{prefix}/x").parse::<Reference>().is_err() {
+                return Err(self
+                    .error(
+                        s.span(),
+                        format!("invalid mirror `{}`: `{prefix}` is not a repository prefix", s.get_ref()),
+                    )
+                    .with_help("write `host[:port]` or `host[:port]/prefix`, where the prefix is lowercase path components such as `mirrors/acme`"));
+            }
+            return Ok(s.get_ref().clone());
+        }
+        self.host(s, "mirror")
+    }
+
     fn keys(&self, keys: Vec<Spanned<String>>) -> Result<Vec<ConfigPath>, Diagnostic> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::with_capacity(keys.len());
@@ -521,7 +557,7 @@ impl Checker<'_> {
             }
             let mut mirrors: Vec<String> = Vec::with_capacity(reg.mirrors.len());
             for mirror in &reg.mirrors {
-                let m = self.host(mirror, "mirror")?;
+                let m = self.mirror(mirror)?;
                 if m.eq_ignore_ascii_case(&name) {
                     return Err(self.error(
                         mirror.span(),

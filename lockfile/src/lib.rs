@@ -18,7 +18,7 @@ mod reference;
 pub use config::{
     CONFIG_FILE, CertificationMode, CertificationPolicy, Config, ConfigPath, ConnectorConfig,
     Generate, Network, Policy, Protocol, ReadError, RegistrySettings, RuntimeDependency,
-    SignatureMode, SignaturePolicy, Trust,
+    SignatureMode, SignaturePolicy, Trust, split_mirror,
 };
 pub use diagnostic::Diagnostic;
 pub use digest::{Algorithm, Digest, DigestError};

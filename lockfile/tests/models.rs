@@ -1399,7 +1399,7 @@ fn the_staleness_config_parses_as_expected() {
 fn config_settings_are_read() {
     let text = r#"
 [registries."registry.example.com"]
-mirrors = ["localhost:5000", "[::1]:5001"]
+mirrors = ["localhost:5000", "[::1]:5001", "localhost:5000/copies/acme"]
 protocol = "https"
 
 [registries."localhost:5000"]
@@ -1416,7 +1416,18 @@ runtime = { version = "0.2" }
 "#;
     let c = config(text);
     let reg = &c.registries()["registry.example.com"];
-    assert_eq!(reg.mirrors, ["localhost:5000", "[::1]:5001"]);
+    assert_eq!(
+        reg.mirrors,
+        ["localhost:5000", "[::1]:5001", "localhost:5000/copies/acme"]
+    );
+    assert_eq!(
+        lf_lockfile::split_mirror(&reg.mirrors[2]),
+        ("localhost:5000", Some("copies/acme"))
+    );
+    assert_eq!(
+        lf_lockfile::split_mirror(&reg.mirrors[1]),
+        ("[::1]:5001", None)
+    );
     assert_eq!(reg.protocol, Protocol::Https);
     assert_eq!(c.registries()["localhost:5000"].protocol, Protocol::Http);
     assert_eq!(c.network().retries, 0);
@@ -1550,9 +1561,21 @@ const BAD_CONFIGS: &[BadConfig] = &[
     },
     BadConfig {
         what: "a mirror that is not a host",
-        text: "[registries.\"x.io\"]\nmirrors = [\"localhost:5000\", \"mirror.example.com/path\"]\n",
+        text: "[registries.\"x.io\"]\nmirrors = [\"localhost:5000\", \"https://mirror.example.com\"]\n",
         at: (2, 30),
-        says: "invalid mirror: invalid registry host `mirror.example.com/path`",
+        says: "invalid mirror: invalid registry host `https://mirror.example.com`",
+    },
+    BadConfig {
+        what: "a mirror whose prefix is not a repository path",
+        text: "[registries.\"x.io\"]\nmirrors = [\"mirror.example.com/Copies\"]\n",
+        at: (2, 12),
+        says: "invalid mirror `mirror.example.com/Copies`: `Copies` is not a repository prefix",
+    },
+    BadConfig {
+        what: "a mirror with a prefix whose host is not one",
+        text: "[registries.\"x.io\"]\nmirrors = [\"bad host/copies\"]\n",
+        at: (2, 12),
+        says: "invalid mirror: invalid registry host `bad host`",
     },
     BadConfig {
         what: "a registry mirroring itself",

@@ -200,9 +200,19 @@ pub struct RegistryBuilder {
     token_users: Option<Vec<(String, String)>>,
     token_anonymous_pull: bool,
     token_key_header: TokenKeyHeader,
+    proxy_remote: Option<String>,
 }
 
 impl RegistryBuilder {
+    /// Runs the registry as a pull-through cache of `remote_url` (e.g.
+    /// `http://127.0.0.1:5000`; distribution's `proxy.remoteurl`): manifests
+    /// and blobs it lacks are fetched from there and kept, and pushes are
+    /// refused (distribution 2.8 answers them `405 UNSUPPORTED`).
+    pub fn proxy_remote(mut self, remote_url: impl Into<String>) -> Self {
+        self.proxy_remote = Some(remote_url.into());
+        self
+    }
+
     /// Requires HTTP basic auth for every request, with this single user.
     ///
     /// Anonymous requests then get `401` with
@@ -321,6 +331,7 @@ impl RegistryBuilder {
             None => None,
         };
         let mut registry = Registry {
+            proxy_remote: self.proxy_remote,
             binary,
             config: dir.path().join("config.yml"),
             storage,
@@ -346,6 +357,8 @@ impl RegistryBuilder {
 /// its config, certificates and storage.
 #[derive(Debug)]
 pub struct Registry {
+    /// `proxy.remoteurl` with [`RegistryBuilder::proxy_remote`].
+    proxy_remote: Option<String>,
     binary: PathBuf,
     config: PathBuf,
     storage: PathBuf,
@@ -385,6 +398,7 @@ impl Registry {
             token_users: None,
             token_anonymous_pull: false,
             token_key_header: TokenKeyHeader::default(),
+            proxy_remote: None,
         }
     }
 
@@ -533,6 +547,10 @@ impl Registry {
         }
         if let Some(token) = &self.token {
             config.push_str(&token.config_yaml());
+        }
+        if let Some(remote) = &self.proxy_remote {
+            // A top-level section: its place in the file does not matter.
+            config.push_str(&format!("proxy:\n  remoteurl: {}\n", yaml_string(remote)));
         }
         std::fs::write(&self.config, config)
             .map_err(io_error(format!("cannot write {}", self.config.display())))?;

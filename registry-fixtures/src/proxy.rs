@@ -171,6 +171,11 @@ pub enum Fault {
     /// Drop the `Range` header before forwarding, so the upstream answers
     /// `200` with the whole body, as servers without range support do.
     RejectRange,
+    /// Forward without the query string: e.g. a cross-repository mount
+    /// (`POST …/blobs/uploads/?mount=…&from=…`) reaches the upstream as a
+    /// plain upload request, and gets `202` and an upload `Location`, as
+    /// from a registry that declines to mount.
+    DropQuery,
     /// Forward upstream and send the head at once, then the body one byte
     /// per `interval` (a slow-loris server): the connection is never idle
     /// for long, yet the body takes `interval` times its size.
@@ -228,6 +233,9 @@ pub struct Rule {
     pub path_contains: String,
     /// How many requests the rule applies to; `None`: every matching request.
     pub times: Option<usize>,
+    /// How many matching requests pass untouched before the rule applies
+    /// (counting down as they pass): `after(2)` hits the third.
+    pub after: usize,
     /// What to do.
     pub fault: Fault,
     /// The listener whose requests the rule applies to (default: primary).
@@ -242,9 +250,19 @@ impl Rule {
             method: None,
             path_contains: path_contains.into(),
             times: None,
+            after: 0,
             fault,
             listener: Listener::Primary,
         }
+    }
+
+    /// Lets the first `n` matching requests through untouched; the rule
+    /// applies from the next one on (e.g. a registry that refuses pushes
+    /// midway).
+    #[must_use]
+    pub fn after(mut self, n: usize) -> Rule {
+        self.after = n;
+        self
     }
 
     /// Matches only requests with this method.
@@ -328,6 +346,11 @@ impl State {
         let rule = rules
             .iter_mut()
             .find(|rule| rule.matches(listener, method, path))?;
+        if rule.after > 0 {
+            // Passed through: no other rule applies to this request either.
+            rule.after -= 1;
+            return None;
+        }
         if let Some(times) = rule.times.as_mut() {
             *times -= 1;
         }
@@ -662,6 +685,15 @@ async fn handle(
             proxy.forward(listener, request, false).await
         }
         Some(Fault::RejectRange) => proxy.forward(listener, request, true).await,
+        Some(Fault::DropQuery) => {
+            let (mut parts, body) = request.into_parts();
+            if let Ok(uri) = parts.uri.path().parse::<Uri>() {
+                parts.uri = uri;
+            }
+            proxy
+                .forward(listener, Request::from_parts(parts, body), false)
+                .await
+        }
         Some(Fault::ServeManifest(body)) => manifest_response(body, &method),
         Some(Fault::Challenge(value)) => challenge_response(value),
         Some(Fault::Trickle { interval }) => {

@@ -161,6 +161,17 @@ pub enum Command {
         after_help = "Examples:\n  lf-resolve vendor                          write vendor/oci\n  lf-resolve vendor --archive bundle.tar     one reproducible tar for an air-gapped machine"
     )]
     Vendor(VendorArgs),
+    /// Copy the locked artifacts, signatures included, to another registry
+    ///
+    /// Manifests, configs, modules, `.sig` signatures, referrers and the
+    /// referrers tag fallback are copied byte for byte (digests unchanged) to
+    /// DEST, into `[PREFIX/]<origin repository>`. What DEST already has is
+    /// skipped, so a rerun completes an interrupted mirror. A project then
+    /// locks from DEST with `[registries."<origin>"] mirrors = ["DEST[/PREFIX]"]`.
+    #[command(
+        after_help = "Examples:\n  lf-resolve mirror mirror.internal:5000 --dry-run\n  lf-resolve mirror mirror.internal:5000/copies -j 8"
+    )]
+    Mirror(MirrorArgs),
     /// Publish a connector directory (connector.yaml + module.wasm or module.wat)
     ///
     /// Validates the manifest, checks the module's imports and exports against
@@ -497,6 +508,20 @@ pub struct VendorArgs {
     /// Write the layout as one reproducible tar file instead (for air-gapped machines)
     #[arg(long, value_name = "FILE", conflicts_with = "dir")]
     pub archive: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `mirror`.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The destination registry, `host[:port]`, optionally with a repository prefix
+    #[arg(value_name = "DEST[/PREFIX]")]
+    pub destination: String,
+    /// Connectors copied at once
+    #[arg(short = 'j', long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Show what would be copied; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `push`.

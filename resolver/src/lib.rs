@@ -105,6 +105,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Verify(args) => commands::lock::verify(args, settings, printer),
         Command::Generate(args) => commands::generate::run(args, settings, printer),
         Command::Vendor(args) => commands::vendor::run(args, settings, printer),
+        Command::Mirror(args) => commands::mirror::run(args, settings, printer),
         Command::Publish(args) => commands::publish::run(args, settings, printer),
 
         Command::Push(args) => commands::push::run(args, settings, printer),

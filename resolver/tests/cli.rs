@@ -376,8 +376,8 @@ fn bad_inputs() -> Vec<Bad> {
             &["latticeflow.toml:1:13", "registry"],
         ),
         bad(
-            "mirror with a path",
-            "[registries.\"ghcr.io\"]\nmirrors = [\"localhost:5000/mirror\"]\n",
+            "mirror with a prefix that is not a repository path",
+            "[registries.\"ghcr.io\"]\nmirrors = [\"localhost:5000/Mirror\"]\n",
             check,
             &["latticeflow.toml:2:12", "mirror"],
         ),

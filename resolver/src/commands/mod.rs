@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod list;
 pub mod lock;
 pub mod login;
+pub mod mirror;
 pub mod new;
 pub mod outdated;
 pub mod publish;

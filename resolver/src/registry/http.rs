@@ -8,6 +8,8 @@
 //! hides response headers (so `Retry-After` cannot be honoured), and has no
 //! retry or resume hooks. Pulling is three GET shapes, so we speak HTTP
 //! ourselves on reqwest and keep full control of what is sent where.
+//! `mirror`'s writes (streamed uploads, mounts) go through the same
+//! transport ([`Transport::send_write`]) with a push scope.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -192,6 +194,29 @@ pub struct Transport {
     timeout: Duration,
 }
 
+/// A write's scope and body (see [`Transport::send_write`]).
+pub struct Write<'a> {
+    /// The token scope, e.g. `repository:acme/x:pull,push`.
+    pub scope: String,
+    /// The `Accept` header.
+    pub accept: Option<&'a str>,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// The body's exact length (with `body`).
+    pub content_length: u64,
+    /// Makes the body; called once per attempt. `None`: an empty body.
+    pub body: Option<&'a (dyn Fn() -> reqwest::Body + Send + Sync)>,
+}
+
+impl std::fmt::Debug for Write<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Write")
+            .field("scope", &self.scope)
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What to send besides method and path.
 #[derive(Debug, Default, Clone)]
 pub struct RequestOptions<'a> {
@@ -250,6 +275,49 @@ impl Transport {
                 format!("repository:{repository}:pull"),
             )
         };
+        self.exchange(method, url, &scope, options, None).await
+    }
+
+    /// Sends a write (`registry::push`): `target` is a path below this host
+    /// (`/v2/…`) or an absolute URL on it (an upload `Location`); a URL on
+    /// another host is refused, so credentials never leave the registry.
+    /// The token asked for has `write.scope`; the body is made anew for
+    /// every attempt.
+    pub async fn send_write(
+        &self,
+        method: Method,
+        target: &str,
+        write: &Write<'_>,
+    ) -> Result<(Response, OwnedSemaphorePermit), HttpError> {
+        let url = if target.starts_with('/') {
+            format!("{}{target}", self.base)
+        } else if target
+            .strip_prefix(&self.base)
+            .is_some_and(|rest| rest.starts_with('/'))
+        {
+            target.to_owned()
+        } else {
+            return Err(HttpError::Protocol(format!(
+                "the registry at {} sent us to `{target}`, another host; refusing to follow",
+                self.base
+            )));
+        };
+        let options = RequestOptions {
+            accept: write.accept,
+            range_from: None,
+        };
+        self.exchange(method, url, &write.scope, &options, Some(write))
+            .await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        url: String,
+        scope: &str,
+        options: &RequestOptions<'_>,
+        write: Option<&Write<'_>>,
+    ) -> Result<(Response, OwnedSemaphorePermit), HttpError> {
         let started = Instant::now();
         let mut attempt = 0u32;
         let mut reauthenticated = false;
@@ -265,7 +333,19 @@ impl Transport {
             if let Some(from) = options.range_from {
                 request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
             }
-            if let Some(auth) = self.authorization(&scope)? {
+            if let Some(write) = write {
+                if let Some(content_type) = write.content_type {
+                    request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+                }
+                if let Some(body) = write.body {
+                    request = request
+                        .header(reqwest::header::CONTENT_LENGTH, write.content_length)
+                        .body(body());
+                } else {
+                    request = request.header(reqwest::header::CONTENT_LENGTH, 0);
+                }
+            }
+            if let Some(auth) = self.authorization(scope)? {
                 request = request.header(AUTHORIZATION, auth);
             }
             // reqwest's read timeout bounds the whole response head (it is
@@ -278,7 +358,7 @@ impl Transport {
                 {
                     drop(permit);
                     reauthenticated = true;
-                    self.authenticate(response.headers(), &scope).await?;
+                    self.authenticate(response.headers(), scope).await?;
                     continue;
                 }
                 Ok(response) if response.status() == StatusCode::UNAUTHORIZED => {
@@ -407,7 +487,7 @@ impl Transport {
             },
             // The scope is ours, whatever the challenge asks for: a registry
             // must not get our credentials used for another repository or
-            // for `push` (pushes go through `registry::push`).
+            // for `push` (only `send_write`, for `mirror`, asks for that).
             Some(Challenge::Bearer { realm, service, .. }) => {
                 let token = self.fetch_token(&realm, service.as_deref(), scope).await?;
                 self.tokens
@@ -768,6 +848,49 @@ mod tests {
             Some(Duration::ZERO),
             "a past date means now"
         );
+    }
+
+    #[test]
+    fn writes_never_follow_a_location_to_another_host() {
+        let transport = Transport::new(
+            reqwest::Client::new(),
+            "127.0.0.1:9",
+            true,
+            Credential::Anonymous,
+            1,
+            RetryPolicy {
+                retries: 0,
+                base: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+                budget: Duration::from_secs(1),
+            },
+            Duration::from_secs(1),
+        );
+        let write = Write {
+            scope: "repository:a:pull,push".to_owned(),
+            accept: None,
+            content_type: None,
+            content_length: 0,
+            body: None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for target in [
+            "http://127.0.0.2:9/v2/a/blobs/uploads/1",
+            "http://127.0.0.1:9.evil/v2/a",
+            "https://127.0.0.1:9/v2/a",
+            "http://127.0.0.1:90/v2/a",
+        ] {
+            let err = runtime
+                .block_on(transport.send_write(Method::PUT, target, &write))
+                .unwrap_err();
+            assert!(
+                matches!(&err, HttpError::Protocol(m) if m.contains("another host")),
+                "{target}: {err}"
+            );
+        }
     }
 
     #[test]

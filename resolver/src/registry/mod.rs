@@ -269,6 +269,25 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// One place to read a repository from: a host, and the prefix under which
+/// it keeps the origin's repositories (a mirror written by `mirror
+/// DEST/prefix`).
+#[derive(Debug, Clone)]
+struct Candidate {
+    host: String,
+    prefix: Option<String>,
+}
+
+impl Candidate {
+    /// Where this source keeps `repository` of the origin.
+    fn repository(&self, repository: &str) -> String {
+        match &self.prefix {
+            Some(prefix) => format!("{prefix}/{repository}"),
+            None => repository.to_owned(),
+        }
+    }
+}
+
 /// A registry error about a reference.
 fn at(reference: &str, e: HttpError) -> RegistryError {
     let reference = reference.to_owned();
@@ -310,6 +329,24 @@ impl RegistryClient {
                     base_dir: config.resolve(std::path::Path::new("")),
                     network: config.network(),
                 },
+                inflight: tokio::sync::Mutex::new(HashMap::new()),
+                warnings: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// This client without `mirror` (`host[:port]` or `host[:port]/prefix`)
+    /// among the mirrors of any registry: `mirror` must ask the origin what
+    /// it holds, not the copy it is updating.
+    pub fn without_mirror(&self, mirror: &str) -> RegistryClient {
+        let mut settings = self.inner.settings.clone();
+        for registry in settings.registries.values_mut() {
+            registry.mirrors.retain(|m| !m.eq_ignore_ascii_case(mirror));
+        }
+        RegistryClient {
+            inner: Arc::new(Inner {
+                transports: Mutex::new(HashMap::new()),
+                settings,
                 inflight: tokio::sync::Mutex::new(HashMap::new()),
                 warnings: Mutex::new(Vec::new()),
             }),
@@ -375,17 +412,31 @@ impl RegistryClient {
         }
     }
 
-    /// The hosts to try for `registry`: its mirrors in order, then itself.
-    fn candidates(&self, registry: &str) -> Vec<String> {
-        let mut hosts: Vec<String> = self
+    /// The sources to try for `registry`: its mirrors in order, then itself.
+    fn candidates(&self, registry: &str) -> Vec<Candidate> {
+        let mut sources: Vec<Candidate> = self
             .inner
             .settings
             .registries
             .get(registry)
-            .map(|r| r.mirrors.clone())
+            .map(|r| {
+                r.mirrors
+                    .iter()
+                    .map(|m| {
+                        let (host, prefix) = lf_lockfile::split_mirror(m);
+                        Candidate {
+                            host: host.to_owned(),
+                            prefix: prefix.map(str::to_owned),
+                        }
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
-        hosts.push(registry.to_owned());
-        hosts
+        sources.push(Candidate {
+            host: registry.to_owned(),
+            prefix: None,
+        });
+        sources
     }
 
     /// The transport for `host`; `origin` is the registry whose settings
@@ -405,6 +456,12 @@ impl RegistryClient {
         let transport = Arc::new(self.build_transport(host, origin, None)?);
         map.insert(host.to_owned(), Arc::clone(&transport));
         Ok(transport)
+    }
+
+    /// The transport for `host` with its own settings, for writes
+    /// ([`push::Destination`]).
+    pub(crate) fn transport_for(&self, host: &str) -> Result<Arc<Transport>, RegistryError> {
+        self.transport(host, host)
     }
 
     /// Checks that `credential` is accepted by `host` (`GET /v2/`, following
@@ -512,8 +569,8 @@ impl RegistryClient {
     /// with a usable `Docker-Content-Digest`.
     pub async fn head_manifest(&self, reference: &Reference) -> Option<Digest> {
         let tag_or_digest = manifest_path(reference);
-        for host in self.candidates(reference.registry()) {
-            let Ok(transport) = self.transport(&host, reference.registry()) else {
+        for source in self.candidates(reference.registry()) {
+            let Ok(transport) = self.transport(&source.host, reference.registry()) else {
                 continue;
             };
             let options = RequestOptions {
@@ -523,7 +580,7 @@ impl RegistryClient {
             if let Ok((response, _permit)) = transport
                 .send(
                     Method::HEAD,
-                    reference.repository(),
+                    &source.repository(reference.repository()),
                     &tag_or_digest,
                     &options,
                 )
@@ -549,10 +606,11 @@ impl RegistryClient {
         let hosts = self.candidates(reference.registry());
         let last = hosts.len() - 1;
         let mut first_error = None;
-        for (i, host) in hosts.iter().enumerate() {
-            match self.fetch_manifest_from(host, reference).await {
+        for (i, source) in hosts.iter().enumerate() {
+            match self.fetch_manifest_from(source, reference).await {
                 Ok(found) => return Ok(found),
                 Err(e) if i < last => {
+                    let host = &source.host;
                     self.warn(format!(
                         "mirror {host} failed for `{reference}`: {e}; trying the next source"
                     ));
@@ -569,11 +627,11 @@ impl RegistryClient {
 
     async fn fetch_manifest_from(
         &self,
-        host: &str,
+        source: &Candidate,
         reference: &Reference,
     ) -> Result<FetchedManifest, RegistryError> {
         let shown = reference.to_string();
-        let transport = self.transport(host, reference.registry())?;
+        let transport = self.transport(&source.host, reference.registry())?;
         let options = RequestOptions {
             accept: Some(MANIFEST_ACCEPT),
             range_from: None,
@@ -581,7 +639,7 @@ impl RegistryClient {
         let (response, _permit) = transport
             .send(
                 Method::GET,
-                reference.repository(),
+                &source.repository(reference.repository()),
                 &manifest_path(reference),
                 &options,
             )
@@ -687,13 +745,14 @@ impl RegistryClient {
         let hosts = self.candidates(reference.registry());
         let last = hosts.len() - 1;
         let mut first_error = None;
-        for (i, host) in hosts.iter().enumerate() {
+        for (i, source) in hosts.iter().enumerate() {
             match self
-                .pull_blob_from(host, reference, digest, size, store, on_bytes)
+                .pull_blob_from(source, reference, digest, size, store, on_bytes)
                 .await
             {
                 Ok(found) => return Ok((found, size)),
                 Err(e) if i < last => {
+                    let host = &source.host;
                     self.warn(format!("mirror {host} failed for blob {digest} of `{reference}`: {e}; trying the next source"));
                     first_error.get_or_insert(e);
                 }
@@ -708,13 +767,15 @@ impl RegistryClient {
 
     async fn pull_blob_from(
         &self,
-        host: &str,
+        source: &Candidate,
         reference: &Reference,
         digest: &Digest,
         size: u64,
         store: &Store,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<VerifiedBlob, RegistryError> {
+        let host = source.host.as_str();
+        let repository = source.repository(reference.repository());
         let shown = reference.to_string();
         let store_error = |source| RegistryError::Store {
             reference: shown.clone(),
@@ -736,7 +797,7 @@ impl RegistryClient {
                 range_from: (resume_at > 0).then_some(resume_at),
             };
             let (response, _permit) = transport
-                .send(Method::GET, reference.repository(), &path, &options)
+                .send(Method::GET, &repository, &path, &options)
                 .await
                 .map_err(|e| at(&shown, e))?;
             if resume_at > 0 && response.status() != StatusCode::PARTIAL_CONTENT {
@@ -1085,6 +1146,32 @@ impl RegistryClient {
         })
     }
 
+    /// The index of `subject`'s referrers as the registry lists it: the OCI
+    /// 1.1 referrers API where the origin offers it (`true`), else the
+    /// `sha256-<hex>` fallback tag, through mirrors (`false`); `None` when
+    /// neither exists. Bounded by the manifest limit; not parsed.
+    pub async fn referrers_index(
+        &self,
+        reference: &Reference,
+        subject: &Digest,
+    ) -> Result<Option<(FetchedManifest, bool)>, RegistryError> {
+        if let Some(bytes) = self.referrers_api(reference, subject).await {
+            let bytes = bytes::Bytes::from(bytes);
+            let digest = Digest::from_bytes(Algorithm::Sha256, &sha2::Sha256::digest(&bytes));
+            return Ok(Some((FetchedManifest { digest, bytes }, true)));
+        }
+        let index_ref = reference
+            .with_tag(&Reference::digest_tag(subject))
+            .map_err(|e| RegistryError::Other {
+                reference: reference.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok(self
+            .fetch_optional_manifest(&index_ref)
+            .await?
+            .map(|found| (found, false)))
+    }
+
     /// The OCI 1.1 referrers API; `None` when the registry does not offer it.
     async fn referrers_api(&self, reference: &Reference, subject: &Digest) -> Option<Vec<u8>> {
         let transport = self
@@ -1125,8 +1212,8 @@ impl RegistryClient {
         reference: &Reference,
         store: &Store,
     ) -> Result<Option<FetchedManifest>, RegistryError> {
-        match self.fetch_manifest(reference).await {
-            Ok(manifest) => {
+        match self.fetch_optional_manifest(reference).await? {
+            Some(manifest) => {
                 store
                     .put(&manifest.digest, &manifest.bytes)
                     .map_err(|source| RegistryError::Store {
@@ -1136,9 +1223,48 @@ impl RegistryClient {
                     })?;
                 Ok(Some(manifest))
             }
-            Err(RegistryError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+            None => Ok(None),
         }
+    }
+
+    /// Like [`fetch_manifest`](Self::fetch_manifest) for a manifest that may
+    /// legitimately be absent (a `.sig` tag, a referrers list): `None` when
+    /// the origin says it does not exist, and also when the origin cannot be
+    /// reached but a mirror said so (with a warning). A mirror is a copy, and
+    /// a complete one must be usable with the origin gone; trusting its "not
+    /// there" can only make a signature missing, never accepted.
+    pub async fn fetch_optional_manifest(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<FetchedManifest>, RegistryError> {
+        let hosts = self.candidates(reference.registry());
+        let last = hosts.len() - 1;
+        let mut absent_at = None;
+        for (i, source) in hosts.iter().enumerate() {
+            match self.fetch_manifest_from(source, reference).await {
+                Ok(found) => return Ok(Some(found)),
+                Err(RegistryError::NotFound { .. }) if i == last => return Ok(None),
+                Err(e) if i < last => {
+                    if matches!(e, RegistryError::NotFound { .. }) {
+                        absent_at.get_or_insert_with(|| source.host.clone());
+                    }
+                    let host = &source.host;
+                    self.warn(format!(
+                        "mirror {host} failed for `{reference}`: {e}; trying the next source"
+                    ));
+                }
+                Err(e) => match &absent_at {
+                    Some(host) if !e.is_integrity_failure() => {
+                        self.warn(format!(
+                            "`{reference}`: {e}; taking the answer of mirror {host} that it does not exist"
+                        ));
+                        return Ok(None);
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+        Ok(None)
     }
 
     async fn signature_layers(
