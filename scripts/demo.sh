@@ -88,7 +88,7 @@ step "lf-resolve inspect: what the registry holds for one connector"
 step "lf-resolve init, then add five connectors with the capabilities they need"
 "$lf" init --name demo-flow
 # Trust the key we signed with (signatures are required by default).
-sed -i "s|^keys = \[\]|keys = [\"$work/cosign.pub\"]|" latticeflow.toml
+"$lf" trust add "$work/cosign.pub"
 # And require certification evidence signed by that key for every connector.
 sed -i "/^keys = /a certification = \"required\"\nallow-warned = true" latticeflow.toml
 cat latticeflow.toml >&2
@@ -135,6 +135,20 @@ step "lf-resolve vendor + generate: the locked artifacts in vendor/oci, wrapper 
 "$lf" generate
 ls vendor/crates vendor/crates/*/src >&2
 
+step "lf-resolve list: what each locked connector may do, who signed it, how it certified"
+"$lf" list
+
+step "lf-resolve outdated: has any tag moved since the lock? (HEAD requests; nothing written)"
+"$lf" outdated --exit-code
+
+step "lf-resolve sbom: a CycloneDX 1.6 bill of materials of the bundle (same lock, same bytes)"
+"$lf" sbom -o bom.json
+head -c 600 bom.json >&2; echo " ..." >&2
+
+step "lf-resolve vendor --archive: the locked artifacts as one reproducible tar, for an air gap"
+"$lf" vendor --archive bundle.tar
+ls -l bundle.tar >&2
+
 step "cargo fetch: while online, download what the example bundle needs to build offline"
 mkdir -p flow/src
 cp "$root/examples/flow/Cargo.toml.in" flow/Cargo.toml
@@ -152,6 +166,13 @@ rm -rf "$LF_CACHE_DIR"
 "$lf" lock --frozen
 "$lf" verify
 "$lf" generate --check
+
+step "across the air gap: a fresh project and an empty cache lock from the archive alone"
+mkdir -p "$work/airgap"
+cp latticeflow.toml cosign.pub "$work/airgap/"
+(cd "$work/airgap" && LF_CACHE_DIR="$work/airgap-cache" "$lf" lock --offline --from-archive "$work/bundle.tar")
+cmp latticeflow.lock "$work/airgap/latticeflow.lock"
+echo "the lock made from the archive is byte-identical" >&2
 
 if command -v skopeo >/dev/null 2>&1; then
     step "vendor/oci is an OCI image layout: skopeo reads it"
