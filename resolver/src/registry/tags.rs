@@ -82,7 +82,8 @@ impl RegistryClient {
         // The registry itself is asked last and has the last word: a
         // mirror that lacks the tag does not make it missing.
         let mut last_error = None;
-        for host in &hosts {
+        for source in &hosts {
+            let host = &source.host;
             let transport = match self.transport(host, reference.registry()) {
                 Ok(t) => t,
                 Err(e) => {
@@ -97,7 +98,7 @@ impl RegistryClient {
             match transport
                 .send(
                     Method::HEAD,
-                    reference.repository(),
+                    &source.repository(reference.repository()),
                     &manifest_path(reference),
                     &options,
                 )
