@@ -117,6 +117,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::New(args) => commands::new::run(args, printer),
         Command::Test(args) => commands::test::run(args, printer),
         Command::Certify(args) => commands::certify::run(args, settings, printer),
+        Command::Cache(command) => commands::cache::run(command, settings, printer),
     }
 }
 
