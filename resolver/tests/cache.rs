@@ -208,6 +208,28 @@ fn prune_keeps_what_the_lock_needs_and_removes_the_rest() {
     // `fetch` brings it back.
     assert_ok(&p.run(&["fetch"]));
     assert_ok(&p.run(&["verify"]));
+
+    // The cache does not fsync its blobs, so every reader re-hashes: a
+    // module damaged at its size (what a machine crash can leave) is not
+    // used by the registry client's "already stored" shortcut (`inspect`
+    // here), but downloaded again.
+    let lock = {
+        let path = p.path().join("latticeflow.lock");
+        Lockfile::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let entry = &lock.connectors()[0];
+    let module = blobs.join(entry.module.digest.hex());
+    let mut bytes = std::fs::read(&module).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&module, &bytes).unwrap();
+    assert_eq!(p.run(&["verify"]).code, 1, "the damage is there");
+    let reference = entry
+        .reference
+        .with_digest(entry.digest.clone())
+        .to_string();
+    assert_ok(&p.run(&["inspect", &reference]));
+    assert_ok(&p.run(&["verify"]));
 }
 
 /// Whether someone holds `<store>/.use.lock` (a `lock` with the store open).
