@@ -130,6 +130,25 @@ fn prune_keeps_what_the_lock_needs_and_removes_the_rest() {
     assert!(no_lock.stderr.contains("--all"), "{}", no_lock.stderr);
     assert_eq!(stored(&p), all_three, "refused prunes removed nothing");
 
+    // Another process using the store: prune waits its `--wait`, then gives
+    // up with a clear message, removing nothing.
+    let user = File::options()
+        .write(true)
+        .open(p.cache().join(".use.lock"))
+        .unwrap();
+    user.lock_shared().unwrap();
+    let busy = p.run(&["cache", "prune", "--wait", "1"]);
+    assert_eq!(busy.code, 2, "{busy:?}");
+    assert!(
+        busy.stderr.contains("Waiting")
+            && busy.stderr.contains("in use by another lf-resolve process")
+            && busy.stderr.contains("nothing was removed"),
+        "{}",
+        busy.stderr
+    );
+    assert_eq!(stored(&p), all_three);
+    drop(user);
+
     // A dry run reports, and removes nothing.
     let dry = p.run(&["cache", "prune", "--dry-run", "--message-format", "json"]);
     assert_ok(&dry);

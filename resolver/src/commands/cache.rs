@@ -91,8 +91,23 @@ fn prune(args: &PruneArgs, settings: &Settings, printer: &Printer) -> Result<(),
         );
         return Ok(());
     }
-    let store = Store::open_exclusive(root, Duration::from_secs(args.wait))
-        .map_err(|e| store_failed(root, e))?;
+    let store = match Store::open_exclusive(root, Duration::ZERO) {
+        Ok(store) => store,
+        Err(StoreError::Busy { .. }) if args.wait > 0 => {
+            printer.status(
+                "Waiting",
+                format!(
+                    "for other lf-resolve processes using {} (at most {} s)",
+                    root.display(),
+                    args.wait
+                ),
+                &json!({"type": "prune-waiting", "path": root, "wait_secs": args.wait}),
+            );
+            Store::open_exclusive(root, Duration::from_secs(args.wait))
+                .map_err(|e| store_failed(root, e))?
+        }
+        Err(e) => return Err(store_failed(root, e)),
+    };
     // Read only now: a `lock` that finished while we waited has written its
     // lockfile, and none can start until the prune is over.
     let mut keep = BTreeSet::new();
@@ -117,14 +132,9 @@ fn prune(args: &PruneArgs, settings: &Settings, printer: &Printer) -> Result<(),
     let count = report.removed.len();
     let bytes = report.bytes();
     let message = format!(
-        "{count} blob{} ({}) {} {}; kept {} blob{} needed by {}",
+        "{count} blob{} ({}) from {}; kept {} blob{} needed by {}",
         plural(count),
         human_size(bytes),
-        if args.dry_run {
-            "would be removed from"
-        } else {
-            "removed from"
-        },
         root.display(),
         report.kept,
         plural(report.kept),
