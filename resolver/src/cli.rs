@@ -317,6 +317,9 @@ pub enum Command {
         after_help = "Examples:\n  lf-resolve completions bash > ~/.local/share/bash-completion/completions/lf-resolve\n  lf-resolve completions zsh > \"${fpath[1]}/_lf-resolve\"\n  lf-resolve completions fish > ~/.config/fish/completions/lf-resolve.fish"
     )]
     Completions(CompletionsArgs),
+    /// Show or prune the content store (the cache of downloaded artifacts)
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 /// Arguments of `sbom`.
@@ -379,6 +382,43 @@ pub enum CompletionShell {
     Zsh,
     /// fish
     Fish,
+}
+
+/// The `cache` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print the path of the content store
+    Dir,
+    /// Remove every blob that none of the given lockfiles needs
+    ///
+    /// Keeps the manifests, configs, modules, signature and attestation
+    /// artifacts (with their layers) of every connector in the lockfiles
+    /// given with `--lock` (by default the current project's). Waits for
+    /// running `lock`, `fetch` and other commands to finish, and they wait
+    /// for it. With no lockfile at all it refuses, unless `--all` is given,
+    /// which empties the store.
+    #[command(after_help = "Examples:
+  lf-resolve cache prune --dry-run
+  lf-resolve cache prune --lock app/latticeflow.lock --lock tools/latticeflow.lock
+  lf-resolve cache prune --all")]
+    Prune(PruneArgs),
+}
+
+/// Arguments of `cache prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// A lockfile whose artifacts to keep (repeatable) [default: the current project's]
+    #[arg(long = "lock", value_name = "FILE")]
+    pub locks: Vec<PathBuf>,
+    /// Remove everything: no lockfile is kept
+    #[arg(long, conflicts_with = "locks")]
+    pub all: bool,
+    /// Report what would be removed, remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for other lf-resolve processes using the store, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub wait: u64,
 }
 
 /// Arguments of `certify`.

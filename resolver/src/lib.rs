@@ -124,6 +124,7 @@ fn dispatch(command: &Command, settings: &Settings, printer: &Printer) -> Result
         Command::Sbom(args) => commands::sbom::run(args, settings, printer),
         Command::Trust(args) => commands::trust::run(args, settings, printer),
         Command::Completions(args) => commands::completions::run(args),
+        Command::Cache(command) => commands::cache::run(command, settings, printer),
     }
 }
 

@@ -2,6 +2,7 @@
 //! and returns `Ok` or the [`CliError`] it ends with.
 
 pub mod add;
+pub mod cache;
 pub mod certify;
 pub mod check;
 pub mod completions;

@@ -738,9 +738,21 @@ impl RegistryClient {
             Arc::clone(map.entry(digest.clone()).or_default())
         };
         let _guard = gate.lock().await;
-        if let Some(found) = store.get(digest, size) {
-            on_bytes(size);
-            return Ok((found, 0));
+        // Re-hashed, not just found: the cache does not fsync its blobs, so
+        // after a machine crash a stored blob may be damaged (store docs).
+        match store.rehash(digest, size) {
+            Ok(found) => {
+                on_bytes(size);
+                return Ok((found, 0));
+            }
+            Err(crate::store::StoreError::Missing { .. }) => {}
+            Err(_) => store
+                .discard(digest)
+                .map_err(|source| RegistryError::Store {
+                    reference: reference.to_string(),
+                    digest: digest.clone(),
+                    source,
+                })?,
         }
         let hosts = self.candidates(reference.registry());
         let last = hosts.len() - 1;

@@ -119,6 +119,9 @@ pub struct BlobWriter {
     file: Option<NamedTempFile>,
     hasher: Option<Hasher>,
     failure: Option<Failure>,
+    /// Whether `finish` syncs the file and its directory (see the store's
+    /// module docs, "Durability").
+    durable: bool,
 }
 
 impl fmt::Debug for BlobWriter {
@@ -133,7 +136,13 @@ impl fmt::Debug for BlobWriter {
 }
 
 impl BlobWriter {
-    pub(super) fn new(digest: Digest, size: u64, target: PathBuf, file: NamedTempFile) -> Self {
+    pub(super) fn new(
+        digest: Digest,
+        size: u64,
+        target: PathBuf,
+        file: NamedTempFile,
+        durable: bool,
+    ) -> Self {
         let hasher = Hasher::new(digest.algorithm());
         BlobWriter {
             digest,
@@ -143,6 +152,7 @@ impl BlobWriter {
             file: Some(file),
             hasher: Some(hasher),
             failure: None,
+            durable,
         }
     }
 
@@ -182,8 +192,9 @@ impl BlobWriter {
         self.written
     }
 
-    /// Checks size and digest, then syncs the file and renames it to
-    /// `blobs/<algorithm>/<hex>`.
+    /// Checks size and digest, then renames the file to
+    /// `blobs/<algorithm>/<hex>`; in a durable store (a vendor directory) it
+    /// syncs the file before the rename and the directory after it.
     ///
     /// If another writer (another task or process) stored the same blob
     /// first, its file is kept and this one's temporary file is dropped. On
@@ -212,10 +223,12 @@ impl BlobWriter {
                 actual,
             });
         }
-        file.as_file()
-            .sync_all()
-            .map_err(StoreError::io(file.path()))?;
-        persist(file, &self.target, self.size)?;
+        if self.durable {
+            file.as_file()
+                .sync_all()
+                .map_err(StoreError::io(file.path()))?;
+        }
+        persist(file, &self.target, self.size, self.durable)?;
         Ok(VerifiedBlob::new(
             self.digest.clone(),
             self.size,
@@ -249,7 +262,7 @@ impl Drop for BlobWriter {
 
 /// Moves a verified temporary file to `target`, keeping a complete file that
 /// is already there (its bytes are the same, by content addressing).
-fn persist(file: NamedTempFile, target: &Path, size: u64) -> Result<(), StoreError> {
+fn persist(file: NamedTempFile, target: &Path, size: u64, durable: bool) -> Result<(), StoreError> {
     let existing =
         |target: &Path| std::fs::metadata(target).is_ok_and(|m| m.is_file() && m.len() == size);
     if existing(target) {
@@ -267,7 +280,9 @@ fn persist(file: NamedTempFile, target: &Path, size: u64) -> Result<(), StoreErr
             })?;
         }
     }
-    sync_parent(target);
+    if durable {
+        sync_parent(target);
+    }
     Ok(())
 }
 

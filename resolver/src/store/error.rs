@@ -113,6 +113,31 @@ pub enum StoreError {
         /// The digest of its current content.
         actual: Digest,
     },
+    /// The use lock could not be had in time: a prune is running (for a
+    /// shared hold), or other commands have the cache open (for a prune).
+    #[error(
+        "{}: gave up after {} s; {}",
+        if *exclusive { format!("the content store `{}` is in use by another lf-resolve process", path.display()) } else { format!("`lf-resolve cache prune` is running on the content store `{}`", path.display()) },
+        waited.as_secs(),
+        if *exclusive { "nothing was removed: run `cache prune` again when the other commands are done (or give a longer `--wait`)" } else { "nothing was changed: run the command again when the prune is done" }
+    )]
+    Busy {
+        /// The store's root.
+        path: PathBuf,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// Whether the exclusive (prune) hold was wanted.
+        exclusive: bool,
+    },
+    /// A prune was asked of a store not opened with `Store::open_exclusive`.
+    #[error(
+        "the content store `{}` was not opened for pruning (an internal error); nothing was removed",
+        path.display()
+    )]
+    NotExclusive {
+        /// The store's root.
+        path: PathBuf,
+    },
     /// `index.json` is not an OCI image index this store can update.
     #[error(
         "`{}` is not a valid OCI image index: {message}; fix or delete it (the blobs stay valid; `lf-resolve` rewrites the index as it fetches)",

@@ -118,6 +118,29 @@ impl Index {
         self.manifests.sort_by(|a, b| ref_name(a).cmp(&ref_name(b)));
     }
 
+    /// Keeps the descriptors for which `keep` holds (given the parsed
+    /// digest, if any); returns what the others were named (their ref name,
+    /// else their digest field).
+    pub(super) fn retain(&mut self, keep: impl Fn(Option<&Digest>) -> bool) -> Vec<String> {
+        let mut removed = Vec::new();
+        self.manifests.retain(|m| {
+            let digest = m
+                .get("digest")
+                .and_then(Value::as_str)
+                .and_then(|d| d.parse::<Digest>().ok());
+            if keep(digest.as_ref()) {
+                return true;
+            }
+            let name = ref_name(m)
+                .map(str::to_owned)
+                .or_else(|| m.get("digest").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_else(|| "(a descriptor without a digest)".to_owned());
+            removed.push(name);
+            false
+        });
+        removed
+    }
+
     /// The entries that carry a ref name, in file order.
     pub(super) fn entries(&self, path: &Path) -> Result<Vec<IndexEntry>, StoreError> {
         let mut out = Vec::new();

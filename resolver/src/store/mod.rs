@@ -48,6 +48,48 @@
 //! another tool, disk damage); `lf-resolve verify` detects that with
 //! [`Store::rehash`], which re-reads and re-hashes the file.
 //!
+//! # Durability: the cache does not fsync each blob
+//!
+//! A vendor directory ([`Store::open_vendor`]) syncs every blob before its
+//! rename and the directory after it: it is committed, archived and read by
+//! builds that do not check it again. The cache ([`Store::open`]) does not.
+//! Syncing was most of the difference between a cold `lock` and `curl`
+//! issuing the same requests (20 × 16 MiB: the file syncs of 320 MiB; 100 ×
+//! 1 MiB: 200 file plus 200 directory syncs), and what it protects against
+//! here is narrow: only a crash of the whole machine (not of the process)
+//! can lose bytes that were renamed into place, and what it leaves behind is
+//! a missing, empty or damaged blob at its address. The cache tolerates that
+//! because every reader that uses cached bytes hashes them again first:
+//!
+//! - `lock` re-hashes a cached manifest, config or module before it reads a
+//!   field from it (and downloads it again when damaged);
+//! - `fetch` re-hashes every locked blob, and `vendor` (hence `generate` and
+//!   `publish`, which vendor first) hashes each blob as it copies it out;
+//! - the registry client re-hashes a cached blob before it skips a download
+//!   (`inspect`, `certify REF`);
+//! - signature payloads are checked by their signature;
+//! - `verify` re-hashes everything.
+//!
+//! `lock --locked` looks only at the presence and size of the module and
+//! re-derives the entry from its sections: a damaged module shows up there
+//! as a disagreement, and is never handed on unchecked. What stays durable:
+//! `index.json` (atomic replace with fsync), the lockfile, vendor
+//! directories and archives. `LF_CACHE_FSYNC=1` restores per-blob syncing
+//! in the cache (for a cache that other tools read without hashing).
+//!
+//! # Pruning and the use lock
+//!
+//! `<root>/.use.lock` separates users of the cache from `cache prune`.
+//! [`Store::open`] takes a shared lock on it for as long as the `Store` (or
+//! any clone) lives, waiting at most [`USE_LOCK_WAIT`] for a running prune.
+//! [`Store::open_exclusive`] takes it exclusively, so a prune runs only
+//! when no `lock`, `fetch` or other command has the cache open: a blob that
+//! a `lock` just verified cannot vanish before it is done, and a lockfile a
+//! prune reads cannot change under it. A prune never touches temporary
+//! files, removes only regular files at content addresses (never through a
+//! symbolic link), and drops the `index.json` entries of what it removes
+//! before the blobs.
+//!
 //! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
 mod blob;
@@ -56,9 +98,11 @@ mod index;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lf_lockfile::{Algorithm, Digest, write_atomic};
@@ -81,6 +125,15 @@ const CACHEDIR_TAG: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55\n\
 /// The file whose exclusive lock serialises updates of the layout files.
 const LOCK_FILE: &str = ".lock";
 
+/// The file users of the cache lock shared and `cache prune` exclusively.
+const USE_LOCK_FILE: &str = ".use.lock";
+
+/// How long [`Store::open`] waits for a running `cache prune` to finish.
+pub const USE_LOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// The environment variable that turns per-blob fsync back on in the cache.
+pub const FSYNC_ENV: &str = "LF_CACHE_FSYNC";
+
 /// The prefix of temporary files in `blobs/<algorithm>/`.
 const TEMP_PREFIX: &str = ".tmp-";
 
@@ -96,11 +149,55 @@ const CHUNK: usize = 64 * 1024;
 
 /// An OCI image layout directory used as a content store.
 ///
-/// A `Store` is only a path: clone it freely, and open the same directory from
+/// A `Store` is a path plus, for the cache, its hold on the use lock: clone
+/// it freely (clones share the hold), and open the same directory from
 /// several threads or processes.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Whether blobs are synced before and after their rename.
+    durable: bool,
+    /// The use lock, shared or exclusive; released when the last clone drops.
+    use_lock: Option<Arc<UseLock>>,
+}
+
+/// A hold on `<root>/.use.lock`.
+#[derive(Debug)]
+struct UseLock {
+    _file: File,
+    exclusive: bool,
+}
+
+/// How [`Store::open_with`] takes the use lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// A vendor directory: no use lock, durable writes.
+    Vendor,
+    /// The cache, shared with other users.
+    Shared,
+    /// The cache, alone (a prune).
+    Exclusive,
+}
+
+/// What [`Store::prune`] removed (or would remove, in a dry run).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// The blobs removed.
+    pub removed: Vec<(Digest, u64)>,
+    /// The blobs kept.
+    pub kept: usize,
+    /// The ref names dropped from `index.json`.
+    pub index_removed: Vec<String>,
+    /// Content addresses holding something other than a regular file
+    /// (a symbolic link, a directory): left alone.
+    pub skipped: Vec<PathBuf>,
+}
+
+impl PruneReport {
+    /// The bytes freed.
+    pub fn bytes(&self) -> u64 {
+        self.removed.iter().map(|(_, size)| size).sum()
+    }
 }
 
 impl Store {
@@ -108,19 +205,32 @@ impl Store {
     /// `blobs/sha512`, `oci-layout`, an empty `index.json` and `CACHEDIR.TAG`
     /// where missing. Existing files are never rewritten. Also removes the
     /// temporary files of writers that died (best effort).
+    ///
+    /// Holds a shared use lock for as long as the store lives (see the
+    /// module docs), waiting at most [`USE_LOCK_WAIT`] for a running prune.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        Store::open_with(root, true)
+        Store::open_with(root, Use::Shared, USE_LOCK_WAIT)
+    }
+
+    /// Opens the cache alone, for a prune: waits at most `wait` until no
+    /// other process has it open.
+    pub fn open_exclusive(root: &Path, wait: Duration) -> Result<Store, StoreError> {
+        Store::open_with(root, Use::Exclusive, wait)
     }
 
     /// Opens a vendor directory: the same layout, but without `CACHEDIR.TAG`
-    /// (a vendor directory is meant to be committed and backed up).
+    /// (a vendor directory is meant to be committed and backed up), and with
+    /// every blob synced to disk.
     pub fn open_vendor(root: &Path) -> Result<Store, StoreError> {
-        Store::open_with(root, false)
+        Store::open_with(root, Use::Vendor, Duration::ZERO)
     }
 
-    fn open_with(root: &Path, cache: bool) -> Result<Store, StoreError> {
-        let store = Store {
+    fn open_with(root: &Path, mode: Use, wait: Duration) -> Result<Store, StoreError> {
+        let cache = mode != Use::Vendor;
+        let mut store = Store {
             root: root.to_path_buf(),
+            durable: !cache || std::env::var_os(FSYNC_ENV).is_some_and(|v| v == "1"),
+            use_lock: None,
         };
         // The store writes, renames and deletes inside its own directories:
         // none of them (nor its layout files) may lead elsewhere. The root
@@ -128,9 +238,15 @@ impl Store {
         let mut inner = vec![store.root.join("blobs")];
         inner.extend(ALGORITHMS.iter().map(|a| store.blob_dir(*a)));
         inner.extend(
-            ["oci-layout", "index.json", "CACHEDIR.TAG", LOCK_FILE]
-                .iter()
-                .map(|f| store.root.join(f)),
+            [
+                "oci-layout",
+                "index.json",
+                "CACHEDIR.TAG",
+                LOCK_FILE,
+                USE_LOCK_FILE,
+            ]
+            .iter()
+            .map(|f| store.root.join(f)),
         );
         for path in &inner {
             refuse_symlink(path)?;
@@ -138,6 +254,9 @@ impl Store {
         for algorithm in ALGORITHMS {
             let dir = store.blob_dir(algorithm);
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
+        }
+        if cache {
+            store.use_lock = Some(Arc::new(store.take_use_lock(mode == Use::Exclusive, wait)?));
         }
         let mut files = vec![
             ("oci-layout", OCI_LAYOUT.to_vec()),
@@ -253,6 +372,7 @@ impl Store {
             size,
             self.blob_path(digest),
             file,
+            self.durable,
         ))
     }
 
@@ -361,6 +481,97 @@ impl Store {
         Ok(true)
     }
 
+    /// Removes every blob whose digest is not in `keep`, and the
+    /// `index.json` entries that name one (index first, then blobs, so the
+    /// index never names a removed blob). With `dry_run`, only reports.
+    ///
+    /// Only for a store opened with [`open_exclusive`](Self::open_exclusive):
+    /// anything else is refused with [`StoreError::NotExclusive`], since a
+    /// concurrent `lock` could be about to use what is removed. Temporary
+    /// files are never touched; a content address that holds anything but
+    /// a regular file is left alone and reported.
+    pub fn prune(&self, keep: &BTreeSet<Digest>, dry_run: bool) -> Result<PruneReport, StoreError> {
+        if !self.use_lock.as_ref().is_some_and(|l| l.exclusive) {
+            return Err(StoreError::NotExclusive {
+                path: self.root.clone(),
+            });
+        }
+        let mut report = PruneReport {
+            index_removed: self.prune_index(keep, dry_run)?,
+            ..PruneReport::default()
+        };
+        for algorithm in ALGORITHMS {
+            let dir = self.blob_dir(algorithm);
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(StoreError::Io { path: dir, source }),
+            };
+            let mut names = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(StoreError::io(&dir))?;
+                names.push(entry.file_name());
+            }
+            names.sort();
+            for name in names {
+                // Temporary files (`.tmp-*`) and strangers are not digests.
+                let Some(digest) = name
+                    .to_str()
+                    .and_then(|n| format!("{algorithm}:{n}").parse::<Digest>().ok())
+                else {
+                    continue;
+                };
+                let path = dir.join(&name);
+                let meta = match fs::symlink_metadata(&path) {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(source) => return Err(StoreError::Io { path, source }),
+                };
+                if !meta.is_file() {
+                    report.skipped.push(path);
+                    continue;
+                }
+                if keep.contains(&digest) {
+                    report.kept += 1;
+                    continue;
+                }
+                if !dry_run {
+                    match fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(source) => return Err(StoreError::Io { path, source }),
+                    }
+                }
+                report.removed.push((digest, meta.len()));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Drops the `index.json` entries whose digest is not in `keep`, under
+    /// the store lock; returns their ref names (or their digests, for
+    /// entries without one).
+    fn prune_index(
+        &self,
+        keep: &BTreeSet<Digest>,
+        dry_run: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let path = self.index_path();
+        let _lock = self.lock()?;
+        let old = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let mut index = Index::parse(&path, &old)?;
+        let removed = index.retain(|digest| digest.is_some_and(|d| keep.contains(d)));
+        if !dry_run && !removed.is_empty() {
+            let new = index.render(&path)?;
+            write_atomic(&path, &new).map_err(StoreError::io(&path))?;
+        }
+        Ok(removed)
+    }
+
     /// The entries of `index.json` that carry a ref name, in file order
     /// (sorted by ref name when this store wrote the file). Descriptors
     /// without a ref name are not listed. A missing `index.json` counts as an
@@ -436,6 +647,47 @@ impl Store {
         let file = self.lock_file()?;
         how(&file).map_err(StoreError::io(self.root.join(LOCK_FILE)))?;
         Ok(file)
+    }
+
+    /// Locks `<root>/.use.lock`, shared or exclusive, waiting at most
+    /// `wait` for a holder of the other kind.
+    fn take_use_lock(&self, exclusive: bool, wait: Duration) -> Result<UseLock, StoreError> {
+        let path = self.root.join(USE_LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(StoreError::io(&path))?;
+        let started = Instant::now();
+        loop {
+            let attempt = if exclusive {
+                file.try_lock()
+            } else {
+                file.try_lock_shared()
+            };
+            match attempt {
+                Ok(()) => {
+                    return Ok(UseLock {
+                        _file: file,
+                        exclusive,
+                    });
+                }
+                Err(fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Busy {
+                        path: self.root.clone(),
+                        waited: wait,
+                        exclusive,
+                    });
+                }
+                Err(fs::TryLockError::Error(source)) => {
+                    return Err(StoreError::Io { path, source });
+                }
+            }
+        }
     }
 
     /// The exclusive store lock if it can be had within `wait`.

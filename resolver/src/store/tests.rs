@@ -709,3 +709,98 @@ fn skopeo_reads_the_layout() {
     );
     assert_eq!(out.stdout, manifest);
 }
+
+#[test]
+fn prune_needs_the_exclusive_hold() {
+    let (_dir, store) = store();
+    let a = store.put(&sha256(b"a"), b"a").unwrap();
+    let err = store.prune(&BTreeSet::new(), false).unwrap_err();
+    assert!(matches!(err, StoreError::NotExclusive { .. }), "{err}");
+    assert!(store.rehash(a.digest(), 1).is_ok(), "nothing removed");
+}
+
+#[test]
+fn prune_and_users_of_the_cache_exclude_each_other() {
+    let (_dir, store) = store();
+    let root = store.root().to_path_buf();
+    let wait = Duration::from_millis(60);
+    // A user holds the cache: a prune gives up after its wait.
+    let err = Store::open_exclusive(&root, wait).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Busy {
+                exclusive: true,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("in use by another lf-resolve process"),
+        "{err}"
+    );
+    // The hold lives as long as any clone.
+    let clone = store.clone();
+    drop(store);
+    assert!(Store::open_exclusive(&root, wait).is_err());
+    drop(clone);
+    let pruning = Store::open_exclusive(&root, wait).unwrap();
+    // A prune holds the cache: users wait, then give up.
+    let err = Store::open_with(&root, Use::Shared, wait).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Busy {
+                exclusive: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cache prune"), "{err}");
+    // A vendor directory has no use lock.
+    assert!(Store::open_vendor(&root).is_ok());
+    drop(pruning);
+    assert!(Store::open_with(&root, Use::Shared, wait).is_ok());
+}
+
+#[test]
+fn prune_removes_what_is_not_kept_and_its_index_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("oci");
+    let digests: Vec<Digest> = {
+        let store = Store::open(&root).unwrap();
+        let mut out = Vec::new();
+        for bytes in [&b"keep"[..], b"drop-1", b"drop-2"] {
+            out.push(store.put(&sha256(bytes), bytes).unwrap().digest().clone());
+        }
+        store
+            .update_index([entry("r/keep:1", b"keep"), entry("r/drop:1", b"drop-1")])
+            .unwrap();
+        out
+    };
+    let keep: BTreeSet<Digest> = [digests[0].clone()].into();
+    let store = Store::open_exclusive(&root, Duration::ZERO).unwrap();
+    let index_before = fs::read(root.join("index.json")).unwrap();
+
+    let dry = store.prune(&keep, true).unwrap();
+    assert_eq!(dry.removed.len(), 2);
+    assert_eq!(dry.bytes(), 12);
+    assert_eq!(dry.kept, 1);
+    assert_eq!(dry.index_removed, vec!["r/drop:1".to_owned()]);
+    assert_eq!(blob_files(&store).len(), 3, "a dry run removes nothing");
+    assert_eq!(fs::read(root.join("index.json")).unwrap(), index_before);
+
+    let report = store.prune(&keep, false).unwrap();
+    assert_eq!(report, dry);
+    assert_eq!(
+        blob_files(&store),
+        vec![format!("sha256/{}", digests[0].hex())]
+    );
+    assert_eq!(store.index().unwrap(), vec![entry("r/keep:1", b"keep")]);
+    assert!(store.rehash(&digests[0], 4).is_ok());
+    // Nothing left to do.
+    assert_eq!(store.prune(&keep, false).unwrap().removed, vec![]);
+}
