@@ -230,7 +230,11 @@ fn verify_layer(
     verdict
 }
 
-fn signer_text(signer: &lf_lockfile::Signer, labels: &BTreeMap<Digest, String>) -> String {
+/// Who signed, with the key file latticeflow.toml names for it when known.
+pub(crate) fn signer_text(
+    signer: &lf_lockfile::Signer,
+    labels: &BTreeMap<Digest, String>,
+) -> String {
     match signer {
         lf_lockfile::Signer::Key(fingerprint) => match labels.get(fingerprint) {
             Some(label) => format!("key {fingerprint} ({label})"),

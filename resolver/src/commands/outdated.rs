@@ -276,21 +276,6 @@ fn key_labels(config: &Config) -> std::collections::BTreeMap<Digest, String> {
     crate::commands::list::key_labels(config)
 }
 
-fn signer_text(
-    signer: &lf_lockfile::Signer,
-    labels: &std::collections::BTreeMap<Digest, String>,
-) -> String {
-    match signer {
-        lf_lockfile::Signer::Key(fingerprint) => match labels.get(fingerprint) {
-            Some(label) => format!("key {fingerprint} ({label})"),
-            None => format!("key {fingerprint}"),
-        },
-        lf_lockfile::Signer::Keyless { identity, issuer } => {
-            format!("{identity} (issuer {issuer})")
-        }
-    }
-}
-
 fn report_json(report: &Report, labels: &std::collections::BTreeMap<Digest, String>) -> Value {
     let (status, current, signature, error) = match &report.status {
         Status::Pinned => ("pinned", None, Value::Null, None),
@@ -383,7 +368,10 @@ fn render(reports: &[Report], labels: &std::collections::BTreeMap<Digest, String
                 ));
                 match signature {
                     Verdict::Signed(signer) => {
-                        notes.push(format!("  signed by {}", signer_text(signer, labels)));
+                        notes.push(format!(
+                            "  signed by {}",
+                            super::inspect::signer_text(signer, labels)
+                        ));
                     }
                     Verdict::Unsigned(reasons) => {
                         for reason in reasons {
