@@ -224,7 +224,7 @@ impl Default for Network {
         Network {
             retries: 4,
             timeout_secs: 30,
-            max_connections_per_registry: 8,
+            max_connections_per_registry: 16,
             max_manifest_bytes: 4 * 1024 * 1024,
             max_config_bytes: 4 * 1024 * 1024,
             max_module_bytes: 1024 * 1024 * 1024,
