@@ -986,7 +986,14 @@ runtime = { path = "../runtime" }
             reg.ca_file.as_ref().unwrap().path,
             Path::new("certs/internal-ca.pem")
         );
-        assert_eq!(config.network(), Network::default());
+        // The design's example writes 8 connections; the default is 16.
+        assert_eq!(
+            config.network(),
+            Network {
+                max_connections_per_registry: 8,
+                ..Network::default()
+            }
+        );
         let names: Vec<_> = config
             .connectors()
             .keys()
